@@ -1,0 +1,313 @@
+"""Typed, validated parameters: the one place that knows what each chapter accepts.
+
+Every notebook has a ``parameters`` cell of plain literals (papermill injects overrides after it).
+The next cell builds that chapter's config with ``Config.from_namespace(globals())``, which checks
+every value and raises one :class:`ParameterError` naming the parameter and what is allowed, before
+any work starts or any file is written.
+
+A preset (``presets/<name>.yaml``) maps each notebook to its parameters; the ``common`` block is
+merged into every notebook's block. :func:`load_preset` validates a whole preset the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import re
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import yaml
+
+from helpers import paths
+from helpers.models import ModelShape, hook_names_for
+
+
+class ParameterError(ValueError):
+    """A parameter has a value outside what is allowed; the message names both."""
+
+    def __init__(self, name: str, value: Any, allowed: str) -> None:
+        self.name, self.value, self.allowed = name, value, allowed
+        super().__init__(f"parameter {name!r} = {value!r} is not allowed; allowed: {allowed}")
+
+
+# --------------------------------------------------------------------------------------------
+# Field checks: each returns None when the value is fine, else the text of what is allowed.
+
+Check = Callable[[Any], str | None]
+
+
+def positive(value: int | float | list) -> str | None:
+    items = value if isinstance(value, list) else [value]
+    return None if all(v > 0 for v in items) else "numbers greater than zero"
+
+
+def nonempty(value: list) -> str | None:
+    return None if len(value) > 0 else "a non-empty list"
+
+
+def one_of(*choices: str) -> Check:
+    def check(value: str) -> str | None:
+        return None if value in choices else "one of " + ", ".join(repr(c) for c in choices)
+
+    return check
+
+
+def all_of(*checks: Check) -> Check:
+    def check(value: Any) -> str | None:
+        return next((msg for c in checks if (msg := c(value)) is not None), None)
+
+    return check
+
+
+def param(default: Any, check: Check | None = None, doc: str = "") -> Any:
+    """A config field with a default, an optional check and a one-line description."""
+    factory = (lambda: list(default)) if isinstance(default, list) else None
+    meta = {"check": check, "doc": doc}
+    if factory:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+# --------------------------------------------------------------------------------------------
+# Checks that need context (the installed presets, the machine, the model family).
+
+
+def check_preset(name: str) -> None:
+    allowed = paths.available_presets()
+    if name not in allowed:
+        raise ParameterError("preset", name, "one of " + ", ".join(map(repr, allowed)) + " (files in presets/)")
+
+
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def check_device(device: str) -> None:
+    if not DEVICE_PATTERN.match(device):
+        raise ParameterError("device", device, "'auto', 'cpu', 'cuda', 'cuda:<index>' or 'mps'")
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ParameterError("device", device, "'auto' or 'cpu' (torch finds no CUDA device here)")
+
+
+def check_runs_dir(runs_dir: str) -> None:
+    if not runs_dir:
+        return
+    path = Path(runs_dir)
+    existing = next(p for p in [path, *path.parents] if p.exists())
+    if not existing.is_dir():
+        raise ParameterError("runs_dir", runs_dir, f"a folder path ({existing} exists and is not a folder)")
+
+
+def check_hook_names(name: str, hooks: list[str], n_layers: int) -> None:
+    """Every hook must exist in a HookedTransformer of the family with ``n_layers`` blocks."""
+    allowed = hook_names_for(n_layers)
+    missing = [h for h in hooks if h not in allowed]
+    if missing:
+        examples = ", ".join(f"blocks.{i}.hook_resid_pre" for i in range(min(n_layers, 2)))
+        raise ParameterError(
+            name,
+            missing if len(missing) > 1 else missing[0],
+            f"hook names of a {n_layers}-layer HookedTransformer, such as {examples}, "
+            f"blocks.{n_layers - 1}.hook_mlp_out or hook_embed",
+        )
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    """A parsed corpus parameter: ``stdlib``, ``text:<path or glob>`` or ``hf:<dataset>[:<config>]:<split>``."""
+
+    source: str
+    location: str = ""
+    config: str = ""
+    split: str = ""
+
+
+CORPUS_FORMS = "'stdlib', 'text:<path or glob>' or 'hf:<dataset>[:<config>]:<split>'"
+
+
+def parse_corpus(spec: str, name: str = "corpus") -> CorpusSpec:
+    """Parse and check a corpus parameter; a ``text:`` path must match at least one file."""
+    source, _, rest = spec.partition(":")
+    if source == "stdlib" and not rest:
+        return CorpusSpec("stdlib")
+    if source == "text" and rest:
+        if not [p for p in glob.glob(rest, recursive=True) if Path(p).is_file()] and not Path(rest).is_dir():
+            raise ParameterError(name, spec, f"{CORPUS_FORMS}; no file or folder matches {rest!r}")
+        return CorpusSpec("text", rest)
+    if source == "hf":
+        parts = rest.split(":")
+        if len(parts) in (2, 3) and all(parts):
+            dataset, *config, split = parts
+            return CorpusSpec("hf", dataset, config[0] if config else "", split)
+    raise ParameterError(name, spec, CORPUS_FORMS)
+
+
+# --------------------------------------------------------------------------------------------
+# Type coercion from what papermill and YAML hand over.
+
+
+def _coerce(name: str, value: Any, annotation: Any) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin is list:
+        (item_type,) = typing.get_args(annotation)
+        if isinstance(value, tuple):
+            value = list(value)
+        if not isinstance(value, list):
+            raise ParameterError(name, value, f"a list of {item_type.__name__}")
+        return [_coerce_scalar(name, v, item_type, in_list=True) for v in value]
+    return _coerce_scalar(name, value, annotation)
+
+
+def _coerce_scalar(name: str, value: Any, kind: type, in_list: bool = False) -> Any:
+    what = f"a list of {kind.__name__}" if in_list else f"a {kind.__name__}"
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads 1e18 (no dot, no sign) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif kind is str:
+        if isinstance(value, str):
+            return value
+    raise ParameterError(name, value, what)
+
+
+# --------------------------------------------------------------------------------------------
+# The configs.
+
+
+@dataclass(frozen=True)
+class ChapterConfig:
+    """Parameters every chapter shares. Subclasses add their own and set ``chapter``."""
+
+    chapter: ClassVar[str] = ""
+
+    preset: str = param("quick", doc="name of a file in presets/; results go to runs/<preset>/")
+    device: str = param("auto", doc="'auto' picks CUDA when available, else the CPU")
+    seed: int = param(0, doc="seed of every random generator")
+    runs_dir: str = param("", doc="folder holding runs/<preset>/ (empty: <project>/runs)")
+
+    @classmethod
+    def from_params(cls, **params: Any) -> Self:
+        """Check and convert ``params``; raise :class:`ParameterError` on the first bad one."""
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        for name in params:
+            if name not in known:
+                raise ParameterError(name, params[name], "one of " + ", ".join(known))
+        hints = typing.get_type_hints(cls)
+        values = {}
+        for name, value in params.items():
+            values[name] = _coerce(name, value, hints[name])
+            check = known[name].metadata.get("check")
+            if check is not None and (allowed := check(values[name])) is not None:
+                raise ParameterError(name, params[name], allowed)
+        config = cls(**values)
+        config.validate()
+        return config
+
+    @classmethod
+    def from_namespace(cls, namespace: Mapping[str, Any]) -> Self:
+        """Build the config from a notebook's globals: exactly the config's fields are read."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        missing = [n for n in names if n not in namespace]
+        if missing:
+            raise NameError(f"the parameters cell of {cls.chapter} does not define {', '.join(missing)}")
+        return cls.from_params(**{n: namespace[n] for n in names})
+
+    def validate(self) -> None:
+        """Checks that need context or several fields at once."""
+        check_preset(self.preset)
+        check_device(self.device)
+        check_runs_dir(self.runs_dir)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class ModelFamilyConfig(ChapterConfig):
+    """The talk's family: fixed depth, several widths, heads = max(min_heads, d_model // head_dim)."""
+
+    widths: list[int] = param([128, 256, 512, 768], all_of(nonempty, positive), "d_model of each model")
+    n_layers: int = param(8, positive, "transformer blocks per model")
+    head_dim: int = param(64, positive, "target size of an attention head")
+    min_heads: int = param(2, positive, "fewest attention heads per layer")
+    n_ctx: int = param(1024, positive, "context length in tokens")
+    d_vocab: int = param(50304, positive, "vocabulary size")
+
+    def validate(self) -> None:
+        super().validate()
+        for width in self.widths:
+            shape = ModelShape(self.n_layers, width, self.head_dim, self.min_heads)
+            if width % shape.n_heads:
+                raise ParameterError(
+                    "widths",
+                    width,
+                    f"widths divisible by their head count n_heads = max({self.min_heads}, d_model // "
+                    f"{self.head_dim}); {width} gives {shape.n_heads} heads (e.g. use "
+                    f"{shape.nearest_valid_widths()})",
+                )
+
+    def shapes(self) -> list[ModelShape]:
+        return [ModelShape(self.n_layers, w, self.head_dim, self.min_heads) for w in self.widths]
+
+
+@dataclass(frozen=True)
+class ScalingLawsConfig(ModelFamilyConfig):
+    """Chapter 1: scaling-law background."""
+
+    chapter: ClassVar[str] = "01_scaling_laws"
+
+    compute_budgets: list[float] = param(
+        [1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24], all_of(nonempty, positive), "training FLOPs to plan for"
+    )
+    family_n_layers: int = param(8, positive, "layers of the reference shape of the equal-N family")
+    family_d_model: int = param(256, positive, "width of the reference shape of the equal-N family")
+    family_layers: list[int] = param([1, 2, 4, 8, 16, 32, 64], all_of(nonempty, positive), "depths in the family")
+    curve_points: int = param(200, positive, "points per plotted curve")
+
+
+CONFIGS: dict[str, type[ChapterConfig]] = {c.chapter: c for c in (ScalingLawsConfig,)}
+
+
+# --------------------------------------------------------------------------------------------
+# Presets.
+
+
+def load_preset(name: str) -> dict[str, dict[str, Any]]:
+    """Read ``presets/<name>.yaml`` and return each notebook's full parameters, all validated.
+
+    The ``common`` block is merged under every notebook's block and ``preset`` is set to ``name``.
+    """
+    check_preset(name)
+    path = paths.presets_dir() / f"{name}.yaml"
+    raw = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(raw, dict):
+        raise ParameterError("preset", name, f"a YAML mapping of notebook names in {path}")
+    common = raw.pop("common", {}) or {}
+    unknown = sorted(set(raw) - set(CONFIGS))
+    if unknown:
+        raise ParameterError(f"{path.name}: notebook", unknown[0], "one of 'common', " + ", ".join(map(repr, CONFIGS)))
+    resolved = {}
+    for chapter, config_cls in CONFIGS.items():
+        params = {**common, **(raw.get(chapter) or {}), "preset": name}
+        config_cls.from_params(**params)
+        resolved[chapter] = params
+    return resolved
+

@@ -1,0 +1,98 @@
+"""The transformer family of the talk, as TransformerLens configurations.
+
+Shape rule (the original nanoGPT runs): fixed depth, ``n_heads = max(min_heads, d_model // head_dim)``,
+``d_mlp = 4 * d_model``, GELU, LayerNorm. Analysis always goes through a ``HookedTransformer`` so
+that hook names such as ``blocks.5.hook_mlp_out`` are stable across chapters.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from dataclasses import dataclass
+
+import torch
+
+EMBEDDING_PARAMETERS = ("embed.", "pos_embed.", "unembed.")
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """Shape of one model of the family."""
+
+    n_layers: int
+    d_model: int
+    head_dim: int = 64
+    min_heads: int = 2
+
+    @property
+    def n_heads(self) -> int:
+        return max(self.min_heads, self.d_model // self.head_dim)
+
+    @property
+    def d_head(self) -> int:
+        return self.d_model // self.n_heads
+
+    @property
+    def d_mlp(self) -> int:
+        return 4 * self.d_model
+
+    @property
+    def aspect_ratio(self) -> float:
+        """Kaplan et al.'s aspect ratio d_model / n_layer."""
+        return self.d_model / self.n_layers
+
+    def nearest_valid_widths(self) -> list[int]:
+        """The closest widths below and above ``d_model`` that the head rule divides evenly."""
+        def ok(w: int) -> bool:
+            return w > 0 and w % ModelShape(self.n_layers, w, self.head_dim, self.min_heads).n_heads == 0
+
+        below = next(w for w in range(self.d_model, 0, -1) if ok(w))
+        above = next(w for w in range(self.d_model, 100 * self.d_model + 2) if ok(w))
+        return sorted({below, above})
+
+    def hooked_config(self, n_ctx: int, d_vocab: int, seed: int | None = None):
+        """The ``HookedTransformerConfig`` of this shape."""
+        from transformer_lens import HookedTransformerConfig
+
+        return HookedTransformerConfig(
+            n_layers=self.n_layers,
+            d_model=self.d_model,
+            n_heads=self.n_heads,
+            d_head=self.d_head,
+            d_mlp=self.d_mlp,
+            n_ctx=n_ctx,
+            d_vocab=d_vocab,
+            act_fn="gelu",
+            normalization_type="LN",
+            positional_embedding_type="standard",
+            seed=seed,
+        )
+
+
+def build_hooked(shape: ModelShape, n_ctx: int, d_vocab: int, device: str | torch.device = "cpu"):
+    """Instantiate a ``HookedTransformer`` of ``shape`` (random weights; ``meta`` allocates none)."""
+    from transformer_lens import HookedTransformer
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="HookedTransformer is deprecated", category=DeprecationWarning)
+        with torch.device(device):
+            return HookedTransformer(shape.hooked_config(n_ctx, d_vocab), move_to_device=False)
+
+
+def non_embedding_parameters(shape: ModelShape, n_ctx: int = 1024, d_vocab: int = 50304) -> int:
+    """Exact count of a HookedTransformer's parameters outside embedding, positions and unembedding.
+
+    Counts the real module (weights, biases and LayerNorm gains) on the ``meta`` device.
+    """
+    model = build_hooked(shape, n_ctx, d_vocab, device="meta")
+    return sum(
+        p.numel() for name, p in model.named_parameters() if not name.startswith(EMBEDDING_PARAMETERS)
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def hook_names_for(n_layers: int) -> frozenset[str]:
+    """Every hook name of a HookedTransformer of the family with ``n_layers`` blocks."""
+    model = build_hooked(ModelShape(n_layers, 8, head_dim=4), n_ctx=4, d_vocab=4, device="meta")
+    return frozenset(model.hook_dict)

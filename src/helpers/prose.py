@@ -1,0 +1,40 @@
+"""Numbers for the prose: every value the text quotes is glued from code (myst-nb ``glue``).
+
+``{glue:text}`name:.3f``` suits plain numbers; quantities spanning orders of magnitude are glued as
+Markdown (``{glue:md}`name```) so that they read as 7.06 × 10¹³ rather than 7.06e+13.
+"""
+
+from __future__ import annotations
+
+import math
+
+SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def sci(value: float, digits: int = 3) -> str:
+    """``value`` with ``digits`` significant digits as 'm × 10ᵉ' (plain form for 0.01 ≤ |x| < 10⁴)."""
+    if value == 0 or not math.isfinite(value):
+        return str(value)
+    exponent = math.floor(math.log10(abs(value)))
+    if -2 <= exponent < 4:
+        return f"{value:.{max(digits - 1 - exponent, 0)}f}"
+    mantissa = value / 10**exponent
+    if round(mantissa, digits - 1) >= 10:
+        mantissa, exponent = mantissa / 10, exponent + 1
+    return f"{mantissa:.{digits - 1}f} × 10{str(exponent).translate(SUPERSCRIPTS)}"
+
+
+def glue_sci(name: str, value: float, digits: int = 3) -> None:
+    """Glue ``value`` as Markdown in scientific notation (read it with ``{glue:md}`name```)."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    glue(name, Markdown(sci(value, digits)), display=False)
+
+
+def glue_values(**values: float | int | str) -> None:
+    """Glue several plain values at once (read them with ``{glue:text}`name:format```)."""
+    from myst_nb import glue
+
+    for name, value in values.items():
+        glue(name, value, display=False)

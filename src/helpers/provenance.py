@@ -1,0 +1,91 @@
+"""What produced a chapter: preset, parameters, package versions, device and wall time.
+
+A notebook opens a :class:`ChapterRun` right after validating its parameters, saves its tables
+through it (atomically, under ``runs/<preset>/results/<chapter>/``) and closes it with
+:meth:`ChapterRun.finish`, which writes ``provenance.json`` and glues a summary for the page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from helpers import atomic, hardware, paths
+from helpers.config import ChapterConfig
+
+PACKAGES = ("torch", "transformer-lens", "sae-lens", "numpy", "scipy", "pandas", "papermill", "jupyter-book")
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages that shape the numbers, plus Python itself."""
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+@dataclass
+class ChapterRun:
+    """One execution of one chapter. Nothing is written until the first ``save_*``."""
+
+    config: ChapterConfig
+    started: float = field(default_factory=time.perf_counter)
+    started_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+
+    @property
+    def results(self) -> Path:
+        return paths.results_dir(self.config.preset, self.config.chapter, self.config.runs_dir or None)
+
+    def save_table(self, name: str, table: pd.DataFrame) -> Path:
+        """Write ``results/<name>.csv`` atomically and return its path."""
+        return atomic.write_csv(self.results / f"{name}.csv", table)
+
+    def save_json(self, name: str, data: Any) -> Path:
+        """Write ``results/<name>.json`` atomically and return its path."""
+        return atomic.write_json(self.results / f"{name}.json", data)
+
+    def provenance(self) -> dict[str, Any]:
+        device = hardware.resolve_device(self.config.device)
+        return {
+            "chapter": self.config.chapter,
+            "preset": self.config.preset,
+            "parameters": self.config.as_dict(),
+            "device": str(device),
+            "device_name": hardware.describe_device(device),
+            "versions": package_versions(),
+            "started_at": self.started_at,
+            "wall_time_s": round(time.perf_counter() - self.started, 3),
+        }
+
+    def finish(self) -> dict[str, Any]:
+        """Write ``provenance.json`` and glue ``provenance_summary`` and ``provenance_table``."""
+        from IPython.display import Markdown
+        from myst_nb import glue
+
+        record = self.provenance()
+        self.save_json("provenance", record)
+        versions = ", ".join(f"{k} {v}" for k, v in record["versions"].items())
+        summary = (
+            f"preset `{record['preset']}` on {record['device_name']}, "
+            f"{record['wall_time_s']:.1f} s of wall time"
+        )
+        parameters = "\n".join(f"| `{k}` | `{v}` |" for k, v in record["parameters"].items())
+        table = (
+            "| parameter | value |\n|---|---|\n"
+            f"{parameters}\n\n"
+            f"Device: {record['device_name']} · started {record['started_at']} · "
+            f"wall time {record['wall_time_s']:.1f} s\n\nPackages: {versions}\n"
+        )
+        glue("provenance_summary", Markdown(summary), display=False)
+        glue("provenance_table", Markdown(table), display=False)
+        return record

@@ -1,0 +1,31 @@
+"""The original run's published numbers (``data/original_run.yaml``), for comparison in the book."""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from typing import Any
+
+import pandas as pd
+import yaml
+
+
+@functools.cache
+def original_run() -> dict[str, Any]:
+    """The whole reference file as nested dicts and lists."""
+    return yaml.safe_load(resources.files("helpers").joinpath("data/original_run.yaml").read_text())
+
+
+def original_language_models() -> pd.DataFrame:
+    """One row per width: N, heads, learning rate, final train and validation loss."""
+    lm = original_run()["language_models"]
+    return pd.DataFrame(
+        {
+            "d_model": lm["widths"],
+            "n_heads": lm["n_heads"],
+            "non_embedding_params": lm["non_embedding_params"],
+            "learning_rate": lm["learning_rate"],
+            "train_loss": lm["train_loss"],
+            "val_loss": lm["val_loss"],
+        }
+    )

@@ -1,0 +1,178 @@
+"""Run the book: execute every notebook of a preset with papermill, then build the HTML.
+
+Source notebooks are never modified. Executed copies go to ``runs/<preset>/notebooks/`` (written
+atomically); a copy is reused while its source notebook, its parameters and the ``helpers``
+package are unchanged. The book is built by Jupyter Book from a staging folder that holds the
+executed copies, with execution off and warnings as errors.
+
+Command line (what ``make book`` and the tests call)::
+
+    python -m helpers.runner execute --preset smoke [--runs-dir DIR] [--only CHAPTER] [--force]
+    python -m helpers.runner book --preset quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from helpers import atomic, paths
+from helpers.config import load_preset
+
+BOOK_FILES = ("_config.yml", "_toc.yml", "book")
+
+
+def chapters_in_book_order(root: Path | None = None) -> list[str]:
+    """Notebook names (``notebooks/<name>.ipynb``) in the order ``_toc.yml`` lists them."""
+    root = root or paths.project_root()
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    files: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("file"), str):
+                files.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc)
+    return [Path(f).stem for f in files if f.startswith("notebooks/")]
+
+
+def cache_key(source: Path, parameters: dict[str, Any]) -> str:
+    """sha256 of the source notebook, its parameters and every file of the ``helpers`` package."""
+    digest = hashlib.sha256(source.read_bytes())
+    digest.update(json.dumps(parameters, sort_keys=True).encode())
+    package = Path(__file__).parent
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and path.suffix in {".py", ".yaml"}:
+            digest.update(str(path.relative_to(package)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def execute(
+    preset: str,
+    runs_dir: str | Path | None = None,
+    only: list[str] | None = None,
+    force: bool = False,
+    log: Callable[[str], None] = print,
+) -> list[Path]:
+    """Execute the preset's notebooks in book order; return the executed copies' paths.
+
+    The whole preset is validated before the first notebook starts.
+    """
+    import papermill
+
+    root = paths.project_root()
+    resolved = load_preset(preset)
+    chapters = chapters_in_book_order(root)
+    unknown = sorted(set(only or []) - set(chapters))
+    if unknown:
+        raise ValueError(f"--only: {', '.join(unknown)} not in the book; allowed: {', '.join(chapters)}")
+    out_dir = paths.run_dir(preset, runs_dir) / "notebooks"
+    outputs = []
+    for chapter in chapters:
+        output = out_dir / f"{chapter}.ipynb"
+        outputs.append(output)
+        if only and chapter not in only:
+            continue
+        source = root / "notebooks" / f"{chapter}.ipynb"
+        parameters = dict(resolved[chapter])
+        if runs_dir:
+            parameters["runs_dir"] = str(Path(runs_dir).resolve())
+        key = cache_key(source, parameters)
+        key_file = output.with_suffix(".key")
+        if not force and output.exists() and key_file.exists() and key_file.read_text() == key:
+            log(f"[{preset}] {chapter}: unchanged, reusing {output}")
+            continue
+        log(f"[{preset}] {chapter}: executing")
+        started = time.perf_counter()
+        failed = output.with_suffix(".failed.ipynb")
+        failed.unlink(missing_ok=True)
+        with atomic.atomic_path(output) as tmp:
+            try:
+                papermill.execute_notebook(
+                    source, tmp, parameters=parameters, cwd=root, progress_bar=False, log_output=False
+                )
+                _hide_injected_parameters(tmp)
+            except Exception:
+                shutil.copyfile(tmp, failed)
+                log(f"[{preset}] {chapter}: FAILED, the executed notebook is at {failed}")
+                raise
+        atomic.write_text(key_file, key)
+        log(f"[{preset}] {chapter}: done in {time.perf_counter() - started:.1f} s")
+    return outputs
+
+
+def _hide_injected_parameters(notebook: Path) -> None:
+    """Fold papermill's injected-parameters cell away in the book, like the parameters cell."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "hide-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "hide-cell"]
+    nbformat.write(nb, notebook)
+
+
+def build(preset: str, runs_dir: str | Path | None = None, log: Callable[[str], None] = print) -> Path:
+    """Build ``_build/html`` from the preset's executed notebooks; warnings fail the build."""
+    root = paths.project_root()
+    executed = paths.run_dir(preset, runs_dir) / "notebooks"
+    missing = [c for c in chapters_in_book_order(root) if not (executed / f"{c}.ipynb").exists()]
+    if missing:
+        raise FileNotFoundError(f"not executed yet for preset {preset!r}: {', '.join(missing)} (run `execute` first)")
+    stage = root / "_build" / "stage"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    for name in BOOK_FILES:
+        source = root / name
+        if source.is_dir():
+            shutil.copytree(source, stage / name)
+        else:
+            shutil.copy2(source, stage / name)
+    shutil.copytree(executed, stage / "notebooks", ignore=shutil.ignore_patterns("*.key", "*.failed.ipynb"))
+    command = [
+        str(Path(sys.executable).with_name("jupyter-book")),
+        "build", str(stage), "--path-output", str(root), "--builder", "html", "--all",
+        "-W", "-n", "--keep-going",
+    ]
+    log(f"[{preset}] building the book: {' '.join(command)}")
+    subprocess.run(command, check=True, cwd=root)
+    html = root / "_build" / "html"
+    log(f"[{preset}] book built: {html / 'index.html'}")
+    return html
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m helpers.runner", description=__doc__.split("\n")[0])
+    parser.add_argument("command", choices=["execute", "book"], help="execute the notebooks, or execute and build")
+    parser.add_argument("--preset", default="quick", help="a preset name (a file in presets/)")
+    parser.add_argument("--runs-dir", default=None, help="folder for runs/<preset>/ (default: <project>/runs)")
+    parser.add_argument("--only", nargs="*", default=None, help="execute only these chapters")
+    parser.add_argument("--force", action="store_true", help="re-execute even if nothing changed")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    execute(args.preset, args.runs_dir, args.only, args.force)
+    if args.command == "book":
+        build(args.preset, args.runs_dir)
+    print(f"[{args.preset}] {args.command} finished in {time.perf_counter() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

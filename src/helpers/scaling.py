@@ -1,0 +1,137 @@
+"""Neural scaling laws: Kaplan et al. (2020), Chinchilla (Hoffmann et al. 2022) and the Epoch AI
+refit (Besiroglu et al. 2024); parameter counts, training compute and power-law fits.
+
+Conventions: ``n_params`` (N) counts non-embedding parameters, ``n_tokens`` (D) training tokens,
+``flops`` (C) training compute, losses are in nats per token. Every function accepts numpy arrays
+and broadcasts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+ArrayLike = float | np.ndarray
+
+
+@dataclass(frozen=True)
+class KaplanLaw:
+    """L(N) = (N_c/N)^α_N, L(D) = (D_c/D)^α_D, L(N, D) = [(N_c/N)^(α_N/α_D) + D_c/D]^α_D."""
+
+    alpha_n: float
+    n_c: float
+    alpha_d: float
+    d_c: float
+
+    def loss_n(self, n_params: ArrayLike) -> ArrayLike:
+        """Loss of a model of N parameters trained to convergence (data not limiting)."""
+        return (self.n_c / np.asarray(n_params, dtype=float)) ** self.alpha_n
+
+    def loss_d(self, n_tokens: ArrayLike) -> ArrayLike:
+        """Loss of a large model trained with early stopping on D tokens."""
+        return (self.d_c / np.asarray(n_tokens, dtype=float)) ** self.alpha_d
+
+    def loss(self, n_params: ArrayLike, n_tokens: ArrayLike) -> ArrayLike:
+        """Joint law L(N, D), Kaplan et al. eq. (1.5)."""
+        n = np.asarray(n_params, dtype=float)
+        d = np.asarray(n_tokens, dtype=float)
+        return ((self.n_c / n) ** (self.alpha_n / self.alpha_d) + self.d_c / d) ** self.alpha_d
+
+
+@dataclass(frozen=True)
+class ChinchillaLaw:
+    """L(N, D) = E + A/N^α + B/D^β, with compute-optimal allocation under C = 6ND."""
+
+    name: str
+    e: float
+    a: float
+    b: float
+    alpha: float
+    beta: float
+
+    def loss(self, n_params: ArrayLike, n_tokens: ArrayLike) -> ArrayLike:
+        n = np.asarray(n_params, dtype=float)
+        d = np.asarray(n_tokens, dtype=float)
+        return self.e + self.a / n**self.alpha + self.b / d**self.beta
+
+    def compute_optimal(self, flops: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
+        """(N_opt, D_opt) minimising L subject to 6·N·D = C (Hoffmann et al. eq. 4).
+
+        N_opt = G (C/6)^(β/(α+β)), D_opt = (C/6)^(α/(α+β)) / G, G = (αA / (βB))^(1/(α+β)).
+        """
+        c6 = np.asarray(flops, dtype=float) / 6.0
+        s = self.alpha + self.beta
+        g = (self.alpha * self.a / (self.beta * self.b)) ** (1.0 / s)
+        return g * c6 ** (self.beta / s), c6 ** (self.alpha / s) / g
+
+
+KAPLAN_2020 = KaplanLaw(alpha_n=0.076, n_c=8.8e13, alpha_d=0.095, d_c=5.4e13)
+HOFFMANN_2022 = ChinchillaLaw("Chinchilla (Hoffmann et al. 2022)", 1.69, 406.4, 410.7, 0.34, 0.28)
+BESIROGLU_2024 = ChinchillaLaw("Epoch AI refit (Besiroglu et al. 2024)", 1.8172, 482.01, 2085.43, 0.3478, 0.3658)
+
+
+def training_flops(n_params: ArrayLike, n_tokens: ArrayLike) -> ArrayLike:
+    """C ≈ 6·N·D: forward (2N) plus backward (4N) FLOPs per token."""
+    return 6.0 * np.asarray(n_params, dtype=float) * np.asarray(n_tokens, dtype=float)
+
+
+def kaplan_parameter_count(n_layers: ArrayLike, d_model: ArrayLike) -> ArrayLike:
+    """N ≈ 12·n_layer·d_model² (attention 4d², MLP 8d² per layer; biases and norms ignored)."""
+    return 12.0 * np.asarray(n_layers, dtype=float) * np.asarray(d_model, dtype=float) ** 2
+
+
+def equal_parameter_width(n_params: ArrayLike, n_layers: ArrayLike) -> ArrayLike:
+    """The d_model that gives ``n_params`` at depth ``n_layers`` under N = 12·n_layer·d_model²."""
+    return np.sqrt(np.asarray(n_params, dtype=float) / (12.0 * np.asarray(n_layers, dtype=float)))
+
+
+def equal_parameter_family(reference_layers: int, reference_width: int, layers: list[int]) -> pd.DataFrame:
+    """Shapes with the reference shape's N at other depths: the neurons change, N does not.
+
+    Columns: n_layer, d_model (real-valued), aspect_ratio (d_model / n_layer), neurons_per_layer
+    (d_model), total_neurons (n_layer · d_model), n_params, and each ratio to the reference.
+    """
+    n_params = kaplan_parameter_count(reference_layers, reference_width)
+    n_layer = np.asarray(layers, dtype=float)
+    d_model = equal_parameter_width(n_params, n_layer)
+    table = pd.DataFrame(
+        {
+            "n_layer": np.asarray(layers, dtype=int),
+            "d_model": d_model,
+            "aspect_ratio": d_model / n_layer,
+            "neurons_per_layer": d_model,
+            "total_neurons": d_model * n_layer,
+            "n_params": kaplan_parameter_count(n_layer, d_model),
+        }
+    )
+    reference_aspect = reference_width / reference_layers
+    table["aspect_ratio_vs_reference"] = table["aspect_ratio"] / reference_aspect
+    table["total_neurons_vs_reference"] = table["total_neurons"] / (reference_width * reference_layers)
+    return table
+
+
+@dataclass(frozen=True)
+class PowerLawFit:
+    """L(N) = (N_c / N)^α fitted by least squares on log L against log N."""
+
+    n_c: float
+    alpha: float
+    r_squared: float
+
+    def __call__(self, n_params: ArrayLike) -> ArrayLike:
+        return (self.n_c / np.asarray(n_params, dtype=float)) ** self.alpha
+
+
+def fit_power_law(n_params: ArrayLike, losses: ArrayLike) -> PowerLawFit:
+    """Fit L = (N_c/N)^α: log L = α log N_c − α log N is a straight line in log-log space."""
+    x = np.log(np.asarray(n_params, dtype=float))
+    y = np.log(np.asarray(losses, dtype=float))
+    if x.shape != y.shape or x.size < 2:
+        raise ValueError(f"need at least two (N, L) pairs of equal length, got {x.size} and {y.size}")
+    slope, intercept = np.polyfit(x, y, 1)
+    alpha = -slope
+    residual = y - (slope * x + intercept)
+    r_squared = 1.0 - residual @ residual / ((y - y.mean()) @ (y - y.mean()))
+    return PowerLawFit(n_c=float(np.exp(intercept / alpha)), alpha=float(alpha), r_squared=float(r_squared))

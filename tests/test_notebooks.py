@@ -1,0 +1,148 @@
+"""Every chapter executes under the smoke preset through papermill, exactly as `make book` runs it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+from helpers import paths, runner
+from helpers.config import CONFIGS
+
+ROOT = paths.project_root()
+CHAPTERS = runner.chapters_in_book_order(ROOT)
+GLUE_REFERENCE = re.compile(r"\{glue(?::\w+)?\}`([A-Za-z0-9_]+)")
+GLUE_DIRECTIVE = re.compile(r"```\{glue(?::\w+)?\}\s+([A-Za-z0-9_]+)")
+
+
+def source(chapter: str) -> Path:
+    return ROOT / "notebooks" / f"{chapter}.ipynb"
+
+
+def glued(notebook: nbformat.NotebookNode) -> dict[str, dict]:
+    values = {}
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name:
+                prefix = output["metadata"]["scrapbook"].get("mime_prefix", "")
+                values[name] = {mime.removeprefix(prefix): data for mime, data in output["data"].items()}
+    return values
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    before = {c: hashlib.sha256(source(c).read_bytes()).hexdigest() for c in CHAPTERS}
+    log: list[str] = []
+    outputs = runner.execute("smoke", runs_dir=runs, log=log.append)
+    return runs, outputs, before, log
+
+
+def test_toc_lists_every_notebook_and_every_notebook_has_a_config():
+    assert sorted(CHAPTERS) == sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
+    assert set(CHAPTERS) == set(CONFIGS)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_source_notebook_is_committed_without_outputs(chapter):
+    nb = nbformat.read(source(chapter), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_parameters_cell_matches_the_config_and_is_validated_next(chapter):
+    nb = nbformat.read(source(chapter), as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert "parameters" in code[0].metadata.get("tags", [])
+    namespace: dict = {}
+    exec(code[0].source, namespace)
+    config_cls = CONFIGS[chapter]
+    names = {k for k in namespace if not k.startswith("__")}
+    assert names == set(config_cls().as_dict())
+    config_cls.from_namespace(namespace)  # the notebook's own defaults are valid
+    assert f"{config_cls.__name__}.from_namespace(globals())" in code[1].source
+
+
+def test_every_chapter_executes_and_sources_stay_untouched(smoke_run):
+    runs, outputs, before, _ = smoke_run
+    assert [p.stem for p in outputs] == CHAPTERS
+    for chapter, output in zip(CHAPTERS, outputs):
+        assert output.exists() and output.with_suffix(".key").exists()
+        assert hashlib.sha256(source(chapter).read_bytes()).hexdigest() == before[chapter]
+        assert not list(output.parent.glob("*.tmp*"))
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_glue_reference_in_the_prose_is_glued(smoke_run, chapter):
+    _, outputs, _, _ = smoke_run
+    nb = nbformat.read(outputs[CHAPTERS.index(chapter)], as_version=4)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    referenced = set(GLUE_REFERENCE.findall(text)) | set(GLUE_DIRECTIVE.findall(text))
+    assert referenced, "chapters quote their numbers through glue"
+    assert referenced <= set(glued(nb))
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_provenance_is_recorded(smoke_run, chapter):
+    runs, _, _, _ = smoke_run
+    record = json.loads((runs / "smoke" / "results" / chapter / "provenance.json").read_text())
+    assert record["preset"] == "smoke" and record["chapter"] == chapter
+    assert record["parameters"]["runs_dir"] == str(runs.resolve())
+    assert record["wall_time_s"] > 0 and record["versions"]["torch"].startswith("2.13")
+    assert record["device"] == "cpu"
+
+
+def test_scaling_chapter_results_are_machine_readable(smoke_run):
+    import pandas as pd
+
+    runs, outputs, _, _ = smoke_run
+    results = runs / "smoke" / "results" / "01_scaling_laws"
+    counts = pd.read_csv(results / "parameter_counts.csv")
+    assert counts["d_model"].tolist() == [64, 128]  # the smoke preset's widths reached the notebook
+    refit = json.loads((results / "talk_refit.json").read_text())
+    assert refit["refit_train"]["alpha"] == pytest.approx(0.0793, abs=5e-4)
+    nb = nbformat.read(outputs[0], as_version=4)
+    assert float(glued(nb)["refit_alpha"]["text/plain"]) == pytest.approx(refit["refit_train"]["alpha"])
+
+
+def test_rerun_reuses_executed_notebooks(smoke_run):
+    runs, outputs, _, _ = smoke_run
+    stamp = outputs[0].stat().st_mtime_ns
+    log: list[str] = []
+    runner.execute("smoke", runs_dir=runs, log=log.append)
+    assert all("unchanged" in line for line in log)
+    assert outputs[0].stat().st_mtime_ns == stamp
+
+
+def test_bad_parameter_stops_the_notebook_before_it_writes(tmp_path):
+    runs = tmp_path / "runs"
+    with pytest.raises(papermill.PapermillExecutionError) as info:
+        papermill.execute_notebook(
+            source("01_scaling_laws"),
+            tmp_path / "out.ipynb",
+            parameters={"preset": "smoke", "runs_dir": str(runs), "widths": [128, 200]},
+            cwd=ROOT,
+            progress_bar=False,
+        )
+    assert info.value.ename == "ParameterError"
+    assert "parameter 'widths' = 200" in info.value.evalue
+    assert not runs.exists()
+
+
+def test_runner_rejects_a_bad_preset_before_executing(tmp_path):
+    from helpers.config import ParameterError
+
+    with pytest.raises(ParameterError, match="'preset' = 'nope'"):
+        runner.execute("nope", runs_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="--only: 99_missing"):
+        runner.execute("smoke", runs_dir=tmp_path, only=["99_missing"])
+    assert list(tmp_path.iterdir()) == []
