@@ -168,8 +168,16 @@ def test_preset_common_block_is_merged_under_the_chapter(preset_folder):
     (preset_folder / "mine.yaml").write_text(
         yaml.safe_dump({"common": {"seed": 3, "n_layers": 4}, "01_scaling_laws": {"n_layers": 2}})
     )
-    params = load_preset("mine")["01_scaling_laws"]
+    resolved = load_preset("mine")
+    params = resolved["01_scaling_laws"]
     assert (params["seed"], params["n_layers"], params["preset"]) == (3, 2, "mine")
+    assert resolved["02_superposition"]["seed"] == 3 and "n_layers" not in resolved["02_superposition"]
+
+
+def test_preset_common_key_that_no_chapter_has(preset_folder):
+    (preset_folder / "mine.yaml").write_text(yaml.safe_dump({"common": {"sede": 3}}))
+    with pytest.raises(ParameterError, match="common.sede"):
+        load_preset("mine")
 
 
 def test_project_root_is_found_from_anywhere(tmp_path):

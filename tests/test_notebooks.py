@@ -113,6 +113,24 @@ def test_scaling_chapter_results_are_machine_readable(smoke_run):
     assert float(glued(nb)["refit_alpha"]["text/plain"]) == pytest.approx(refit["refit_train"]["alpha"])
 
 
+def test_superposition_chapter_results_are_machine_readable(smoke_run):
+    import pandas as pd
+
+    from helpers import superposition as sp
+
+    runs, _, _, _ = smoke_run
+    results = runs / "smoke" / "results" / "02_superposition"
+    grid = pd.read_csv(results / "required_sparsity.csv")
+    assert sorted(set(grid["width ratio k"])) == [2, 4]  # the smoke preset's small multiples
+    for row in grid.itertuples():
+        assert row[3] == pytest.approx(sp.partner_sparsity(row[2], row[1]))
+    table = pd.read_csv(results / "model_a_b.csv").set_index("quantity")
+    assert table.loc["features per neuron", "B / A"] == pytest.approx(2)
+    toy = pd.read_csv(results / "toy_importance_demo.csv")
+    assert toy["sparsity"].tolist() == [0.0, 0.95]
+    assert pd.read_csv(results / "dimensions_per_feature.csv")["inverse_density"].tolist() == pytest.approx([2, 5])
+
+
 def test_rerun_reuses_executed_notebooks(smoke_run):
     runs, outputs, _, _ = smoke_run
     stamp = outputs[0].stat().st_mtime_ns

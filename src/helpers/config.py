@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import math
 import re
 import typing
 from collections.abc import Callable, Mapping
@@ -47,6 +48,20 @@ def positive(value: int | float | list) -> str | None:
 
 def nonempty(value: list) -> str | None:
     return None if len(value) > 0 else "a non-empty list"
+
+
+def within(low: float, high: float, high_open: bool = True, low_open: bool = False) -> Check:
+    """Every number in [low, high) by default; the text names the interval."""
+    text = f"numbers in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+    def check(value: float | list) -> str | None:
+        items = value if isinstance(value, list) else [value]
+        ok = all(
+            (v > low if low_open else v >= low) and (v < high if high_open else v <= high) for v in items
+        )
+        return None if ok else text
+
+    return check
 
 
 def one_of(*choices: str) -> Check:
@@ -283,7 +298,44 @@ class ScalingLawsConfig(ModelFamilyConfig):
     curve_points: int = param(200, positive, "points per plotted curve")
 
 
-CONFIGS: dict[str, type[ChapterConfig]] = {c.chapter: c for c in (ScalingLawsConfig,)}
+SPARSE_BRANCH = 1 - 1 / math.e  # where the compressed-sensing bound grows with sparsity
+
+
+@dataclass(frozen=True)
+class SuperpositionConfig(ChapterConfig):
+    """Chapter 2: the aspect-ratio / superposition argument and toy models of superposition."""
+
+    chapter: ClassVar[str] = "02_superposition"
+
+    reference_n_layers: int = param(8, positive, "layers of Model A")
+    reference_d_model: int = param(256, positive, "width of Model A")
+    width_factor: float = param(2.0, within(1, 64, high_open=False, low_open=True), "Model B's width over Model A's")
+    n_features: float = param(1e5, positive, "features F learned by both models")
+    sparsity_a: float = param(0.99, within(math.ceil(SPARSE_BRANCH * 1e4) / 1e4, 1), "sparsity of Model A's features")
+    width_factors: list[float] = param([1.5, 2, 3, 4], all_of(nonempty, within(1, 64, False, True)), "small multiples")
+    sparsities_a: list[float] = param([0.9, 0.99, 0.999], all_of(nonempty, within(math.ceil(SPARSE_BRANCH * 1e4) / 1e4, 1)), "small multiples")
+    toy_features: int = param(20, positive, "features n of the importance demo")
+    toy_hidden: int = param(5, positive, "hidden dimensions m of the importance demo")
+    toy_sparsities: list[float] = param([0.0, 0.7, 0.9, 0.97, 0.99], all_of(nonempty, within(0, 1)), "its sparsities")
+    toy_decays: list[float] = param([0.7, 0.9], all_of(nonempty, within(0, 1, False, True)), "importance decays I_i = decay^i")
+    toy_steps: int = param(3000, positive, "training steps of the importance demo")
+    toy_batch: int = param(512, positive, "batch size of the importance demo")
+    dims_features: int = param(200, positive, "features n of the dimensions-per-feature sweep")
+    dims_hidden: int = param(20, positive, "hidden dimensions m of that sweep")
+    dims_inverse_densities: list[float] = param([1.5, 2, 3, 5, 8, 13, 20, 35], all_of(nonempty, within(1, 1e9)), "1/(1 − S) values")
+    dims_steps: int = param(3000, positive, "training steps of that sweep")
+    dims_batch: int = param(256, positive, "batch size of that sweep")
+    learning_rate: float = param(3e-3, positive, "AdamW learning rate of the toy models")
+
+    def validate(self) -> None:
+        super().validate()
+        if self.toy_hidden >= self.toy_features:
+            raise ParameterError("toy_hidden", self.toy_hidden, f"fewer than toy_features = {self.toy_features}")
+        if self.dims_hidden >= self.dims_features:
+            raise ParameterError("dims_hidden", self.dims_hidden, f"fewer than dims_features = {self.dims_features}")
+
+
+CONFIGS: dict[str, type[ChapterConfig]] = {c.chapter: c for c in (ScalingLawsConfig, SuperpositionConfig)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -293,7 +345,8 @@ CONFIGS: dict[str, type[ChapterConfig]] = {c.chapter: c for c in (ScalingLawsCon
 def load_preset(name: str) -> dict[str, dict[str, Any]]:
     """Read ``presets/<name>.yaml`` and return each notebook's full parameters, all validated.
 
-    The ``common`` block is merged under every notebook's block and ``preset`` is set to ``name``.
+    Each ``common`` key is merged under the block of every notebook that has that parameter (a key
+    no chapter knows is an error), and ``preset`` is set to ``name``.
     """
     check_preset(name)
     path = paths.presets_dir() / f"{name}.yaml"
@@ -304,9 +357,14 @@ def load_preset(name: str) -> dict[str, dict[str, Any]]:
     unknown = sorted(set(raw) - set(CONFIGS))
     if unknown:
         raise ParameterError(f"{path.name}: notebook", unknown[0], "one of 'common', " + ", ".join(map(repr, CONFIGS)))
+    fields_of = {chapter: {f.name for f in dataclasses.fields(cls)} for chapter, cls in CONFIGS.items()}
+    orphans = sorted(set(common) - set().union(*fields_of.values()))
+    if orphans:
+        raise ParameterError(f"{path.name}: common.{orphans[0]}", common[orphans[0]], "a parameter of at least one chapter")
     resolved = {}
     for chapter, config_cls in CONFIGS.items():
-        params = {**common, **(raw.get(chapter) or {}), "preset": name}
+        shared = {k: v for k, v in common.items() if k in fields_of[chapter]}
+        params = {**shared, **(raw.get(chapter) or {}), "preset": name}
         config_cls.from_params(**params)
         resolved[chapter] = params
     return resolved

@@ -113,7 +113,7 @@ def train_toy_models(
     return ToyModels(
         weights=weights.detach().double().numpy(),
         biases=biases.detach().double().numpy(),
-        sparsities=sparsity.double().numpy(),
-        importance_decays=decay.double().numpy(),
+        sparsities=np.array([s for s, _ in pairs], dtype=float),
+        importance_decays=np.array([d for _, d in pairs], dtype=float),
         final_loss=losses.double().numpy(),
     )

@@ -1,0 +1,44 @@
+"""The explorers respond headless: moving a slider changes the numbers shown and the figure."""
+
+import re
+
+import pytest
+
+from helpers import superposition as sp
+from helpers.toy_models import train_toy_models
+from helpers.widgets import ShapeExplorer, ToyModelExplorer
+
+
+def required_sparsity_shown(explorer: ShapeExplorer) -> float:
+    return float(re.search(r"Model B needs sparsity S = ([0-9.]+)", explorer.readout.value)[1])
+
+
+def test_shape_explorer_follows_every_slider():
+    explorer = ShapeExplorer(n_layer=8, d_model=256, width_factor=2.0, sparsity=0.99)
+    assert required_sparsity_shown(explorer) == pytest.approx(sp.partner_sparsity(0.99, 2), abs=1e-5)
+    for slider, value in [(explorer.sparsity, 0.9), (explorer.width_factor, 3.0)]:
+        text, image = explorer.readout.value, bytes(explorer.figure.value)
+        slider.value = value
+        assert explorer.readout.value != text and bytes(explorer.figure.value) != image
+    assert required_sparsity_shown(explorer) == pytest.approx(sp.partner_sparsity(0.9, 3), abs=1e-5)
+    for slider, value, row in [(explorer.n_layer, 16, "layers"), (explorer.n_features, 1e6, "features per layer")]:
+        text = explorer.readout.value  # the table changes; the ratios, hence the required sparsity, do not
+        slider.value = value
+        assert explorer.readout.value != text and row in explorer.readout.value
+        assert required_sparsity_shown(explorer) == pytest.approx(sp.partner_sparsity(0.9, 3), abs=1e-5)
+
+
+def test_toy_explorer_shows_the_chosen_instance():
+    models = train_toy_models(8, 3, [0.0, 0.95], [0.7, 1.0], steps=200, batch_size=128, lr=3e-3, progress=False)
+    explorer = ToyModelExplorer(models)
+    shown = []
+    for sparsity in (0.0, 0.95):
+        explorer.sparsity.value = sparsity
+        i = explorer.instance()
+        assert models.sparsities[i] == pytest.approx(sparsity)
+        assert f"{models.represented()[i]} of 8 features represented" in explorer.readout.value
+        shown.append(bytes(explorer.figure.value))
+    assert shown[0] != shown[1]
+    image = bytes(explorer.figure.value)
+    explorer.decay.value = 1.0
+    assert bytes(explorer.figure.value) != image
