@@ -335,7 +335,59 @@ class SuperpositionConfig(ChapterConfig):
             raise ParameterError("dims_hidden", self.dims_hidden, f"fewer than dims_features = {self.dims_features}")
 
 
-CONFIGS: dict[str, type[ChapterConfig]] = {c.chapter: c for c in (ScalingLawsConfig, SuperpositionConfig)}
+def pair(value: list) -> str | None:
+    return None if len(value) == 2 and all(v > 0 for v in value) else "two positive numbers [n_layers, d_model]"
+
+
+@dataclass(frozen=True)
+class LanguageModelsConfig(ModelFamilyConfig):
+    """Chapter 3: corpus, tokenizer, and the width sweep of transformer language models."""
+
+    chapter: ClassVar[str] = "03_language_models"
+
+    corpus: str = param("stdlib", doc="'stdlib', 'text:<path or glob>' or 'hf:<dataset>[:<config>]:<split>'")
+    val_fraction: float = param(0.05, within(0, 1, low_open=True), "share of documents held out")
+    pair_a: list[int] = param([8, 256], pair, "equal-N pair, deep shape [n_layers, d_model]")
+    pair_b: list[int] = param([2, 512], pair, "equal-N pair, wide shape [n_layers, d_model]")
+    seed_control_width: int = param(256, positive, "width trained a second time with control_seed")
+    control_seed: int = param(1, doc="seed of the second model of seed_control_width")
+    train_tokens: int = param(2_000_000, positive, "training tokens per model")
+    batch_size: int = param(16, positive, "sequences per step")
+    warmup_steps: int = param(50, doc="linear warm-up steps, then cosine decay to zero")
+    learning_rate: float = param(0.0, doc="peak learning rate; 0 uses Kaplan's rule for each model's N")
+    eval_interval: int = param(50, positive, "steps between validation losses")
+    eval_windows: int = param(64, positive, "validation windows of n_ctx tokens")
+    checkpoint_interval: int = param(100, positive, "steps between checkpoints")
+
+    def validate(self) -> None:
+        super().validate()
+        parse_corpus(self.corpus)
+        if self.learning_rate < 0:
+            raise ParameterError("learning_rate", self.learning_rate, "0 (Kaplan's rule) or a positive number")
+        if self.warmup_steps < 0:
+            raise ParameterError("warmup_steps", self.warmup_steps, "a number ≥ 0")
+        if self.seed_control_width not in self.widths:
+            raise ParameterError("seed_control_width", self.seed_control_width, f"one of widths {self.widths}")
+        if self.control_seed == self.seed:
+            raise ParameterError("control_seed", self.control_seed, f"a seed other than seed = {self.seed}")
+        for name, (layers, width) in (("pair_a", self.pair_a), ("pair_b", self.pair_b)):
+            shape = ModelShape(layers, width, self.head_dim, self.min_heads)
+            if width % shape.n_heads:
+                raise ParameterError(name, [layers, width], f"a width divisible by its {shape.n_heads} heads")
+        n_a, n_b = (layers * width**2 for layers, width in (self.pair_a, self.pair_b))
+        if abs(n_a / n_b - 1) > 0.01:
+            raise ParameterError("pair_b", self.pair_b, f"a shape with the N of pair_a within 1% (12·L·d²: {12 * n_a:,} vs {12 * n_b:,})")
+        if self.train_tokens < self.batch_size * self.n_ctx:
+            raise ParameterError("train_tokens", self.train_tokens, f"at least one batch: batch_size · n_ctx = {self.batch_size * self.n_ctx}")
+
+    @property
+    def steps(self) -> int:
+        return self.train_tokens // (self.batch_size * self.n_ctx)
+
+
+CONFIGS: dict[str, type[ChapterConfig]] = {
+    c.chapter: c for c in (ScalingLawsConfig, SuperpositionConfig, LanguageModelsConfig)
+}
 
 
 # --------------------------------------------------------------------------------------------

@@ -96,3 +96,25 @@ def hook_names_for(n_layers: int) -> frozenset[str]:
     """Every hook name of a HookedTransformer of the family with ``n_layers`` blocks."""
     model = build_hooked(ModelShape(n_layers, 8, head_dim=4), n_ctx=4, d_vocab=4, device="meta")
     return frozenset(model.hook_dict)
+
+
+def to_hooked(model, tokenizer=None):
+    """Convert a trained :class:`helpers.gpt.GPT` into a ``HookedTransformer`` (float32, CPU).
+
+    Uses TransformerLens's nanoGPT converter; no weight processing (no LayerNorm folding or
+    centring), so the hooked model computes the same logits as the trained one.
+    """
+    from transformer_lens import HookedTransformer
+    from transformer_lens.pretrained.weight_conversions import convert_nanogpt_weights
+
+    cfg = model.shape.hooked_config(model.n_ctx, model.d_vocab)
+    state = {k: v.detach().float().cpu().clone() for k, v in model.state_dict().items()}
+    converted = convert_nanogpt_weights(state, cfg)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="HookedTransformer is deprecated", category=DeprecationWarning)
+        hooked = HookedTransformer(cfg, tokenizer=tokenizer, move_to_device=False)
+    hooked.load_and_process_state_dict(
+        converted, fold_ln=False, center_writing_weights=False, center_unembed=False,
+        fold_value_biases=False, refactor_factored_attn_matrices=False,
+    )
+    return hooked.eval()

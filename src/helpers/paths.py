@@ -53,3 +53,14 @@ def run_dir(preset: str, runs_root: str | Path | None = None) -> Path:
 def results_dir(preset: str, chapter: str, runs_root: str | Path | None = None) -> Path:
     """``runs/<preset>/results/<chapter>``: where a chapter's tables and figure data go."""
     return run_dir(preset, runs_root) / "results" / chapter
+
+
+def cache_dir(runs_root: str | Path | None = None) -> Path:
+    """``runs/cache``: stages shared by every preset (token shards)."""
+    base = Path(runs_root) if runs_root else project_root() / "runs"
+    return base / "cache"
+
+
+def models_dir(preset: str, runs_root: str | Path | None = None) -> Path:
+    """``runs/<preset>/models``: one folder per trained language model."""
+    return run_dir(preset, runs_root) / "models"

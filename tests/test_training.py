@@ -1,0 +1,96 @@
+"""Training: the learning-rate rules, conversion to HookedTransformer, and resume after a kill."""
+
+import math
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from helpers.corpus import load_corpus
+from helpers.models import ModelShape, to_hooked
+from helpers.tokens import prepare_tokens
+from helpers.training import TrainSettings, kaplan_learning_rate, train_model
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def tokens(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("corpus")
+    for i in range(40):
+        (folder / f"m{i}.txt").write_text(f"def f_{i}(a, b):\n    return a * {i} + b\n\n" * 30)
+    return prepare_tokens(load_corpus(f"text:{folder}"), 300, 0.2, tmp_path_factory.mktemp("cache"))
+
+
+@pytest.mark.parametrize("d_model,lr", [(128, 1.25e-3), (256, 1.06e-3), (512, 8.6e-4), (768, 7.5e-4)])
+def test_kaplan_learning_rate_reproduces_the_original_runs(d_model, lr):
+    assert kaplan_learning_rate(12 * 8 * d_model**2) == pytest.approx(lr, rel=0.01)
+
+
+def test_schedule_warms_up_then_decays_to_zero():
+    settings = TrainSettings(steps=110, batch_size=1, n_ctx=1, warmup_steps=10)
+    assert settings.lr_at(0, 1.0) == pytest.approx(0.1)
+    assert settings.lr_at(9, 1.0) == pytest.approx(1.0)
+    assert settings.lr_at(60, 1.0) == pytest.approx(0.5)  # half-way through the cosine
+    assert settings.lr_at(110, 1.0) == pytest.approx(0.0, abs=1e-12)
+    assert TrainSettings(steps=1, batch_size=1, n_ctx=1, learning_rate=3e-4).learning_rate_for(ModelShape(8, 64)) == 3e-4
+
+
+def test_training_lowers_the_loss_and_converts_exactly(tokens, tmp_path):
+    settings = TrainSettings(steps=60, batch_size=8, n_ctx=32, warmup_steps=5, eval_interval=20, eval_windows=8)
+    result = train_model("m", ModelShape(8, 64), tokens, settings, tmp_path, CPU, progress=False)
+    val = result.history["val_loss"].dropna()
+    assert val.iloc[-1] < val.iloc[0] < math.log(300) + 0.5
+    hooked = to_hooked(result.model, tokens.tokenizer)
+    assert {"blocks.5.hook_mlp_out", "blocks.6.hook_resid_pre"} <= set(hooked.hook_dict)
+    x = torch.from_numpy(tokens.val[:64].astype(np.int64)).view(2, 32)
+    with torch.no_grad():
+        assert (hooked(x) - result.model(x)).abs().max().item() <= 1e-4
+    # the cached model is loaded, not retrained
+    again = train_model("m", ModelShape(8, 64), tokens, settings, tmp_path, CPU, progress=False)
+    assert again.summary == result.summary
+
+
+RUNNER = textwrap.dedent(
+    """
+    import sys, torch
+    from pathlib import Path
+    from helpers.models import ModelShape
+    from helpers.tokens import load_tokens
+    from helpers.training import TrainSettings, train_model
+    settings = TrainSettings(steps=400, batch_size=8, n_ctx=32, warmup_steps=10, eval_interval=50,
+                             eval_windows=8, checkpoint_interval=20)
+    train_model("m", ModelShape(4, 64), load_tokens(Path(sys.argv[1])), settings, sys.argv[2],
+                torch.device("cpu"), progress=False)
+    """
+)
+
+
+def test_a_killed_run_resumes_to_the_same_numbers(tokens, tmp_path):
+    settings = TrainSettings(steps=400, batch_size=8, n_ctx=32, warmup_steps=10, eval_interval=50,
+                             eval_windows=8, checkpoint_interval=20)
+    shape = ModelShape(4, 64)
+    reference = train_model("m", shape, tokens, settings, tmp_path / "straight", CPU, progress=False)
+
+    folder = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, "-c", RUNNER, str(tokens.folder), str(folder)])
+    deadline = time.time() + 120
+    while not list(folder.glob("*/checkpoint.pt")) and process.poll() is None and time.time() < deadline:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    (model_folder,) = folder.iterdir()
+    assert (model_folder / "checkpoint.pt").exists() and not (model_folder / "summary.json").exists()
+
+    resumed = train_model("m", shape, tokens, settings, folder, CPU, progress=False)
+    assert resumed.history.step.tolist() == list(range(1, 401))
+    assert np.array_equal(resumed.history.train_loss, reference.history.train_loss)
+    assert resumed.summary["final_val_loss"] == reference.summary["final_val_loss"]
+    for (name, a), (_, b) in zip(resumed.model.state_dict().items(), reference.model.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert not (model_folder / "checkpoint.pt").exists()
