@@ -1,6 +1,7 @@
 # The two commands of the README, plus a few conveniences.
 #   make book [PRESET=quick|paper|smoke]   set up .venv, execute every chapter, build _build/html
 #   make test                              the test suite (every chapter under the smoke preset)
+#   make bench                             speed benchmarks (ratios against a reference, same process)
 #   make lab                               JupyterLab on the notebooks
 
 PRESET ?= quick
@@ -11,7 +12,7 @@ STAMP := $(VENV)/.installed
 # torch goes in first, at the version pyproject.toml pins, so nothing pulls a different build.
 TORCH := $(shell grep -o '"torch==[^"]*"' pyproject.toml | tr -d '"')
 
-.PHONY: setup book execute test lab clean
+.PHONY: setup book execute test bench lab clean
 
 setup: $(STAMP)
 
@@ -29,6 +30,9 @@ execute: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m helpers.bench
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root)

@@ -131,6 +131,23 @@ def test_superposition_chapter_results_are_machine_readable(smoke_run):
     assert pd.read_csv(results / "dimensions_per_feature.csv")["inverse_density"].tolist() == pytest.approx([2, 5])
 
 
+def test_language_models_chapter_results_are_machine_readable(smoke_run):
+    import pandas as pd
+
+    runs, _, _, _ = smoke_run
+    results = runs / "smoke" / "results" / "03_language_models"
+    table = pd.read_csv(results / "models.csv")
+    assert table.role.value_counts().to_dict() == {"family": 2, "pair": 2, "seed control": 1}
+    assert table[table.role == "pair"]["N (12·L·d²)"].nunique() == 1
+    for folder in table.folder:
+        assert (Path(folder) / "model.pt").exists() and not (Path(folder) / "checkpoint.pt").exists()
+    assert json.loads((results / "conversion_check.json").read_text())["max_abs_logit_diff"] <= 1e-4
+    corpus = json.loads((results / "corpus.json").read_text())
+    assert corpus["spec"] == "stdlib" and len(corpus["fingerprint"]) == 64
+    curves = pd.read_csv(results / "training_curves.csv")
+    assert set(curves.model) == set(table.model)
+
+
 def test_rerun_reuses_executed_notebooks(smoke_run):
     runs, outputs, _, _ = smoke_run
     stamp = outputs[0].stat().st_mtime_ns

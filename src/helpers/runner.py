@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -29,7 +30,8 @@ import yaml
 from helpers import atomic, paths
 from helpers.config import load_preset
 
-BOOK_FILES = ("_config.yml", "_toc.yml", "book")
+BOOK_FILES = ("_toc.yml", "book")
+BINDERHUB = "https://mybinder.org"
 
 
 def chapters_in_book_order(root: Path | None = None) -> list[str]:
@@ -130,6 +132,17 @@ def _hide_injected_parameters(notebook: Path) -> None:
     nbformat.write(nb, notebook)
 
 
+def stage_config(config: dict[str, Any], repository_url: str | None) -> dict[str, Any]:
+    """The book's configuration for this build: with a repository address, add launch buttons."""
+    config = {**config, "launch_buttons": dict(config.get("launch_buttons") or {})}
+    if repository_url:
+        config["repository"] = {**(config.get("repository") or {}), "url": repository_url, "branch": "main"}
+        config["launch_buttons"]["binderhub_url"] = BINDERHUB
+    else:
+        config["launch_buttons"].pop("binderhub_url", None)
+    return config
+
+
 def build(preset: str, runs_dir: str | Path | None = None, log: Callable[[str], None] = print) -> Path:
     """Build ``_build/html`` from the preset's executed notebooks; warnings fail the build."""
     root = paths.project_root()
@@ -147,6 +160,8 @@ def build(preset: str, runs_dir: str | Path | None = None, log: Callable[[str], 
         else:
             shutil.copy2(source, stage / name)
     shutil.copytree(executed, stage / "notebooks", ignore=shutil.ignore_patterns("*.key", "*.failed.ipynb"))
+    config = stage_config(yaml.safe_load((root / "_config.yml").read_text()), os.environ.get("BOOK_REPOSITORY_URL"))
+    (stage / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     command = [
         str(Path(sys.executable).with_name("jupyter-book")),
         "build", str(stage), "--path-output", str(root), "--builder", "html", "--all",
