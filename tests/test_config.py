@@ -166,12 +166,25 @@ def test_preset_with_unknown_notebook(preset_folder):
 
 def test_preset_common_block_is_merged_under_the_chapter(preset_folder):
     (preset_folder / "mine.yaml").write_text(
-        yaml.safe_dump({"common": {"seed": 3, "n_layers": 4}, "01_scaling_laws": {"n_layers": 2}})
+        yaml.safe_dump({"common": {"seed": 3, "n_layers": 4}, "01_scaling_laws": {"n_layers": 2},
+                        "04_saes": {"hooks": ["blocks.1.hook_mlp_out"]}})
     )
     resolved = load_preset("mine")
     params = resolved["01_scaling_laws"]
     assert (params["seed"], params["n_layers"], params["preset"]) == (3, 2, "mine")
     assert resolved["02_superposition"]["seed"] == 3 and "n_layers" not in resolved["02_superposition"]
+    assert resolved["03_language_models"]["n_layers"] == 4
+
+
+def test_sae_hooks_are_checked_against_chapter_3_of_the_same_preset(preset_folder):
+    (preset_folder / "mine.yaml").write_text(yaml.safe_dump({"03_language_models": {"n_layers": 4}}))
+    with pytest.raises(ParameterError, match="4-layer HookedTransformer") as info:
+        load_preset("mine")
+    assert info.value.name == "hooks"
+    (preset_folder / "mine.yaml").write_text(yaml.safe_dump(
+        {"03_language_models": {"n_layers": 4, "n_ctx": 64}, "04_saes": {"hooks": ["blocks.2.hook_mlp_out"], "sae_context": 128}}))
+    with pytest.raises(ParameterError, match="at most the models' context n_ctx = 64"):
+        load_preset("mine")
 
 
 def test_preset_common_key_that_no_chapter_has(preset_folder):

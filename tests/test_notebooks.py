@@ -148,6 +148,40 @@ def test_language_models_chapter_results_are_machine_readable(smoke_run):
     assert set(curves.model) == set(table.model)
 
 
+def test_sae_chapter_results_are_machine_readable_and_load_in_saelens(smoke_run):
+    import pandas as pd
+    from sae_lens import SAE
+
+    runs, _, _, _ = smoke_run
+    results = runs / "smoke" / "results" / "04_saes"
+    table = pd.read_csv(results / "sae_metrics.csv")
+    models = pd.read_csv(runs / "smoke" / "results" / "03_language_models" / "models.csv").model.unique()
+    assert len(table) == 2 * len(models) and set(table.model) == set(models)
+    wide = table[table.n_layers == 8]  # the smoke pair's 8-layer member: sites mapped to the same relative depth
+    assert set(wide.hook) == {"blocks.4.hook_mlp_out", "blocks.4.hook_resid_pre"}
+    assert table.loss_recovered.notna().all() and (table.l0 > 0).all()
+    assert (table.ce_ablated > table.ce_clean).any()
+    sae = SAE.load_from_disk(table.folder[0])
+    assert sae.cfg.d_sae == 64
+    assert set(pd.read_csv(results / "spliced_loss_fits.csv").source) == {"this run", "original run"}
+
+
+def test_no_chapter_writes_to_stderr(smoke_run):
+    _, outputs, _, _ = smoke_run
+    for output in outputs:
+        for cell in nbformat.read(output, as_version=4).cells:
+            for out in cell.get("outputs", []):
+                assert not (out.get("output_type") == "stream" and out.get("name") == "stderr"), (output.name, out["text"][:200])
+
+
+def test_the_smoke_book_builds_without_warnings(smoke_run, tmp_path):
+    runs, _, _, _ = smoke_run
+    html = runner.build("smoke", runs_dir=runs, output=tmp_path, log=lambda line: None)
+    pages = {p.relative_to(html).as_posix() for p in html.rglob("*.html")}
+    assert {f"notebooks/{c}.html" for c in CHAPTERS} <= pages
+    assert "book/intro.html" in pages
+
+
 def test_rerun_reuses_executed_notebooks(smoke_run):
     runs, outputs, _, _ = smoke_run
     stamp = outputs[0].stat().st_mtime_ns

@@ -385,13 +385,60 @@ class LanguageModelsConfig(ModelFamilyConfig):
         return self.train_tokens // (self.batch_size * self.n_ctx)
 
 
+SAE_ARCHITECTURES = ("gated", "standard", "topk", "batchtopk", "jumprelu")
+
+
+@dataclass(frozen=True)
+class SAEsConfig(ChapterConfig):
+    """Chapter 4: sparse autoencoders on every model of chapter 3 (read from the same preset)."""
+
+    chapter: ClassVar[str] = "04_saes"
+
+    hooks: list[str] = param(["blocks.5.hook_mlp_out", "blocks.6.hook_resid_pre"], nonempty,
+                             "hook sites of the family's models (mapped by relative depth for other depths)")
+    architecture: str = param("gated", one_of(*SAE_ARCHITECTURES), "SAELens architecture")
+    d_sae: int = param(24576, positive, "latents per SAE")
+    l1_coefficient: float = param(2.0, positive, "sparsity coefficient (gated, standard, jumprelu)")
+    topk_k: int = param(32, positive, "active latents per token (topk, batchtopk)")
+    sae_lr: float = param(5e-5, positive, "Adam learning rate, constant until the final decay")
+    l1_warm_up_fraction: float = param(0.05, within(0, 1), "share of steps over which the coefficient warms up")
+    lr_decay_fraction: float = param(0.2, within(0, 1), "final share of steps decaying the rate to a tenth")
+    sae_training_tokens: int = param(1_000_000, positive, "training tokens per SAE")
+    sae_context: int = param(128, positive, "tokens per window fed to the model")
+    sae_batch_tokens: int = param(4096, positive, "activations per SAE training batch")
+    eval_windows: int = param(64, positive, "held-out windows of sae_context tokens, the same for every model")
+
+    def language_models(self) -> LanguageModelsConfig:
+        """Chapter 3's configuration in the same preset, on this chapter's device and runs folder."""
+        block = preset_block(self.preset, LanguageModelsConfig.chapter)
+        return LanguageModelsConfig.from_params(**{**block, "device": self.device, "runs_dir": self.runs_dir})
+
+    def validate(self) -> None:
+        super().validate()
+        models = self.language_models()
+        check_hook_names("hooks", self.hooks, models.n_layers)
+        if self.sae_context > models.n_ctx:
+            raise ParameterError("sae_context", self.sae_context, f"at most the models' context n_ctx = {models.n_ctx}")
+        if self.sae_training_tokens < self.sae_batch_tokens:
+            raise ParameterError("sae_training_tokens", self.sae_training_tokens, f"at least sae_batch_tokens = {self.sae_batch_tokens}")
+
+
 CONFIGS: dict[str, type[ChapterConfig]] = {
-    c.chapter: c for c in (ScalingLawsConfig, SuperpositionConfig, LanguageModelsConfig)
+    c.chapter: c for c in (ScalingLawsConfig, SuperpositionConfig, LanguageModelsConfig, SAEsConfig)
 }
 
 
 # --------------------------------------------------------------------------------------------
 # Presets.
+
+
+def preset_block(name: str, chapter: str) -> dict[str, Any]:
+    """One chapter's parameters in preset ``name`` (its block over the shared ``common`` keys), unvalidated."""
+    check_preset(name)
+    raw = yaml.safe_load((paths.presets_dir() / f"{name}.yaml").read_text()) or {}
+    fields = {f.name for f in dataclasses.fields(CONFIGS[chapter])}
+    shared = {k: v for k, v in (raw.get("common") or {}).items() if k in fields}
+    return {**shared, **(raw.get(chapter) or {}), "preset": name}
 
 
 def load_preset(name: str) -> dict[str, dict[str, Any]]:
@@ -409,15 +456,13 @@ def load_preset(name: str) -> dict[str, dict[str, Any]]:
     unknown = sorted(set(raw) - set(CONFIGS))
     if unknown:
         raise ParameterError(f"{path.name}: notebook", unknown[0], "one of 'common', " + ", ".join(map(repr, CONFIGS)))
-    fields_of = {chapter: {f.name for f in dataclasses.fields(cls)} for chapter, cls in CONFIGS.items()}
-    orphans = sorted(set(common) - set().union(*fields_of.values()))
+    known = set().union(*({f.name for f in dataclasses.fields(cls)} for cls in CONFIGS.values()))
+    orphans = sorted(set(common) - known)
     if orphans:
         raise ParameterError(f"{path.name}: common.{orphans[0]}", common[orphans[0]], "a parameter of at least one chapter")
     resolved = {}
     for chapter, config_cls in CONFIGS.items():
-        shared = {k: v for k, v in common.items() if k in fields_of[chapter]}
-        params = {**shared, **(raw.get(chapter) or {}), "preset": name}
-        config_cls.from_params(**params)
-        resolved[chapter] = params
+        resolved[chapter] = preset_block(name, chapter)
+        config_cls.from_params(**resolved[chapter])
     return resolved
 

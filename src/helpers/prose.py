@@ -32,9 +32,14 @@ def glue_sci(name: str, value: float, digits: int = 3) -> None:
     glue(name, Markdown(sci(value, digits)), display=False)
 
 
+def plain(value):
+    """A numpy scalar as the Python number it holds (its repr must parse as a number for glue)."""
+    return value.item() if hasattr(value, "item") and getattr(value, "ndim", None) == 0 else value
+
+
 def glue_values(**values: float | int | str) -> None:
     """Glue several plain values at once (read them with ``{glue:text}`name:format```)."""
     from myst_nb import glue
 
     for name, value in values.items():
-        glue(name, value, display=False)
+        glue(name, plain(value), display=False)

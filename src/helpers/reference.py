@@ -29,3 +29,10 @@ def original_language_models() -> pd.DataFrame:
             "val_loss": lm["val_loss"],
         }
     )
+
+
+def original_saes() -> pd.DataFrame:
+    """One row per width: the original SAEs' L0, explained variance, CE losses, loss recovered, dead latents."""
+    saes = original_run()["saes"]
+    columns = ["l0", "explained_variance", "ce_clean", "ce_spliced", "ce_ablated", "loss_recovered", "dead_latents"]
+    return pd.DataFrame({"d_model": saes["widths"], **{c: saes[c] for c in columns}})

@@ -143,14 +143,17 @@ def stage_config(config: dict[str, Any], repository_url: str | None) -> dict[str
     return config
 
 
-def build(preset: str, runs_dir: str | Path | None = None, log: Callable[[str], None] = print) -> Path:
-    """Build ``_build/html`` from the preset's executed notebooks; warnings fail the build."""
+def build(preset: str, runs_dir: str | Path | None = None, log: Callable[[str], None] = print,
+          output: str | Path | None = None) -> Path:
+    """Build ``<output>/_build/html`` (default: the project's) from the preset's executed notebooks;
+    warnings fail the build."""
     root = paths.project_root()
+    output = Path(output) if output else root
     executed = paths.run_dir(preset, runs_dir) / "notebooks"
     missing = [c for c in chapters_in_book_order(root) if not (executed / f"{c}.ipynb").exists()]
     if missing:
         raise FileNotFoundError(f"not executed yet for preset {preset!r}: {', '.join(missing)} (run `execute` first)")
-    stage = root / "_build" / "stage"
+    stage = output / "_build" / "stage"
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
     for name in BOOK_FILES:
@@ -164,12 +167,12 @@ def build(preset: str, runs_dir: str | Path | None = None, log: Callable[[str], 
     (stage / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     command = [
         str(Path(sys.executable).with_name("jupyter-book")),
-        "build", str(stage), "--path-output", str(root), "--builder", "html", "--all",
+        "build", str(stage), "--path-output", str(output), "--builder", "html", "--all",
         "-W", "-n", "--keep-going",
     ]
     log(f"[{preset}] building the book: {' '.join(command)}")
     subprocess.run(command, check=True, cwd=root)
-    html = root / "_build" / "html"
+    html = output / "_build" / "html"
     log(f"[{preset}] book built: {html / 'index.html'}")
     return html
 

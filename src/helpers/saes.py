@@ -1,0 +1,205 @@
+"""Sparse autoencoders: SAELens training on our models and token shards, offline, cached by
+configuration; loading with decoder norms folded; splice evaluation.
+
+Training follows the original recipe by default (gated SAE, L1 coefficient with a warm-up, Adam at
+a constant rate decayed over the final 20% of steps to a tenth, activations normalised to a fixed
+expected norm). Each SAE lives in ``runs/<preset>/saes/<model>/<hook>-<key>/`` in SAELens's format
+(``cfg.json``, ``sae_weights.safetensors``, ``sparsity.safetensors``) plus our ``summary.json``;
+it is trained into a temporary folder and renamed into place when complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from helpers.config import SAE_ARCHITECTURES as ARCHITECTURES
+
+
+@dataclass(frozen=True)
+class SAESettings:
+    """Everything besides the model, the hook and the data that determines a trained SAE."""
+
+    architecture: str = "gated"
+    d_sae: int = 1024
+    l1_coefficient: float = 2.0  # gated, standard, jumprelu (its sparsity coefficient)
+    k: int = 32  # topk, batchtopk
+    lr: float = 5e-5
+    l1_warm_up_fraction: float = 0.05
+    lr_decay_fraction: float = 0.2
+    training_tokens: int = 1_000_000
+    context: int = 128
+    batch_tokens: int = 4096
+    seed: int = 0
+
+    @property
+    def steps(self) -> int:
+        return self.training_tokens // self.batch_tokens
+
+
+class Autoencoder(Protocol):
+    def encode(self, x: torch.Tensor) -> torch.Tensor: ...
+    def decode(self, f: torch.Tensor) -> torch.Tensor: ...
+
+
+def map_hook(hook: str, from_layers: int, to_layers: int) -> str:
+    """The same site at the same relative depth in a model of another depth.
+
+    ``blocks.i.X`` in an ``from_layers``-block model becomes ``blocks.j.X`` with
+    j = min(round(i · to_layers / from_layers), to_layers − 1); hooks outside blocks are unchanged.
+    """
+    parts = hook.split(".")
+    if parts[0] != "blocks" or from_layers == to_layers:
+        return hook
+    index = min(round(int(parts[1]) * to_layers / from_layers), to_layers - 1)
+    return ".".join(["blocks", str(index), *parts[2:]])
+
+
+def sae_key(model_key: str, hook: str, settings: SAESettings, tokens_key: str) -> str:
+    payload = json.dumps([model_key, hook, dataclasses.asdict(settings), tokens_key], sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def _sae_config(settings: SAESettings, d_in: int):
+    import sae_lens
+
+    l1_warm_up = int(settings.l1_warm_up_fraction * settings.steps)
+    common = {"d_in": d_in, "d_sae": settings.d_sae, "normalize_activations": "expected_average_only_in"}
+    if settings.architecture == "gated":
+        return sae_lens.GatedTrainingSAEConfig(**common, l1_coefficient=settings.l1_coefficient, l1_warm_up_steps=l1_warm_up)
+    if settings.architecture == "standard":
+        return sae_lens.StandardTrainingSAEConfig(**common, l1_coefficient=settings.l1_coefficient, l1_warm_up_steps=l1_warm_up)
+    if settings.architecture == "jumprelu":
+        return sae_lens.JumpReLUTrainingSAEConfig(**common, l0_coefficient=settings.l1_coefficient, l0_warm_up_steps=l1_warm_up)
+    if settings.architecture == "topk":
+        return sae_lens.TopKTrainingSAEConfig(**common, k=settings.k)
+    if settings.architecture == "batchtopk":
+        return sae_lens.BatchTopKTrainingSAEConfig(**common, k=settings.k)
+    raise ValueError(f"architecture must be one of {', '.join(ARCHITECTURES)}, got {settings.architecture!r}")
+
+
+def training_windows(tokens: np.ndarray, context: int) -> "datasets.Dataset":  # noqa: F821
+    """The training split cut into consecutive windows of ``context`` tokens, as SAELens reads them."""
+    import datasets
+
+    n = len(tokens) // context
+    rows = np.asarray(tokens[: n * context], dtype=np.int64).reshape(n, context)
+    return datasets.Dataset.from_dict({"tokens": rows})
+
+
+def train_sae(model_name: str, model_key: str, hooked, hook: str, train_tokens: np.ndarray, tokens_key: str,
+              settings: SAESettings, saes_dir: str | Path, device: torch.device) -> Path:
+    """Train one SAE with SAELens (or find it cached); return its folder."""
+    import sae_lens
+
+    key = sae_key(model_key, hook, settings, tokens_key)
+    folder = Path(saes_dir) / model_name / f"{hook}-{key}"
+    if (folder / "summary.json").exists():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{hook}-{key}.", dir=folder.parent))
+    try:
+        config = sae_lens.LanguageModelSAERunnerConfig(
+            sae=_sae_config(settings, hooked.cfg.d_model),
+            model_name=model_name, hook_name=hook, dataset_path="", is_dataset_tokenized=True, streaming=False,
+            context_size=settings.context, prepend_bos=False, training_tokens=settings.training_tokens,
+            train_batch_size_tokens=settings.batch_tokens,
+            # the mixing buffer holds n_batches_in_buffer · context activations: two training batches
+            n_batches_in_buffer=max(8, 2 * -(-settings.batch_tokens // settings.context)),
+            store_batch_size_prompts=max(1, min(32, settings.batch_tokens // settings.context)),
+            lr=settings.lr, lr_scheduler_name="constant", lr_decay_steps=int(settings.lr_decay_fraction * settings.steps),
+            device=str(device), seed=settings.seed, logger=sae_lens.LoggingConfig(log_to_wandb=False),
+            output_path=str(staging), checkpoint_path=str(staging / "checkpoints"), n_checkpoints=0, verbose=False,
+            n_batches_for_norm_estimate=min(100, max(10, settings.steps // 10)),
+        )
+        started = time.perf_counter()
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            sae_lens.LanguageModelSAETrainingRunner(
+                config, override_model=hooked, override_dataset=training_windows(train_tokens, settings.context)
+            ).run()
+        wall = time.perf_counter() - started
+        shutil.rmtree(staging / "checkpoints", ignore_errors=True)
+        summary = {"model": model_name, "model_key": model_key, "hook": hook, "key": key,
+                   "settings": dataclasses.asdict(settings), "tokens_key": tokens_key, "d_in": hooked.cfg.d_model,
+                   "wall_time_s": wall, "tokens_per_s": settings.training_tokens / wall, "device": str(device)}
+        (staging / "summary.json").write_text(json.dumps(summary, indent=2))
+        if not folder.exists():
+            os.replace(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def load_sae(folder: str | Path, device: str | torch.device = "cpu"):
+    """An SAELens ``SAE`` from disk, decoder norms folded into the encoder (unit-norm decoder rows)."""
+    from sae_lens import SAE
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sae = SAE.load_from_disk(str(folder), device=str(device))
+    sae.fold_W_dec_norm()
+    return sae.eval()
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation.
+
+
+def reconstruction_metrics(x: torch.Tensor, latents: torch.Tensor, x_hat: torch.Tensor) -> dict[str, float]:
+    """x, x_hat: (tokens, d_in); latents: (tokens, d_sae).
+
+    L0: mean number of active latents per token. MSE: mean squared error per element.
+    Explained variance: 1 − Σ‖x − x̂‖² / Σ‖x − mean(x)‖² over tokens. Dead: latents never active.
+    """
+    x, x_hat, latents = x.double(), x_hat.double(), latents.double()
+    residual = ((x - x_hat) ** 2).sum()
+    variance = ((x - x.mean(dim=0)) ** 2).sum()
+    return {
+        "l0": float((latents > 0).sum(dim=1).double().mean()),
+        "mse": float(residual / x.numel()),
+        "explained_variance": float(1 - residual / variance),
+        "dead_latents": int(((latents > 0).sum(dim=0) == 0).sum()),
+    }
+
+
+def loss_recovered(clean: float, spliced: float, ablated: float) -> float:
+    """(L_ablated − L_spliced) / (L_ablated − L_clean): 1 for a perfect SAE, 0 for zero ablation."""
+    return (ablated - spliced) / (ablated - clean)
+
+
+@torch.no_grad()
+def evaluate_sae(hooked, hook: str, sae: Autoencoder, tokens: torch.Tensor, batch_size: int = 16) -> dict[str, float]:
+    """Reconstruction and splice metrics of ``sae`` at ``hook`` on fixed windows ``tokens`` (windows, context)."""
+    xs, fs, x_hats = [], [], []
+    clean = spliced = ablated = 0.0
+    for chunk in tokens.split(batch_size):
+        _, cache = hooked.run_with_cache(chunk, names_filter=hook, return_type=None)
+        x = cache[hook]
+        latents = sae.encode(x)
+        x_hat = sae.decode(latents)
+        xs.append(x.flatten(0, -2)), fs.append(latents.flatten(0, -2)), x_hats.append(x_hat.flatten(0, -2))
+        weight = len(chunk) / len(tokens)
+        clean += weight * hooked(chunk, return_type="loss").item()
+        spliced += weight * hooked.run_with_hooks(
+            chunk, return_type="loss", fwd_hooks=[(hook, lambda act, hook: sae.decode(sae.encode(act)))]).item()
+        ablated += weight * hooked.run_with_hooks(
+            chunk, return_type="loss", fwd_hooks=[(hook, lambda act, hook: torch.zeros_like(act))]).item()
+    metrics = reconstruction_metrics(torch.cat(xs), torch.cat(fs), torch.cat(x_hats))
+    metrics.update(ce_clean=clean, ce_spliced=spliced, ce_ablated=ablated,
+                   loss_recovered=loss_recovered(clean, spliced, ablated))
+    return metrics

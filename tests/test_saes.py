@@ -1,0 +1,122 @@
+"""SAEs: splice evaluation against an independent forward pass, metrics by hand, SAELens round trip."""
+
+import numpy as np
+import pytest
+import torch
+
+from helpers.gpt import GPT
+from helpers.models import ModelShape, to_hooked
+from helpers.saes import SAESettings, evaluate_sae, load_sae, loss_recovered, map_hook, reconstruction_metrics, train_sae
+
+torch.manual_seed(0)
+
+
+class LinearSAE:
+    """A fixed random ReLU autoencoder: encode(x) = ReLU(x W + b), decode(f) = f Wᵀ."""
+
+    def __init__(self, d_in: int, d_sae: int) -> None:
+        generator = torch.Generator().manual_seed(1)
+        self.W = torch.randn(d_in, d_sae, generator=generator) / d_in**0.5
+        self.b = torch.randn(d_sae, generator=generator) * 0.1
+
+    def encode(self, x):
+        return torch.relu(x @ self.W + self.b)
+
+    def decode(self, f):
+        return f @ self.W.T
+
+
+class Identity:
+    def encode(self, x):
+        return x
+
+    def decode(self, f):
+        return f
+
+
+class Zero(Identity):
+    def decode(self, f):
+        return torch.zeros_like(f)
+
+
+@pytest.fixture(scope="module")
+def model_pair():
+    model = GPT(ModelShape(3, 32), n_ctx=16, d_vocab=50, seed=0).eval()
+    tokens = torch.randint(0, 50, (6, 16), generator=torch.Generator().manual_seed(2))
+    return model, to_hooked(model), tokens
+
+
+def independent_loss(model: GPT, tokens: torch.Tensor, layer: int, site: str, replace) -> float:
+    """Next-token loss of the lean module with a PyTorch hook doing the splice (no TransformerLens)."""
+    block = model.transformer.h[layer]
+    if site == "mlp_out":
+        handle = block.mlp.register_forward_hook(lambda module, args, output: replace(output))
+    else:  # resid_pre: the block's input
+        handle = block.register_forward_pre_hook(lambda module, args: (replace(args[0]),))
+    try:
+        with torch.no_grad():
+            return model.loss(tokens[:, :-1], tokens[:, 1:]).item()
+    finally:
+        handle.remove()
+
+
+@pytest.mark.parametrize("site", ["mlp_out", "resid_pre"])
+def test_splice_changes_the_loss_exactly_as_an_independent_forward_pass(model_pair, site):
+    model, hooked, tokens = model_pair
+    sae = LinearSAE(32, 64)
+    metrics = evaluate_sae(hooked, f"blocks.1.hook_{site}", sae, tokens, batch_size=4)
+    # TransformerLens's loss is the mean over positions 0..n-2 of the next-token loss, as below
+    assert metrics["ce_clean"] == pytest.approx(independent_loss(model, tokens, 1, site, lambda a: a), abs=1e-5)
+    spliced = independent_loss(model, tokens, 1, site, lambda a: sae.decode(sae.encode(a)))
+    assert metrics["ce_spliced"] == pytest.approx(spliced, abs=1e-5)
+    assert abs(metrics["ce_spliced"] - metrics["ce_clean"]) > 1e-3  # the splice did something
+    assert metrics["ce_ablated"] == pytest.approx(independent_loss(model, tokens, 1, site, torch.zeros_like), abs=1e-5)
+
+
+def test_loss_recovered_is_one_for_identity_and_zero_for_ablation(model_pair):
+    _, hooked, tokens = model_pair
+    identity = evaluate_sae(hooked, "blocks.2.hook_resid_pre", Identity(), tokens)
+    assert identity["loss_recovered"] == pytest.approx(1.0, abs=1e-6)
+    assert identity["explained_variance"] == pytest.approx(1.0) and identity["mse"] == pytest.approx(0.0)
+    zero = evaluate_sae(hooked, "blocks.2.hook_resid_pre", Zero(), tokens)
+    assert zero["loss_recovered"] == pytest.approx(0.0, abs=1e-6)
+    assert loss_recovered(clean=3.0, spliced=4.0, ablated=7.0) == pytest.approx(0.75)
+
+
+def test_reconstruction_metrics_by_hand():
+    x = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    x_hat = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
+    latents = torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    # L0 = (1 + 0)/2; MSE = 1/4; mean x = (0.5, 0.5), total variance = 4·0.25 = 1, residual = 1 -> EV = 0
+    assert reconstruction_metrics(x, latents, x_hat) == {"l0": 0.5, "mse": 0.25, "explained_variance": 0.0, "dead_latents": 2}
+
+
+def test_map_hook_keeps_relative_depth():
+    assert map_hook("blocks.5.hook_mlp_out", 8, 2) == "blocks.1.hook_mlp_out"
+    assert map_hook("blocks.6.hook_resid_pre", 8, 2) == "blocks.1.hook_resid_pre"
+    assert map_hook("blocks.6.hook_resid_pre", 8, 8) == "blocks.6.hook_resid_pre"
+    assert map_hook("blocks.4.hook_resid_pre", 8, 16) == "blocks.8.hook_resid_pre"
+    assert map_hook("hook_embed", 8, 2) == "hook_embed"
+
+
+@pytest.mark.parametrize("architecture", ["gated", "topk"])
+def test_sae_trains_offline_saves_in_saelens_format_and_reloads(model_pair, tmp_path, architecture):
+    from sae_lens import SAE
+
+    model, hooked, _ = model_pair
+    train = np.random.default_rng(0).integers(0, 50, 20_000).astype(np.uint16)
+    settings = SAESettings(architecture=architecture, d_sae=64, l1_coefficient=1.0, k=4, lr=1e-3,
+                           training_tokens=4096, context=16, batch_tokens=256)
+    folder = train_sae("m", "key", hooked, "blocks.1.hook_mlp_out", train, "tokens", settings, tmp_path, torch.device("cpu"))
+    assert {"cfg.json", "sae_weights.safetensors", "summary.json"} <= {p.name for p in folder.iterdir()}
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # staging folder renamed away
+    raw = SAE.load_from_disk(str(folder))
+    folded = load_sae(folder)
+    assert torch.allclose(folded.W_dec.norm(dim=-1), torch.ones(64), atol=1e-5)
+    x = torch.randn(10, 32)
+    with torch.no_grad():  # folding rescales latents but not the reconstruction
+        assert torch.allclose(raw.decode(raw.encode(x)), folded.decode(folded.encode(x)), atol=1e-4)
+        assert torch.equal(load_sae(folder).encode(x), folded.encode(x))
+    stamp = (folder / "sae_weights.safetensors").stat().st_mtime_ns
+    again = train_sae("m", "key", hooked, "blocks.1.hook_mlp_out", train, "tokens", settings, tmp_path, torch.device("cpu"))
+    assert again == folder and (folder / "sae_weights.safetensors").stat().st_mtime_ns == stamp
