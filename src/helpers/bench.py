@@ -12,6 +12,7 @@ import statistics
 import time
 from collections.abc import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -122,7 +123,93 @@ def training_throughput(widths: list[int], n_layers: int = 8, batch_size: int = 
     return {"benchmark": "training_throughput", "device": hardware.describe_device(dev), "rows": rows}
 
 
-BENCHMARKS = {"training_throughput": lambda: training_throughput([128, 256])}
+class PeakMemory:
+    """Peak resident memory of this process above a baseline, sampled every 5 ms in a thread."""
+
+    def __enter__(self) -> PeakMemory:
+        import threading
+
+        import psutil
+
+        self._process, self._stop = psutil.Process(), threading.Event()
+        self.baseline = self.peak = self._process.memory_info().rss
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, self._process.memory_info().rss)
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._process.memory_info().rss)
+
+    @property
+    def used(self) -> int:
+        return self.peak - self.baseline
+
+
+def sparse_activations(n_tokens: int, n_latents: int, active: int, seed: int) -> torch.Tensor:
+    """(n_tokens, n_latents) float32 with ``active`` random latents on per token, values in (0, 1]."""
+    generator = torch.Generator().manual_seed(seed)
+    indices = torch.rand(n_tokens, n_latents, generator=generator).argsort(dim=1)[:, :active] if n_latents <= 512 else \
+        torch.randint(0, n_latents, (n_tokens, active), generator=generator)
+    dense = torch.zeros(n_tokens, n_latents)
+    dense.scatter_(1, indices, torch.rand(n_tokens, active, generator=generator) + 1e-3)
+    return dense
+
+
+def universality_engine(n_latents: int = 4096, n_tokens: int = 200_000, active: int = 30, device: str = "auto") -> dict:
+    """Our sparse streaming max-correlation against the original approach (dense torch.corrcoef over
+    the concatenated activations, then a row-wise max) on the same data, in the same process."""
+    import gc
+    import tempfile
+
+    from helpers.universality import max_correlations, write_sparse
+
+    dev = hardware.resolve_device(device)
+    with tempfile.TemporaryDirectory() as folder:
+        blocks = 1 << 14
+        stored = []
+        for seed in (1, 2):
+            def generate(seed=seed):
+                for start in range(0, n_tokens, blocks):
+                    yield sparse_activations(min(blocks, n_tokens - start), n_latents, active, seed * 1_000_003 + start)
+            stored.append(write_sparse(generate(), f"{folder}/{seed}", n_latents))
+        gc.collect()
+        with PeakMemory() as ours_memory:
+            started = time.perf_counter()
+            ours = max_correlations(*stored, device=dev)
+            ours_seconds = time.perf_counter() - started
+        gc.collect()
+        with PeakMemory() as dense_memory:
+            dense = np.zeros((n_tokens, 2 * n_latents), dtype=np.float32)
+            stored[0].dense(dense[:, :n_latents]), stored[1].dense(dense[:, n_latents:])
+            concatenated = torch.from_numpy(dense).to(dev)
+            started = time.perf_counter()
+            corr = torch.corrcoef(concatenated.T)[:n_latents, n_latents:]
+            dense_best = torch.nan_to_num(corr, nan=-torch.inf).max(dim=1)
+            dense_seconds = time.perf_counter() - started
+            del concatenated, corr, dense
+    alive = np.isfinite(ours.a_to_b)
+    difference = float(np.abs(ours.a_to_b[alive] - dense_best.values.cpu().numpy()[alive]).max())
+    agreement = float((ours.a_to_b_index[alive] == dense_best.indices.cpu().numpy()[alive]).mean())
+    return {
+        "benchmark": "universality_engine", "device": hardware.describe_device(dev),
+        "rows": [{"n_latents": n_latents, "n_tokens": n_tokens, "active_per_token": active,
+                  "ours_s": ours_seconds, "dense_s": dense_seconds, "speedup": dense_seconds / ours_seconds,
+                  "ours_peak_mb": ours_memory.used / 2**20, "dense_peak_mb": dense_memory.used / 2**20,
+                  "memory_ratio": dense_memory.used / max(ours_memory.used, 1),
+                  "max_abs_difference": difference, "argmax_agreement": agreement}],
+    }
+
+
+BENCHMARKS = {
+    "training_throughput": lambda: training_throughput([128, 256]),
+    "universality_engine": lambda: universality_engine(),
+}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,15 @@
+"""The benchmarks run end to end at a tiny size (speed itself is reported by `make bench`, not asserted)."""
+
+from helpers.bench import training_throughput, universality_engine
+
+
+def test_universality_benchmark_compares_identical_maxima():
+    row = universality_engine(n_latents=64, n_tokens=3000, active=4, device="cpu")["rows"][0]
+    assert row["argmax_agreement"] == 1.0 and row["max_abs_difference"] < 1e-5
+    assert row["ours_s"] > 0 and row["dense_s"] > 0 and row["dense_peak_mb"] >= 0
+
+
+def test_training_benchmark_reports_ratios():
+    row = training_throughput([64], n_layers=2, batch_size=2, n_ctx=16, d_vocab=64, steps=1, repeats=1, device="cpu")["rows"][0]
+    assert row["ratio_ours_over_reference"] > 0 and row["ratio_hooked_over_reference"] > 0
+    assert "mfu" not in row  # only on CUDA

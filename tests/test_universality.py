@@ -1,0 +1,102 @@
+"""The streaming max-correlation engine against a float64 brute force."""
+
+import numpy as np
+import pytest
+import torch
+
+from helpers.gpt import GPT
+from helpers.models import ModelShape, to_hooked
+from helpers.universality import collect_activations, latent_stats, max_correlations, with_dead_value, write_sparse
+
+
+def sparse_random(rng, tokens, latents, active, dead=3):
+    x = np.zeros((tokens, latents))
+    for t in range(tokens):
+        idx = rng.choice(latents, active, replace=False)
+        x[t, idx] = rng.random(active) * rng.choice([0.5, 3.0])
+    x[:, :dead] = 0
+    return x.astype(np.float32).astype(np.float64)  # what float32 storage holds
+
+
+def brute_force(a: np.ndarray, b: np.ndarray):
+    """np.corrcoef in float64 over the dense concatenation, dead latents excluded from maxima."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        full = np.corrcoef(np.concatenate([a, b], axis=1).T)[: a.shape[1], a.shape[1]:]
+    masked = np.where(np.isnan(full), -np.inf, full)
+    out = []
+    for axis in (1, 0):
+        best, index = masked.max(axis=axis), masked.argmax(axis=axis)
+        dead = ~np.isfinite(best)
+        out += [np.where(dead, np.nan, best), np.where(dead, -1, index)]
+    return out
+
+
+def store(x, folder, block=700):
+    return write_sparse((torch.from_numpy(x[i : i + block]) for i in range(0, len(x), block)), folder, x.shape[1])
+
+
+@pytest.mark.parametrize("chunk_rows,token_block", [(50, 1000), (1024, 1 << 16), (7, 333)])
+def test_matches_float64_brute_force_on_sparse_random_data(tmp_path, chunk_rows, token_block):
+    rng = np.random.default_rng(0)
+    a, b = sparse_random(rng, 3000, 120, 5), sparse_random(rng, 3000, 90, 4)
+    b[:, 10] = 2 * a[:, 20]  # a perfect match
+    result = max_correlations(store(a, tmp_path / "a"), store(b, tmp_path / "b"), chunk_bytes=8 * 90 * chunk_rows, token_block=token_block)
+    ab, ab_index, ba, ba_index = brute_force(a, b)
+    np.testing.assert_allclose(result.a_to_b, ab, atol=1e-6, equal_nan=True)
+    np.testing.assert_allclose(result.b_to_a, ba, atol=1e-6, equal_nan=True)
+    np.testing.assert_array_equal(result.a_to_b_index, ab_index)
+    np.testing.assert_array_equal(result.b_to_a_index, ba_index)
+    assert result.a_to_b[20] == pytest.approx(1.0) and result.a_to_b_index[20] == 10
+    assert np.isnan(result.a_to_b[:3]).all() and result.stats_a.dead.sum() == 3
+
+
+def test_latent_stats_by_brute_force(tmp_path):
+    rng = np.random.default_rng(1)
+    x = sparse_random(rng, 2000, 50, 6)
+    stats = latent_stats(store(x, tmp_path / "x"), token_block=256)
+    np.testing.assert_allclose(stats.max, x.max(axis=0))
+    np.testing.assert_allclose(stats.mean, x.mean(axis=0), atol=1e-12)
+    np.testing.assert_allclose(stats.std, x.std(axis=0), atol=1e-9)
+    np.testing.assert_allclose(stats.frequency, (x > 0).mean(axis=0))
+    assert stats.importance.max() == 1.0 and stats.importance[:3].tolist() == [0, 0, 0]
+    assert with_dead_value(np.array([0.5, np.nan]), -2).tolist() == [0.5, -2.0]
+    assert np.isnan(with_dead_value(np.array([np.nan]))).all()
+
+
+class ReluEncoder:
+    def __init__(self, d_in, d_sae, seed):
+        generator = torch.Generator().manual_seed(seed)
+        self.d_sae = d_sae
+        self.W = torch.randn(d_in, d_sae, generator=generator) / d_in**0.5
+
+    def encode(self, x):  # unit-scale pre-activations shifted down: about 7% of latents fire
+        return torch.relu((x / x.std()) @ self.W - 1.5)
+
+
+def test_matches_brute_force_on_real_model_activations(tmp_path):
+    model = GPT(ModelShape(2, 32), n_ctx=32, d_vocab=64, seed=0).eval()
+    hooked = to_hooked(model)
+    windows = torch.randint(0, 64, (40, 32), generator=torch.Generator().manual_seed(3))
+    a = collect_activations(hooked, "blocks.1.hook_resid_pre", ReluEncoder(32, 200, 1), windows, tmp_path / "a", batch_size=7)
+    b = collect_activations(hooked, "blocks.1.hook_mlp_out", ReluEncoder(32, 150, 2), windows, tmp_path / "b")
+    assert a.n_tokens == 40 * 32 and 0 < a.nnz < 0.5 * a.n_tokens * 200
+    result = max_correlations(a, b, chunk_bytes=8 * 150 * 64, token_block=500)
+    ab, _, ba, _ = brute_force(a.dense(), b.dense())
+    np.testing.assert_allclose(result.a_to_b, ab, atol=1e-6, equal_nan=True)
+    np.testing.assert_allclose(result.b_to_a, ba, atol=1e-6, equal_nan=True)
+
+
+def test_bad_input_and_interrupted_writes(tmp_path):
+    rng = np.random.default_rng(2)
+    a = store(sparse_random(rng, 100, 10, 2), tmp_path / "a")
+    b = store(sparse_random(rng, 90, 10, 2), tmp_path / "b")
+    with pytest.raises(ValueError, match="same tokens, got 100 and 90"):
+        max_correlations(a, b)
+
+    def broken():
+        yield torch.ones(5, 10)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_sparse(broken(), tmp_path / "c", 10)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
