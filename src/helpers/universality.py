@@ -19,6 +19,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,12 +185,14 @@ def _cross_block(a: SparseActivations, b: SparseActivations, start: int, stop: i
     return torch.sparse.mm(to_torch(left), to_torch(right)).to_dense()
 
 
-def max_correlations(a: SparseActivations, b: SparseActivations, chunk_bytes: int = 1 << 26,
-                     token_block: int = 1 << 16, device: torch.device | str = "cpu") -> MaxCorrelation:
+def max_correlations(a: SparseActivations, b: SparseActivations, chunk_bytes: int = 1 << 25,
+                     token_block: int = 1 << 16, device: torch.device | str = "cpu",
+                     workers: int = 2) -> MaxCorrelation:
     """Exact maximum Pearson correlations between the latents of ``a`` and ``b`` (same tokens).
 
     Cross moments S_ij = Σ_t a_ti b_tj are accumulated in float64 for a chunk of A's latents at a
-    time (at most ``chunk_bytes`` of accumulator), one block of ``token_block`` tokens at a time.
+    time (at most ``chunk_bytes`` of accumulator), over blocks of ``token_block`` tokens that
+    ``workers`` threads multiply in parallel.
     """
     if a.n_tokens != b.n_tokens:
         raise ValueError(f"a and b must cover the same tokens, got {a.n_tokens} and {b.n_tokens}")
@@ -207,8 +210,9 @@ def max_correlations(a: SparseActivations, b: SparseActivations, chunk_bytes: in
     for lo in range(0, a.n_latents, chunk):
         hi = min(lo + chunk, a.n_latents)
         cross = torch.zeros(hi - lo, b.n_latents, dtype=torch.float64, device=device)
-        for start, stop in _token_blocks(T, token_block):
-            cross += _cross_block(a, b, start, stop, lo, hi, device)
+        with ThreadPoolExecutor(max_workers=workers) as pool:  # SciPy's kernels release the GIL
+            for part in pool.map(lambda span: _cross_block(a, b, *span, lo, hi, device), _token_blocks(T, token_block)):
+                cross += part
         mu_a = torch.from_numpy(stats_a.mean[lo:hi]).to(device)
         sd_a = torch.from_numpy(stats_a.std[lo:hi]).to(device)
         corr = (cross / T - mu_a[:, None] * mu_b[None, :]) / (sd_a[:, None] * sd_b[None, :])
