@@ -20,6 +20,9 @@ def test_launch_buttons_only_with_a_repository_address():
     assert published["repository"]["url"] == "https://github.com/someone/book"
     assert published["launch_buttons"] == {"notebook_interface": "jupyterlab", "binderhub_url": runner.BINDERHUB}
     assert config["launch_buttons"] == {"notebook_interface": "jupyterlab"}  # the source is not modified
+    assert offline["parse"]["myst_substitutions"]["talk_widths"] == "128, 256, 512 and 768"
+    assert offline["parse"]["myst_substitutions"]["talk_sae_layer"] == "6th"
+    assert "myst_substitutions" not in config["parse"]
 
 
 def test_cache_key_changes_with_parameters_and_source(tmp_path):

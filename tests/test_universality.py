@@ -100,3 +100,14 @@ def test_bad_input_and_interrupted_writes(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         write_sparse(broken(), tmp_path / "c", 10)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
+
+
+def test_storage_is_streamed_raw_and_memory_mapped(tmp_path):
+    rng = np.random.default_rng(4)
+    x = sparse_random(rng, 500, 20, 3)
+    stored = store(x, tmp_path / "x", block=64)
+    assert sorted(p.name for p in (tmp_path / "x").iterdir()) == ["indices.bin", "indptr.npy", "meta.json", "values.bin"]
+    assert isinstance(stored.values, np.memmap) and stored.nnz == int((x > 0).sum())
+    np.testing.assert_array_equal(stored.dense(), x)
+    empty = write_sparse(iter([torch.zeros(4, 20)]), tmp_path / "empty", 20)
+    assert empty.nnz == 0 and empty.n_tokens == 4 and not empty.dense().any()

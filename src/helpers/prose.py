@@ -24,12 +24,17 @@ def sci(value: float, digits: int = 3) -> str:
     return f"{mantissa:.{digits - 1}f} × 10{str(exponent).translate(SUPERSCRIPTS)}"
 
 
-def glue_sci(name: str, value: float, digits: int = 3) -> None:
-    """Glue ``value`` as Markdown in scientific notation (read it with ``{glue:md}`name```)."""
+def glue_markdown(name: str, text: str) -> None:
+    """Glue a Markdown fragment (read it with ``{glue:md}`name```)."""
     from IPython.display import Markdown
     from myst_nb import glue
 
-    glue(name, Markdown(sci(value, digits)), display=False)
+    glue(name, Markdown(text), display=False)
+
+
+def glue_sci(name: str, value: float, digits: int = 3) -> None:
+    """Glue ``value`` as Markdown in scientific notation (read it with ``{glue:md}`name```)."""
+    glue_markdown(name, sci(value, digits))
 
 
 def plain(value):

@@ -19,6 +19,7 @@ import pandas as pd
 
 from helpers import atomic, hardware, paths
 from helpers.config import ChapterConfig
+from helpers.prose import glue_markdown
 
 PACKAGES = ("torch", "transformer-lens", "sae-lens", "numpy", "scipy", "pandas", "papermill", "jupyter-book")
 
@@ -69,9 +70,6 @@ class ChapterRun:
 
     def finish(self) -> dict[str, Any]:
         """Write ``provenance.json`` and glue ``provenance_summary`` and ``provenance_table``."""
-        from IPython.display import Markdown
-        from myst_nb import glue
-
         record = self.provenance()
         self.save_json("provenance", record)
         versions = ", ".join(f"{k} {v}" for k, v in record["versions"].items())
@@ -86,6 +84,6 @@ class ChapterRun:
             f"Device: {record['device_name']} · started {record['started_at']} · "
             f"wall time {record['wall_time_s']:.1f} s\n\nPackages: {versions}\n"
         )
-        glue("provenance_summary", Markdown(summary), display=False)
-        glue("provenance_table", Markdown(table), display=False)
+        glue_markdown("provenance_summary", summary)
+        glue_markdown("provenance_table", table)
         return record

@@ -36,3 +36,19 @@ def original_saes() -> pd.DataFrame:
     saes = original_run()["saes"]
     columns = ["l0", "explained_variance", "ce_clean", "ce_spliced", "ce_ablated", "loss_recovered", "dead_latents"]
     return pd.DataFrame({"d_model": saes["widths"], **{c: saes[c] for c in columns}})
+
+
+NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def substitutions() -> dict[str, str]:
+    """The original run's setup as MyST substitutions, so the narrative pages quote data, not typing."""
+    lm, saes = original_run()["language_models"], original_run()["saes"]
+    widths = [str(w) for w in lm["widths"]]
+    layer = int(saes["slides_hook"].split(".")[1]) + 1
+    return {
+        "talk_n_models": NUMBER_WORDS[len(widths)],
+        "talk_n_layers": str(lm["n_layers"]),
+        "talk_widths": ", ".join(widths[:-1]) + " and " + widths[-1],
+        "talk_sae_layer": f"{layer}th" if layer > 3 else ("1st", "2nd", "3rd")[layer - 1],
+    }

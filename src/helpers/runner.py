@@ -133,8 +133,13 @@ def _hide_injected_parameters(notebook: Path) -> None:
 
 
 def stage_config(config: dict[str, Any], repository_url: str | None) -> dict[str, Any]:
-    """The book's configuration for this build: with a repository address, add launch buttons."""
-    config = {**config, "launch_buttons": dict(config.get("launch_buttons") or {})}
+    """The book's configuration for this build: the original run's setup as MyST substitutions
+    for the narrative pages and, with a repository address, launch buttons."""
+    from helpers.reference import substitutions
+
+    parse = dict(config.get("parse") or {})
+    parse["myst_substitutions"] = {**(parse.get("myst_substitutions") or {}), **substitutions()}
+    config = {**config, "parse": parse, "launch_buttons": dict(config.get("launch_buttons") or {})}
     if repository_url:
         config["repository"] = {**(config.get("repository") or {}), "url": repository_url, "branch": "main"}
         config["launch_buttons"]["binderhub_url"] = BINDERHUB

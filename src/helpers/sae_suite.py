@@ -39,20 +39,21 @@ def run(cfg: SAEsConfig, trained: dict[str, TrainedModel], data: TokenData) -> p
         roles[planned.name] = ", ".join(dict.fromkeys(filter(None, [roles.get(planned.name), planned.role])))
     device = hardware.resolve_device(cfg.device)
     settings = settings_for(cfg)
-    windows = eval_tokens(data, cfg)
+    windows = eval_tokens(data, cfg).to(device)
     folder = paths.run_dir(cfg.preset, cfg.runs_dir or None) / "saes"
-    jobs = [(name, hook) for name in trained for hook in cfg.hooks]
     rows = []
-    for name, requested in tqdm(jobs, desc="SAEs"):
-        model = trained[name]
+    bar = tqdm(total=len(trained) * len(cfg.hooks), desc="SAEs")
+    for name, model in trained.items():
         hooked = to_hooked(model.model, data.tokenizer).to(device)
-        hook = map_hook(requested, lm_cfg.n_layers, model.model.shape.n_layers)
-        sae_folder = train_sae(name, model.summary["key"], hooked, hook, data.train, data.key, settings, folder, device)
-        hooked = hooked.cpu()
-        metrics = evaluate_sae(hooked, hook, load_sae(sae_folder), windows)
-        summary = pd.read_json(sae_folder / "summary.json", typ="series")
-        rows.append({"model": name, "role": roles[name], "n_layers": model.model.shape.n_layers,
-                     "d_model": model.model.shape.d_model, "N (12·L·d²)": model.summary["kaplan_params"],
-                     "site": requested, "hook": hook, **metrics, "d_sae": cfg.d_sae,
-                     "sae_tokens_per_s": float(summary["tokens_per_s"]), "folder": str(sae_folder)})
+        for requested in cfg.hooks:
+            hook = map_hook(requested, lm_cfg.n_layers, model.model.shape.n_layers)
+            sae_folder = train_sae(name, model.summary["key"], hooked, hook, data.train, data.key, settings, folder, device)
+            metrics = evaluate_sae(hooked, hook, load_sae(sae_folder, device), windows)
+            summary = pd.read_json(sae_folder / "summary.json", typ="series")
+            rows.append({"model": name, "role": roles[name], "n_layers": model.model.shape.n_layers,
+                         "d_model": model.model.shape.d_model, "N (12·L·d²)": model.summary["kaplan_params"],
+                         "site": requested, "hook": hook, **metrics, "d_sae": cfg.d_sae,
+                         "sae_tokens_per_s": float(summary["tokens_per_s"]), "folder": str(sae_folder)})
+            bar.update()
+    bar.close()
     return pd.DataFrame(rows)

@@ -188,13 +188,13 @@ def evaluate_sae(hooked, hook: str, sae: Autoencoder, tokens: torch.Tensor, batc
     xs, fs, x_hats = [], [], []
     clean = spliced = ablated = 0.0
     for chunk in tokens.split(batch_size):
-        _, cache = hooked.run_with_cache(chunk, names_filter=hook, return_type=None)
+        clean_loss, cache = hooked.run_with_cache(chunk, names_filter=hook, return_type="loss")
         x = cache[hook]
         latents = sae.encode(x)
         x_hat = sae.decode(latents)
         xs.append(x.flatten(0, -2)), fs.append(latents.flatten(0, -2)), x_hats.append(x_hat.flatten(0, -2))
         weight = len(chunk) / len(tokens)
-        clean += weight * hooked(chunk, return_type="loss").item()
+        clean += weight * clean_loss.item()
         spliced += weight * hooked.run_with_hooks(
             chunk, return_type="loss", fwd_hooks=[(hook, lambda act, hook: sae.decode(sae.encode(act)))]).item()
         ablated += weight * hooked.run_with_hooks(

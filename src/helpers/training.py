@@ -33,9 +33,12 @@ from helpers.scaling import kaplan_parameter_count
 from helpers.tokens import TokenData
 
 
+KAPLAN_LR_INTERCEPT, KAPLAN_LR_SLOPE = 0.003239, 0.0001395
+
+
 def kaplan_learning_rate(n_params: float) -> float:
     """Kaplan et al.'s rule of thumb lr(N) = 0.003239 − 0.0001395 · ln N."""
-    return 0.003239 - 0.0001395 * math.log(n_params)
+    return KAPLAN_LR_INTERCEPT - KAPLAN_LR_SLOPE * math.log(n_params)
 
 
 @dataclass(frozen=True)

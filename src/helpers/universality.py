@@ -1,8 +1,8 @@
 """Exact, streaming statistics of SAE latents and the maximum Pearson correlation between the
 latents of two SAEs read over the same tokens.
 
-Activations are stored sparse on disk (CSR: ``indptr``, ``indices``, ``values``), written once by
-streaming and read back in token blocks, so all activations are never in memory at once, and the
+Activations are stored sparse on disk (CSR: ``indptr.npy``, raw ``indices.bin`` int32 and
+``values.bin`` float32, memory-mapped), written once by streaming and read back in token blocks, so all activations are never in memory at once, and the
 n_A × n_B matrix of cross moments Σ_t a_ti b_tj is held in float64 one chunk of A's latents at a
 time (at most ``chunk_bytes``). Each token adds the outer product of its active latents: k_A · k_B
 multiply-adds, not n_A · n_B. The same code runs on CUDA.
@@ -42,9 +42,13 @@ class SparseActivations:
     def open(cls, folder: str | Path) -> SparseActivations:
         folder = Path(folder)
         meta = json.loads((folder / "meta.json").read_text())
-        return cls(folder, meta["n_tokens"], meta["n_latents"],
-                   np.load(folder / "indptr.npy", mmap_mode="r"), np.load(folder / "indices.npy", mmap_mode="r"),
-                   np.load(folder / "values.npy", mmap_mode="r"))
+
+        def column(name: str, dtype: type) -> np.ndarray:  # an empty file cannot be memory-mapped
+            path = folder / name
+            return np.memmap(path, dtype=dtype, mode="r") if path.stat().st_size else np.zeros(0, dtype=dtype)
+
+        return cls(folder, meta["n_tokens"], meta["n_latents"], np.load(folder / "indptr.npy"),
+                   column("indices.bin", np.int32), column("values.bin", np.float32))
 
     @property
     def nnz(self) -> int:
@@ -93,9 +97,6 @@ def write_sparse(blocks: Iterable[torch.Tensor], folder: str | Path, n_latents: 
                 values.write(block[rows, cols].numpy().astype(np.float32).tobytes())
         indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts) if counts else [])]).astype(np.int64)
         np.save(staging / "indptr.npy", indptr)
-        np.save(staging / "indices.npy", np.fromfile(staging / "indices.bin", dtype=np.int32))
-        np.save(staging / "values.npy", np.fromfile(staging / "values.bin", dtype=np.float32))
-        (staging / "indices.bin").unlink(), (staging / "values.bin").unlink()
         (staging / "meta.json").write_text(json.dumps({"n_tokens": len(indptr) - 1, "n_latents": n_latents}))
         if folder.exists():
             shutil.rmtree(folder)
