@@ -10,6 +10,7 @@ from helpers.config import (
     CONFIGS,
     ParameterError,
     ScalingLawsConfig,
+    UniversalityConfig,
     check_hook_names,
     load_preset,
     parse_corpus,
@@ -196,3 +197,18 @@ def test_preset_common_key_that_no_chapter_has(preset_folder):
 def test_project_root_is_found_from_anywhere(tmp_path):
     assert (paths.project_root(tmp_path) / "_toc.yml").exists()
     assert paths.project_root(Path(__file__).parent) == paths.project_root()
+
+
+def test_universality_parameters_are_checked_against_chapter_4(preset_folder):
+    (preset_folder / "mine.yaml").write_text(yaml.safe_dump({"04_saes": {"hooks": ["blocks.6.hook_mlp_out"]}}))
+    assert UniversalityConfig.from_params(preset="mine").analysis_site == "blocks.6.hook_mlp_out"
+    with pytest.raises(ParameterError, match="one of chapter 4's hooks in this preset: blocks.6.hook_mlp_out") as info:
+        UniversalityConfig.from_params(preset="mine", site="blocks.6.hook_resid_pre")
+    assert info.value.name == "site"
+    for params, name in (({"dead_latents": "drop"}, "dead_latents"), ({"match_threshold": 0.6}, "match_threshold"),
+                         ({"keep_fractions": [0.1, 0.5]}, "keep_fractions"), ({"keep_fractions": [0, 1.0]}, "keep_fractions"),
+                         ({"stat_windows": 0}, "stat_windows"), ({"match_thresholds": [1.5]}, "match_thresholds")):
+        with pytest.raises(ParameterError) as info:
+            UniversalityConfig.from_params(preset="mine", **params)
+        assert info.value.name == name
+    assert UniversalityConfig.from_params(preset="mine", dead_latents="original").dead_value == -2.0

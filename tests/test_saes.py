@@ -6,7 +6,8 @@ import torch
 
 from helpers.gpt import GPT
 from helpers.models import ModelShape, to_hooked
-from helpers.saes import SAESettings, evaluate_sae, load_sae, loss_recovered, map_hook, reconstruction_metrics, train_sae
+from helpers.saes import (SAESettings, evaluate_sae, load_sae, loss_recovered, map_hook, reconstruction_metrics, spliced_loss,
+                          train_sae)
 
 torch.manual_seed(0)
 
@@ -120,3 +121,17 @@ def test_sae_trains_offline_saves_in_saelens_format_and_reloads(model_pair, tmp_
     stamp = (folder / "sae_weights.safetensors").stat().st_mtime_ns
     again = train_sae("m", "key", hooked, "blocks.1.hook_mlp_out", train, "tokens", settings, tmp_path, torch.device("cpu"))
     assert again == folder and (folder / "sae_weights.safetensors").stat().st_mtime_ns == stamp
+
+
+def test_masked_splice_zeroes_exactly_the_dropped_latents(model_pair):
+    model, hooked, tokens = model_pair
+    sae = LinearSAE(32, 64)
+    keep = torch.zeros(64, dtype=torch.bool)
+    keep[::3] = True
+    full = spliced_loss(hooked, "blocks.1.hook_resid_pre", sae, tokens, batch_size=4)
+    assert full == pytest.approx(evaluate_sae(hooked, "blocks.1.hook_resid_pre", sae, tokens)["ce_spliced"], abs=1e-6)
+    masked = spliced_loss(hooked, "blocks.1.hook_resid_pre", sae, tokens, keep=keep, batch_size=4)
+    expected = independent_loss(model, tokens, 1, "resid_pre", lambda a: sae.decode(sae.encode(a) * keep))
+    assert masked == pytest.approx(expected, abs=1e-5) and abs(masked - full) > 1e-3
+    nothing = spliced_loss(hooked, "blocks.1.hook_resid_pre", sae, tokens, keep=torch.zeros(64, dtype=torch.bool))
+    assert nothing == pytest.approx(independent_loss(model, tokens, 1, "resid_pre", torch.zeros_like), abs=1e-5)

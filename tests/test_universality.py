@@ -6,7 +6,8 @@ import torch
 
 from helpers.gpt import GPT
 from helpers.models import ModelShape, to_hooked
-from helpers.universality import collect_activations, latent_stats, max_correlations, with_dead_value, write_sparse
+from helpers.universality import (collect_activations, latent_stats, max_correlations, permute_windows, top_activations,
+                                  with_dead_value, write_sparse)
 
 
 def sparse_random(rng, tokens, latents, active, dead=3):
@@ -111,3 +112,26 @@ def test_storage_is_streamed_raw_and_memory_mapped(tmp_path):
     np.testing.assert_array_equal(stored.dense(), x)
     empty = write_sparse(iter([torch.zeros(4, 20)]), tmp_path / "empty", 20)
     assert empty.nnz == 0 and empty.n_tokens == 4 and not empty.dense().any()
+
+
+def test_window_shuffle_moves_whole_windows(tmp_path):
+    rng = np.random.default_rng(5)
+    x = sparse_random(rng, 12 * 25, 30, 3)
+    shuffled = permute_windows(store(x, tmp_path / "x"), 25, seed=7, folder=tmp_path / "p", windows_per_block=5)
+    order = np.random.default_rng(7).permutation(12)
+    np.testing.assert_array_equal(shuffled.dense(), x.reshape(12, 25, 30)[order].reshape(-1, 30))
+    with pytest.raises(ValueError, match="context must divide"):
+        permute_windows(store(x, tmp_path / "y"), 7, 0, tmp_path / "q")
+
+
+def test_top_activations_by_brute_force(tmp_path):
+    rng = np.random.default_rng(6)
+    x = sparse_random(rng, 1000, 40, 6)
+    stored = store(x, tmp_path / "x")
+    for latent in (5, 17):
+        positions, values = top_activations(stored, latent, 4, token_block=97)
+        expected = np.argsort(-x[:, latent], kind="stable")[:4]
+        np.testing.assert_array_equal(positions, expected)
+        np.testing.assert_allclose(values, x[expected, latent])
+    positions, values = top_activations(stored, 0, 3)  # a dead latent has no top activations
+    assert len(positions) == 0 and len(values) == 0

@@ -423,8 +423,65 @@ class SAEsConfig(ChapterConfig):
             raise ParameterError("sae_training_tokens", self.sae_training_tokens, f"at least sae_batch_tokens = {self.sae_batch_tokens}")
 
 
+DEAD_LATENT_CONVENTIONS = ("exclude", "original")
+
+
+@dataclass(frozen=True)
+class UniversalityConfig(ChapterConfig):
+    """Chapter 5: importance, universality and the controls, on the SAEs of chapter 4 (same preset)."""
+
+    chapter: ClassVar[str] = "05_universality"
+
+    site: str = param("", doc="hook site analysed in depth: one of chapter 4's hooks ('' for its last)")
+    stat_windows: int = param(512, positive, "held-out windows of sae_context tokens read by every model")
+    dead_latents: str = param("exclude", one_of(*DEAD_LATENT_CONVENTIONS),
+                              "latents that never fire: 'exclude' them, or the original's −2 ('original')")
+    bootstrap_samples: int = param(1000, positive, "resamples for the confidence interval of r")
+    keep_fractions: list[float] = param([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
+                                        all_of(nonempty, within(0, 1, high_open=False, low_open=True)),
+                                        "shares of latents kept, most important first")
+    match_thresholds: list[float] = param([0.3, 0.5, 0.7, 0.9], all_of(nonempty, within(-1, 1, high_open=False)),
+                                          "correlations τ above which a latent counts as matched")
+    match_threshold: float = param(0.5, within(-1, 1, high_open=False), "τ for the counts and the theory check")
+    n_examples: int = param(3, positive, "latents shown per kind (universal, not universal)")
+    example_contexts: int = param(3, positive, "top-activating contexts shown per latent")
+    example_tokens: int = param(8, positive, "tokens shown before each top activation")
+
+    def saes(self) -> SAEsConfig:
+        """Chapter 4's configuration in the same preset, on this chapter's device and runs folder."""
+        block = preset_block(self.preset, SAEsConfig.chapter)
+        return SAEsConfig.from_params(**{**block, "device": self.device, "runs_dir": self.runs_dir})
+
+    def validate(self) -> None:
+        super().validate()
+        saes = self.saes()
+        if self.site and self.site not in saes.hooks:
+            raise ParameterError("site", self.site, "one of chapter 4's hooks in this preset: " + ", ".join(saes.hooks))
+        if self.match_threshold not in self.match_thresholds:
+            raise ParameterError("match_threshold", self.match_threshold, f"one of match_thresholds {self.match_thresholds}")
+        if 1.0 not in self.keep_fractions:
+            raise ParameterError("keep_fractions", self.keep_fractions, "shares in (0, 1] that include 1.0 (every latent)")
+
+    @property
+    def analysis_site(self) -> str:
+        return self.site or self.saes().hooks[-1]
+
+    @property
+    def dead_value(self) -> float | None:
+        """The value a dead latent's correlation takes: None (left out) or the original's −2."""
+        return None if self.dead_latents == "exclude" else -2.0
+
+
+@dataclass(frozen=True)
+class DiscussionConfig(ChapterConfig):
+    """Chapter 6: reads the results of chapters 1 to 5 in the same preset; no parameters of its own."""
+
+    chapter: ClassVar[str] = "06_discussion"
+
+
 CONFIGS: dict[str, type[ChapterConfig]] = {
-    c.chapter: c for c in (ScalingLawsConfig, SuperpositionConfig, LanguageModelsConfig, SAEsConfig)
+    c.chapter: c for c in (ScalingLawsConfig, SuperpositionConfig, LanguageModelsConfig, SAEsConfig, UniversalityConfig,
+                           DiscussionConfig)
 }
 
 

@@ -98,8 +98,8 @@ def hook_names_for(n_layers: int) -> frozenset[str]:
     return frozenset(model.hook_dict)
 
 
-def to_hooked(model, tokenizer=None):
-    """Convert a trained :class:`helpers.gpt.GPT` into a ``HookedTransformer`` (float32, CPU).
+def to_hooked(model, tokenizer=None, device: str | torch.device = "cpu"):
+    """Convert a trained :class:`helpers.gpt.GPT` into a ``HookedTransformer`` (float32, on ``device``).
 
     Uses TransformerLens's nanoGPT converter; no weight processing (no LayerNorm folding or
     centring), so the hooked model computes the same logits as the trained one.
@@ -117,4 +117,4 @@ def to_hooked(model, tokenizer=None):
         converted, fold_ln=False, center_writing_weights=False, center_unembed=False,
         fold_value_biases=False, refactor_factored_attn_matrices=False,
     )
-    return hooked.eval()
+    return hooked.to(device, print_details=False).eval()

@@ -38,6 +38,13 @@ def original_saes() -> pd.DataFrame:
     return pd.DataFrame({"d_model": saes["widths"], **{c: saes[c] for c in columns}})
 
 
+def original_r_grid() -> pd.DataFrame:
+    """The original 4×4 table of r(importance, universality): rows scored, columns compared with."""
+    u = original_run()["universality"]
+    return pd.DataFrame(u["r_table"], index=pd.Index(u["widths"], name="d_model"),
+                        columns=pd.Index(u["widths"], name="against_d_model"), dtype=float)
+
+
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
 

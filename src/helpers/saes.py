@@ -183,6 +183,21 @@ def loss_recovered(clean: float, spliced: float, ablated: float) -> float:
 
 
 @torch.no_grad()
+def spliced_loss(hooked, hook: str, sae: Autoencoder, tokens: torch.Tensor, keep: torch.Tensor | None = None,
+                 batch_size: int = 16) -> float:
+    """Mean next-token loss on ``tokens`` (windows, context) with the SAE's reconstruction spliced in
+    at ``hook``; latents where ``keep`` (d_sae,) is False are zeroed before decoding."""
+    def splice(act: torch.Tensor, hook) -> torch.Tensor:
+        latents = sae.encode(act)
+        return sae.decode(latents if keep is None else latents * keep.to(latents.dtype))
+
+    total = 0.0
+    for chunk in tokens.split(batch_size):
+        total += len(chunk) / len(tokens) * hooked.run_with_hooks(chunk, return_type="loss", fwd_hooks=[(hook, splice)]).item()
+    return total
+
+
+@torch.no_grad()
 def evaluate_sae(hooked, hook: str, sae: Autoencoder, tokens: torch.Tensor, batch_size: int = 16) -> dict[str, float]:
     """Reconstruction and splice metrics of ``sae`` at ``hook`` on fixed windows ``tokens`` (windows, context)."""
     xs, fs, x_hats = [], [], []

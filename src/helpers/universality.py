@@ -14,11 +14,12 @@ of every maximum (the original experiment's convention, −2, is available via `
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,39 +169,55 @@ class MaxCorrelation:
     stats_b: LatentStats
 
 
-def _cross_block(a: SparseActivations, b: SparseActivations, start: int, stop: int, lo: int, hi: int,
-                 device: torch.device) -> torch.Tensor:
-    """Σ over tokens [start, stop) of a_ti · b_tj for i in [lo, hi): dense (hi − lo, n_B) float64.
+def _add_cross_moments(blocks: Callable[[int, int], tuple], n_tokens: int, lo: int, hi: int, token_block: int,
+                       device: torch.device, pool: ThreadPoolExecutor, workers: int, out: torch.Tensor) -> None:
+    """Add Σ_t a_ti · b_tj over all tokens, for A's latents i in [lo, hi), into ``out`` (hi − lo, n_B).
 
-    A sparse × sparse product of the two CSR blocks: on the CPU with SciPy's SMMP kernel, on CUDA
-    with cuSPARSE through ``torch.sparse.mm``; both are exact in float64.
+    Token block by token block (``blocks(start, stop)`` gives Aᵀ and B of those tokens as SciPy CSR),
+    a sparse × sparse product, exact in float64: on the
+    CPU with SciPy's SMMP kernel (it releases the GIL; ``workers`` threads take disjoint rows of
+    ``out``), on CUDA with cuSPARSE through ``torch.sparse.mm``.
     """
-    left, right = a.csr(start, stop), b.csr(start, stop)
-    if device.type == "cpu":
-        product = (left[:, lo:hi].T.tocsr() @ right).toarray()
-        return torch.from_numpy(product)
-    left = left[:, lo:hi].T.tocsr()
-    to_torch = lambda m: torch.sparse_csr_tensor(  # noqa: E731
-        torch.from_numpy(m.indptr.astype(np.int64)), torch.from_numpy(m.indices.astype(np.int64)),
-        torch.from_numpy(m.data), size=m.shape, device=device, check_invariants=False)
-    return torch.sparse.mm(to_torch(left), to_torch(right)).to_dense()
+    for start, stop in _token_blocks(n_tokens, token_block):
+        transposed, right = blocks(start, stop)
+        left = transposed[lo:hi]
+        if device.type == "cpu":
+            def add_rows(rows: tuple[int, int]) -> None:
+                out[rows[0] : rows[1]] += torch.from_numpy((left[rows[0] : rows[1]] @ right).toarray())
+
+            bounds = np.linspace(0, hi - lo, workers + 1).astype(int)
+            list(pool.map(add_rows, [(r0, r1) for r0, r1 in zip(bounds[:-1], bounds[1:]) if r1 > r0]))
+            continue
+        to_torch = lambda m: torch.sparse_csr_tensor(  # noqa: E731
+            torch.from_numpy(m.indptr.astype(np.int64)), torch.from_numpy(m.indices.astype(np.int64)),
+            torch.from_numpy(m.data), size=m.shape, device=device, check_invariants=False)
+        out += torch.sparse.mm(to_torch(left), to_torch(right)).to_dense()
 
 
-def max_correlations(a: SparseActivations, b: SparseActivations, chunk_bytes: int = 1 << 25,
-                     token_block: int = 1 << 16, device: torch.device | str = "cpu",
+def max_correlations(a: SparseActivations, b: SparseActivations, chunk_bytes: int | None = None,
+                     token_block: int = 1 << 18, device: torch.device | str = "cpu",
                      workers: int = 2) -> MaxCorrelation:
     """Exact maximum Pearson correlations between the latents of ``a`` and ``b`` (same tokens).
 
     Cross moments S_ij = Σ_t a_ti b_tj are accumulated in float64 for a chunk of A's latents at a
-    time (at most ``chunk_bytes`` of accumulator), over blocks of ``token_block`` tokens that
-    ``workers`` threads multiply in parallel.
+    time (at most ``chunk_bytes`` of accumulator: by default 32 MiB on the CPU, 1 GiB on CUDA), over
+    blocks of ``token_block`` tokens. On the CPU the chunk's rows are split between ``workers``
+    threads, each owning its rows of the accumulator.
     """
     if a.n_tokens != b.n_tokens:
         raise ValueError(f"a and b must cover the same tokens, got {a.n_tokens} and {b.n_tokens}")
     device = torch.device(device)
-    stats_a, stats_b = latent_stats(a), latent_stats(b)
+    workers = workers if device.type == "cpu" else 1
     T = a.n_tokens
+    chunk_bytes = chunk_bytes or (1 << 25 if device.type == "cpu" else 1 << 30)
     chunk = max(1, min(a.n_latents, chunk_bytes // (8 * b.n_latents)))
+
+    @functools.lru_cache(maxsize=1)  # with one token block, every chunk reuses it
+    def blocks(start: int, stop: int) -> tuple:
+        return a.csr(start, stop).T.tocsr(), b.csr(start, stop)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        stats_a, stats_b = pool.map(latent_stats, (a, b))
     mu_b = torch.from_numpy(stats_b.mean).to(device)
     sd_b = torch.from_numpy(stats_b.std).to(device)
     alive_b = sd_b > 0
@@ -208,25 +225,23 @@ def max_correlations(a: SparseActivations, b: SparseActivations, chunk_bytes: in
     a_to_b_index = np.full(a.n_latents, -1, dtype=np.int64)
     b_best = torch.full((b.n_latents,), -torch.inf, dtype=torch.float64, device=device)
     b_best_index = torch.full((b.n_latents,), -1, dtype=torch.int64, device=device)
-    for lo in range(0, a.n_latents, chunk):
-        hi = min(lo + chunk, a.n_latents)
-        cross = torch.zeros(hi - lo, b.n_latents, dtype=torch.float64, device=device)
-        with ThreadPoolExecutor(max_workers=workers) as pool:  # SciPy's kernels release the GIL
-            for part in pool.map(lambda span: _cross_block(a, b, *span, lo, hi, device), _token_blocks(T, token_block)):
-                cross += part
-        mu_a = torch.from_numpy(stats_a.mean[lo:hi]).to(device)
-        sd_a = torch.from_numpy(stats_a.std[lo:hi]).to(device)
-        corr = (cross / T - mu_a[:, None] * mu_b[None, :]) / (sd_a[:, None] * sd_b[None, :])
-        valid = (sd_a[:, None] > 0) & alive_b[None, :]
-        corr = torch.where(valid, corr, torch.tensor(-torch.inf, dtype=torch.float64, device=device))
-        row_best, row_index = corr.max(dim=1)
-        alive_rows = ((sd_a > 0) & alive_b.any()).cpu().numpy()
-        a_to_b[lo:hi] = np.where(alive_rows, row_best.cpu().numpy(), np.nan)
-        a_to_b_index[lo:hi] = np.where(alive_rows, row_index.cpu().numpy(), -1)
-        col_best, col_index = corr.max(dim=0)
-        better = col_best > b_best
-        b_best = torch.where(better, col_best, b_best)
-        b_best_index = torch.where(better, col_index + lo, b_best_index)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for lo in range(0, a.n_latents, chunk):
+            hi = min(lo + chunk, a.n_latents)
+            cross = torch.zeros(hi - lo, b.n_latents, dtype=torch.float64, device=device)
+            _add_cross_moments(blocks, T, lo, hi, token_block, device, pool, workers, cross)
+            mu_a = torch.from_numpy(stats_a.mean[lo:hi]).to(device)
+            sd_a = torch.from_numpy(stats_a.std[lo:hi]).to(device)
+            corr = cross.div_(T).sub_(mu_a[:, None] * mu_b[None, :]).div_(sd_a[:, None] * sd_b[None, :])
+            corr.masked_fill_(~((sd_a[:, None] > 0) & alive_b[None, :]), -torch.inf)
+            row_best, row_index = corr.max(dim=1)
+            alive_rows = ((sd_a > 0) & alive_b.any()).cpu().numpy()
+            a_to_b[lo:hi] = np.where(alive_rows, row_best.cpu().numpy(), np.nan)
+            a_to_b_index[lo:hi] = np.where(alive_rows, row_index.cpu().numpy(), -1)
+            col_best, col_index = corr.max(dim=0)
+            better = col_best > b_best
+            b_best = torch.where(better, col_best, b_best)
+            b_best_index = torch.where(better, col_index + lo, b_best_index)
     b_to_a = b_best.cpu().numpy()
     b_dead = ~np.isfinite(b_to_a)
     return MaxCorrelation(a_to_b, a_to_b_index, np.where(b_dead, np.nan, b_to_a),
@@ -249,3 +264,40 @@ def collect_activations(hooked, hook: str, sae, windows: torch.Tensor, folder: s
             yield sae.encode(cache[hook]).flatten(0, -2)
 
     return write_sparse(blocks(), folder, sae.cfg.d_sae if hasattr(sae, "cfg") else sae.d_sae)
+
+
+def permute_windows(acts: SparseActivations, context: int, seed: int, folder: str | Path,
+                    windows_per_block: int = 1024) -> SparseActivations:
+    """The same activations with whole windows of ``context`` tokens in a random order (streamed).
+
+    Paired with an unshuffled SAE, token t of one is compared with a token of an unrelated window at
+    the same position: no shared feature can correlate, so the maximum correlations it gives are
+    the floor that chance, firing frequency and position alone produce.
+    """
+    if acts.n_tokens % context:
+        raise ValueError(f"context must divide the {acts.n_tokens} tokens, got {context}")
+    order = np.random.default_rng(seed).permutation(acts.n_tokens // context)
+
+    def blocks() -> Iterator[torch.Tensor]:
+        for start in range(0, len(order), windows_per_block):
+            chosen = order[start : start + windows_per_block]
+            dense = torch.zeros(len(chosen) * context, acts.n_latents)
+            for slot, window in enumerate(chosen):
+                rows, cols, vals = acts.block(window * context, (window + 1) * context)
+                dense[slot * context + rows, cols] = vals.float()
+            yield dense
+
+    return write_sparse(blocks(), folder, acts.n_latents)
+
+
+def top_activations(acts: SparseActivations, latent: int, k: int, token_block: int = 1 << 18) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` tokens where ``latent`` is largest: (token positions, activations), largest first."""
+    positions, values = [], []
+    for start, stop in _token_blocks(acts.n_tokens, token_block):
+        lo, hi = int(acts.indptr[start]), int(acts.indptr[stop])
+        hits = np.flatnonzero(np.asarray(acts.indices[lo:hi]) == latent)
+        rows = np.searchsorted(acts.indptr[start : stop + 1], lo + hits, side="right") - 1 + start
+        positions.append(rows), values.append(np.asarray(acts.values[lo:hi])[hits])
+    positions, values = np.concatenate(positions), np.concatenate(values)
+    best = np.argsort(-values, kind="stable")[:k]
+    return positions[best], values[best]
