@@ -1,6 +1,7 @@
 # The two commands of the README, plus a few conveniences.
 #   make book [PRESET=quick|paper|smoke]   set up .venv, execute every chapter, build _build/html
 #   make test                              the test suite (every chapter under the smoke preset)
+#   make test-browser                      Chromium against the built book, and JupyterLab (needs make book)
 #   make bench                             speed benchmarks (ratios against a reference, same process)
 #   make lab                               JupyterLab on the notebooks
 
@@ -10,26 +11,32 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # torch goes in first, at the version pyproject.toml pins, so nothing pulls a different build.
+# TORCH_INDEX (optional) is a package index for it, e.g. https://download.pytorch.org/whl/cpu.
 TORCH := $(shell grep -o '"torch==[^"]*"' pyproject.toml | tr -d '"')
 
-.PHONY: setup book execute test bench lab clean
+.PHONY: setup book execute test test-browser bench lab clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet "$(TORCH)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
 book: $(STAMP)
-	$(BIN)/python -m helpers.runner book --preset $(PRESET)
+	BOOK_REPOSITORY_URL=$(BOOK_REPOSITORY_URL) $(BIN)/python -m helpers.runner book --preset $(PRESET)
 
 execute: $(STAMP)
 	$(BIN)/python -m helpers.runner execute --preset $(PRESET)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The browser tests are part of `make test` too, where they skip (saying why) without Chromium or a
+# built book; here they must run.
+test-browser: $(STAMP)
+	REQUIRE_BROWSER=1 $(BIN)/python -m pytest -m browser
 
 bench: $(STAMP)
 	$(BIN)/python -m helpers.bench

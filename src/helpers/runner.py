@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from helpers import atomic, paths
+from helpers import atomic, paths, web_assets
 from helpers.config import load_preset
 
 BOOK_FILES = ("_toc.yml", "book")
@@ -168,6 +168,7 @@ def build(preset: str, runs_dir: str | Path | None = None, log: Callable[[str], 
         else:
             shutil.copy2(source, stage / name)
     shutil.copytree(executed, stage / "notebooks", ignore=shutil.ignore_patterns("*.key", "*.failed.ipynb"))
+    web_assets.copy_into(stage / web_assets.STATIC_FOLDER, root, log)
     config = stage_config(yaml.safe_load((root / "_config.yml").read_text()), os.environ.get("BOOK_REPOSITORY_URL"))
     (stage / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     command = [

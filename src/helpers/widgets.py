@@ -31,7 +31,7 @@ class ShapeExplorer(w.VBox):
                                            description="features F", style=style)
         self.d_model = d_model
         self.readout = w.HTML()
-        self.figure = w.Image(format="png")
+        self.figure = w.Image(format="png", layout=w.Layout(max_width="55%", height="auto"))
         for slider in (self.sparsity, self.width_factor, self.n_layer, self.n_features):
             slider.observe(self.update, names="value")
         super().__init__([w.HBox([self.sparsity, self.width_factor]), w.HBox([self.n_layer, self.n_features]),

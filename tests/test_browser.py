@@ -1,0 +1,265 @@
+"""The built book and chapter 2's widgets in a real browser (Debian's Chromium driven by Playwright).
+
+Every page of the built book is loaded from a loopback server with every other host blocked; it
+must make no failed request, log no console error, load every image, render its math and (in
+chapter 2) its widgets. JupyterLab is started on loopback, chapter 2 is run in it, and moving the
+sparsity slider must change the explorer's read-out and figure. Screenshots go to runs/browser/.
+
+The tests need a built book (``make book``; ``BOOK_HTML`` points elsewhere) and Chromium at
+``/usr/bin/chromium`` (``CHROMIUM`` overrides). Without them they skip with the reason, unless
+``REQUIRE_BROWSER=1`` (set by ``make test-browser`` and ``.ci/run``), where they fail instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+import nbformat
+import pytest
+import yaml
+
+from helpers import paths
+
+pytestmark = pytest.mark.browser
+
+ROOT = paths.project_root()
+SHOTS = ROOT / "runs" / "browser"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+
+def unavailable(reason: str) -> None:
+    if os.environ.get("REQUIRE_BROWSER") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    path = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    if not Path(path).exists():
+        unavailable(f"no Chromium at {path}: install Debian's chromium (apt-get install chromium) or set CHROMIUM")
+    return path
+
+
+@pytest.fixture(scope="module")
+def html() -> Path:
+    folder = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html"))
+    if not (folder / "index.html").exists():
+        unavailable(f"no built book at {folder}: run `make book` first (or set BOOK_HTML)")
+    return folder
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(html):
+    handler = functools.partial(QuietHandler, directory=str(html))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+class PageLog:
+    """Everything a page did that a reader would notice going wrong."""
+
+    def __init__(self, page, allowed_host: str) -> None:
+        self.outside: list[str] = []
+        self.failed: list[str] = []
+        self.console_errors: list[str] = []
+        page.route("**/*", self.route)
+        page.on("requestfailed", lambda request: self.failed.append(f"{request.url} ({request.failure})"))
+        page.on("response", lambda response: response.status >= 400 and self.failed.append(f"{response.url} ({response.status})"))
+        page.on("console", lambda message: message.type == "error" and self.console_errors.append(message.text))
+        page.on("pageerror", lambda error: self.console_errors.append(str(error)))
+        self.allowed_host = allowed_host
+
+    def route(self, route) -> None:
+        url = route.request.url
+        if urlparse(url).netloc == self.allowed_host or url.startswith(("data:", "blob:", "about:")):
+            route.continue_()
+        else:
+            self.outside.append(url)
+            route.abort()
+
+
+def book_pages(html: Path) -> list[str]:
+    skip = {"search.html", "genindex.html"}
+    return sorted(p.relative_to(html).as_posix() for p in html.rglob("*.html")
+                  if not p.relative_to(html).as_posix().startswith(("_static/", "_sources/")) and p.name not in skip)
+
+
+def test_the_book_has_every_chapter(html):
+    pages = book_pages(html)
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    expected = {f"{entry['file']}.html" for entry in toc["chapters"]} | {f"{toc['root']}.html"}
+    assert expected <= set(pages)
+
+
+def test_every_page_renders_offline(html, server, browser):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    report = {}
+    for name in book_pages(html):
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        log = PageLog(page, urlparse(server).netloc)
+        page.goto(f"{server}/{name}", wait_until="networkidle")
+        has_math = page.locator(".math").count() > 0
+        if has_math:
+            page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise"
+                                   " && document.querySelectorAll('mjx-container').length > 0", timeout=30_000)
+            page.evaluate("() => MathJax.startup.promise")
+        broken_images = page.evaluate(
+            "() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0 && i.naturalHeight > 0))"
+            ".map(i => i.currentSrc || i.src)")
+        main_text = page.locator("main").inner_text()
+        widgets = page.locator(".jupyter-widgets").count()
+        unrendered_views = page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
+        page.screenshot(path=str(SHOTS / (name.replace("/", "__").removesuffix(".html") + ".png")), full_page=True)
+        report[name] = {"outside": log.outside, "failed": log.failed, "console_errors": log.console_errors,
+                        "broken_images": broken_images, "math": has_math, "widgets": widgets,
+                        "images": page.evaluate("() => document.images.length")}
+        page.close()
+        problems = {k: v for k, v in report[name].items() if k in ("outside", "failed", "console_errors", "broken_images") and v}
+        assert not problems, (name, problems)
+        assert "$$" not in main_text and "\\(" not in main_text and "\\begin{" not in main_text, (name, "raw LaTeX left")
+        if name == "notebooks/02_superposition.html":
+            assert widgets > 0 and unrendered_views > 0  # the view scripts stay; their widgets are drawn after them
+            assert report[name]["images"] > 0
+    (SHOTS / "pages.json").write_text(json.dumps(report, indent=2))
+    for name, row in report.items():  # every <img> of the built page is there, and loaded (above)
+        assert row["images"] >= (html / name).read_text().count("<img "), name
+    assert sum(row["images"] for row in report.values()) > 10
+
+
+def test_chapter_2_widgets_render_from_saved_state(server, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    log = PageLog(page, urlparse(server).netloc)
+    page.goto(f"{server}/notebooks/02_superposition.html", wait_until="networkidle")
+    sliders = page.locator(".jupyter-widgets .widget-slider")
+    sliders.first.wait_for(state="visible", timeout=30_000)
+    assert sliders.count() >= 4  # the shape explorer's four sliders and the toy explorer's two
+    assert page.get_by_text("Model B needs sparsity S").first.is_visible()
+    figure = page.locator(".jupyter-widgets img").first
+    assert figure.evaluate("img => img.naturalWidth") > 0
+    page.locator(".jupyter-widgets").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "chapter2_widgets.png"))
+    assert not log.outside and not log.console_errors
+    page.close()
+
+
+# --------------------------------------------------------------------------------------------
+# JupyterLab.
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, chromium):
+    """JupyterLab on loopback serving a copy of chapter 2 set to the smoke preset's parameters."""
+    folder = tmp_path_factory.mktemp("lab")
+    notebook = nbformat.read(ROOT / "notebooks" / "02_superposition.ipynb", as_version=4)
+    smoke = yaml.safe_load((ROOT / "presets" / "smoke.yaml").read_text())["02_superposition"]
+    parameters = {**smoke, "preset": "smoke", "runs_dir": str(folder / "runs")}
+    notebook.cells[1].source += "\n# smoke-sized for the browser test\n" + "\n".join(f"{k} = {v!r}" for k, v in parameters.items())
+    nbformat.write(notebook, folder / "02_superposition.ipynb")
+    token, port = secrets.token_hex(16), free_port()
+    command = [str(Path(sys.executable).with_name("jupyter")), "lab", "--no-browser", f"--ServerApp.port={port}",
+               "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}",
+               "--ServerApp.open_browser=False", "--LabApp.news_url=", "--LabApp.expose_app_in_browser=True", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    if os.getuid() == 0:
+        command.append("--allow-root")
+    settings = folder / ".jupyter" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(folder / ".jupyter"), "JUPYTERLAB_SETTINGS_DIR": str(folder / ".jupyter" / "lab" / "user-settings"),
+           "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    process = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail("JupyterLab did not start within 90 s")
+    yield url, token
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    shutil.rmtree(folder / ".jupyter", ignore_errors=True)
+
+
+def test_jupyterlab_sparsity_slider_updates_readout_and_figure(lab, browser):
+    url, token = lab
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{url}/lab/tree/02_superposition.ipynb?token={token}")
+        page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+        page.wait_for_function("() => window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'",
+                               timeout=90_000)
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")  # Run → Run All Cells
+        readout = page.locator(".jp-OutputArea .widget-html-content", has_text="Model B needs sparsity S").first
+        readout.wait_for(timeout=120_000)
+        explorer = page.locator(".jp-OutputArea .widget-vbox").filter(
+            has=page.locator(".widget-html-content", has_text="Model B needs sparsity S")).last
+        explorer.scroll_into_view_if_needed()
+        slider = explorer.locator(".widget-slider", has_text="Model A's sparsity S").first
+        before_text = readout.inner_text()
+        figure = explorer.locator("img").first
+        before_src = figure.get_attribute("src")
+        explorer.screenshot(path=str(SHOTS / "jupyterlab_explorer_before.png"))
+        handle = slider.locator(".noUi-handle").first
+        handle.focus()
+        for _ in range(5):
+            page.keyboard.press("ArrowLeft")
+        moved_to = float(slider.locator(".widget-readout").inner_text())
+        assert moved_to < 0.99
+        # the kernel answers every step; wait for the read-out of the final value, then for it to go idle
+        readout.filter(has_text=f"vs {1 - moved_to:.2e}").wait_for(timeout=30_000)
+        page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'")
+        page.wait_for_timeout(500)
+        explorer.screenshot(path=str(SHOTS / "jupyterlab_explorer_after.png"))
+        page.screenshot(path=str(SHOTS / "jupyterlab_after.png"))
+        assert readout.inner_text() != before_text and figure.get_attribute("src") != before_src
+    except Exception:
+        page.screenshot(path=str(SHOTS / "jupyterlab_failure.png"))
+        raise
+    page.close()
