@@ -207,6 +207,9 @@ def _coerce_scalar(name: str, value: Any, kind: type, in_list: bool = False) -> 
 # The configs.
 
 
+C = typing.TypeVar("C", bound="ChapterConfig")
+
+
 @dataclass(frozen=True)
 class ChapterConfig:
     """Parameters every chapter shares. Subclasses add their own and set ``chapter``."""
@@ -253,6 +256,11 @@ class ChapterConfig:
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def chapter_config(self, config_cls: type[C]) -> C:
+        """Another chapter's configuration in this preset, on this chapter's device and runs folder."""
+        block = preset_block(self.preset, config_cls.chapter)
+        return config_cls.from_params(**{**block, "device": self.device, "runs_dir": self.runs_dir})
 
 
 @dataclass(frozen=True)
@@ -410,8 +418,7 @@ class SAEsConfig(ChapterConfig):
 
     def language_models(self) -> LanguageModelsConfig:
         """Chapter 3's configuration in the same preset, on this chapter's device and runs folder."""
-        block = preset_block(self.preset, LanguageModelsConfig.chapter)
-        return LanguageModelsConfig.from_params(**{**block, "device": self.device, "runs_dir": self.runs_dir})
+        return self.chapter_config(LanguageModelsConfig)
 
     def validate(self) -> None:
         super().validate()
@@ -449,8 +456,7 @@ class UniversalityConfig(ChapterConfig):
 
     def saes(self) -> SAEsConfig:
         """Chapter 4's configuration in the same preset, on this chapter's device and runs folder."""
-        block = preset_block(self.preset, SAEsConfig.chapter)
-        return SAEsConfig.from_params(**{**block, "device": self.device, "runs_dir": self.runs_dir})
+        return self.chapter_config(SAEsConfig)
 
     def validate(self) -> None:
         super().validate()
