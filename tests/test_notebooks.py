@@ -217,6 +217,17 @@ def test_discussion_reads_every_claim_from_the_results(smoke_run):
     assert len(claims) == 6 and set(claims.verdict) <= {"reproduced", "partly", "not reproduced"}
 
 
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_figure_the_chapter_shows_is_in_its_outputs(smoke_run, chapter):
+    """plt.show() must leave a PNG in the executed notebook even when the caller is headless
+    (the test process runs with MPLBACKEND=Agg; the runner gives kernels the inline backend)."""
+    _, outputs, _, _ = smoke_run
+    cells = nbformat.read(outputs[CHAPTERS.index(chapter)], as_version=4).cells
+    for cell in cells:
+        if cell.cell_type == "code" and "plt.show()" in cell.source:
+            assert any("image/png" in out.get("data", {}) for out in cell.outputs), (chapter, cell.source[:80])
+
+
 def test_no_chapter_writes_to_stderr(smoke_run):
     _, outputs, _, _ = smoke_run
     for output in outputs:

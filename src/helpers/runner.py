@@ -14,6 +14,7 @@ Command line (what ``make book`` and the tests call)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -21,7 +22,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,7 @@ def execute(
         started = time.perf_counter()
         failed = output.with_suffix(".failed.ipynb")
         failed.unlink(missing_ok=True)
-        with atomic.atomic_path(output) as tmp:
+        with atomic.atomic_path(output) as tmp, inline_figures():
             try:
                 papermill.execute_notebook(
                     source, tmp, parameters=parameters, cwd=root, progress_bar=False, log_output=False
@@ -118,6 +119,21 @@ def execute(
         atomic.write_text(key_file, key)
         log(f"[{preset}] {chapter}: done in {time.perf_counter() - started:.1f} s")
     return outputs
+
+
+@contextlib.contextmanager
+def inline_figures() -> Iterator[None]:
+    """Kernels inherit this process's environment; a headless caller's MPLBACKEND=Agg would make
+    every ``plt.show()`` draw nothing. The kernel gets Jupyter's inline backend, as in JupyterLab."""
+    previous = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("MPLBACKEND", None)
+        else:
+            os.environ["MPLBACKEND"] = previous
 
 
 def _hide_injected_parameters(notebook: Path) -> None:
