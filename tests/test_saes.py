@@ -135,3 +135,22 @@ def test_masked_splice_zeroes_exactly_the_dropped_latents(model_pair):
     assert masked == pytest.approx(expected, abs=1e-5) and abs(masked - full) > 1e-3
     nothing = spliced_loss(hooked, "blocks.1.hook_resid_pre", sae, tokens, keep=torch.zeros(64, dtype=torch.bool))
     assert nothing == pytest.approx(independent_loss(model, tokens, 1, "resid_pre", torch.zeros_like), abs=1e-5)
+
+
+def test_sae_training_is_reproducible_and_follows_the_seed(model_pair, tmp_path):
+    from safetensors.torch import load_file
+
+    _, hooked, _ = model_pair
+    train = np.random.default_rng(0).integers(0, 50, 20_000).astype(np.uint16)
+
+    def weights(seed: int, folder: str) -> dict[str, torch.Tensor]:
+        settings = SAESettings(d_sae=32, l1_coefficient=1.0, lr=1e-3, training_tokens=2048, context=16, batch_tokens=256, seed=seed)
+        trained = train_sae("m", "key", hooked, "blocks.1.hook_resid_pre", train, "tokens", settings, tmp_path / folder, torch.device("cpu"))
+        return load_file(str(trained / "sae_weights.safetensors"))
+
+    torch.manual_seed(123)
+    caller_state = torch.random.get_rng_state()
+    first, second, other = weights(0, "a"), weights(0, "b"), weights(1, "c")
+    assert all(torch.equal(first[name], second[name]) for name in first)  # same seed, separate runs
+    assert not torch.equal(first["W_enc"], other["W_enc"])
+    assert torch.equal(torch.random.get_rng_state(), caller_state)  # the caller's generator is untouched

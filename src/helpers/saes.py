@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import os
+import random
 import shutil
 import tempfile
 import time
@@ -69,8 +70,12 @@ def map_hook(hook: str, from_layers: int, to_layers: int) -> str:
     return ".".join(["blocks", str(index), *parts[2:]])
 
 
+#: Bumped when training changes what the same settings produce (2: every generator seeded).
+RECIPE_VERSION = 2
+
+
 def sae_key(model_key: str, hook: str, settings: SAESettings, tokens_key: str) -> str:
-    payload = json.dumps([model_key, hook, dataclasses.asdict(settings), tokens_key], sort_keys=True)
+    payload = json.dumps([model_key, hook, dataclasses.asdict(settings), tokens_key, RECIPE_VERSION], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
@@ -101,6 +106,23 @@ def training_windows(tokens: np.ndarray, context: int) -> "datasets.Dataset":  #
     return datasets.Dataset.from_dict({"tokens": rows})
 
 
+@contextlib.contextmanager
+def seeded(seed: int):
+    """Every generator SAELens draws from (initialisation, buffer shuffles) seeded, the caller's
+    states restored afterwards. SAELens's language-model runner does not apply its ``seed`` itself."""
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        random.seed(seed)
+        np.random.seed(seed)
+        try:
+            yield
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)
+
+
 def train_sae(model_name: str, model_key: str, hooked, hook: str, train_tokens: np.ndarray, tokens_key: str,
               settings: SAESettings, saes_dir: str | Path, device: torch.device) -> Path:
     """Train one SAE with SAELens (or find it cached); return its folder."""
@@ -127,7 +149,8 @@ def train_sae(model_name: str, model_key: str, hooked, hook: str, train_tokens: 
             n_batches_for_norm_estimate=min(100, max(10, settings.steps // 10)),
         )
         started = time.perf_counter()
-        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        with seeded(settings.seed), warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()), \
+                contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             sae_lens.LanguageModelSAETrainingRunner(
                 config, override_model=hooked, override_dataset=training_windows(train_tokens, settings.context)
