@@ -135,3 +135,12 @@ def test_top_activations_by_brute_force(tmp_path):
         np.testing.assert_allclose(values, x[expected, latent])
     positions, values = top_activations(stored, 0, 3)  # a dead latent has no top activations
     assert len(positions) == 0 and len(values) == 0
+
+
+def test_precomputed_statistics_give_the_same_result(tmp_path):
+    rng = np.random.default_rng(8)
+    a, b = store(sparse_random(rng, 800, 40, 4), tmp_path / "a"), store(sparse_random(rng, 800, 30, 3), tmp_path / "b")
+    fresh = max_correlations(a, b)
+    reused = max_correlations(a, b, stats=(latent_stats(a), latent_stats(b)))
+    np.testing.assert_array_equal(fresh.a_to_b, reused.a_to_b)
+    np.testing.assert_array_equal(fresh.b_to_a_index, reused.b_to_a_index)

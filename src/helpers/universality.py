@@ -196,13 +196,14 @@ def _add_cross_moments(blocks: Callable[[int, int], tuple], n_tokens: int, lo: i
 
 def max_correlations(a: SparseActivations, b: SparseActivations, chunk_bytes: int | None = None,
                      token_block: int = 1 << 18, device: torch.device | str = "cpu",
-                     workers: int = 2) -> MaxCorrelation:
+                     workers: int = 2, stats: tuple[LatentStats, LatentStats] | None = None) -> MaxCorrelation:
     """Exact maximum Pearson correlations between the latents of ``a`` and ``b`` (same tokens).
 
     Cross moments S_ij = Σ_t a_ti b_tj are accumulated in float64 for a chunk of A's latents at a
     time (at most ``chunk_bytes`` of accumulator: by default 32 MiB on the CPU, 1 GiB on CUDA), over
     blocks of ``token_block`` tokens. On the CPU the chunk's rows are split between ``workers``
-    threads, each owning its rows of the accumulator.
+    threads, each owning its rows of the accumulator. ``stats`` are both sides' :func:`latent_stats`
+    when the caller already has them.
     """
     if a.n_tokens != b.n_tokens:
         raise ValueError(f"a and b must cover the same tokens, got {a.n_tokens} and {b.n_tokens}")
@@ -216,8 +217,10 @@ def max_correlations(a: SparseActivations, b: SparseActivations, chunk_bytes: in
     def blocks(start: int, stop: int) -> tuple:
         return a.csr(start, stop).T.tocsr(), b.csr(start, stop)
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        stats_a, stats_b = pool.map(latent_stats, (a, b))
+    if stats is None:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            stats = tuple(pool.map(latent_stats, (a, b)))
+    stats_a, stats_b = stats
     mu_b = torch.from_numpy(stats_b.mean).to(device)
     sd_b = torch.from_numpy(stats_b.std).to(device)
     alive_b = sd_b > 0

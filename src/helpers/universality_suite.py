@@ -24,8 +24,8 @@ from helpers.models import to_hooked
 from helpers.saes import load_sae, spliced_loss
 from helpers.tokens import TokenData
 from helpers.training import TrainedModel
-from helpers.universality import (MaxCorrelation, SparseActivations, collect_activations, max_correlations,
-                                  permute_windows, top_activations, with_dead_value)
+from helpers.universality import (LatentStats, MaxCorrelation, SparseActivations, collect_activations, latent_stats,
+                                  max_correlations, permute_windows, top_activations, with_dead_value)
 
 
 @dataclass
@@ -105,10 +105,18 @@ def correlate(suite: Suite, site: str) -> dict[Comparison, MaxCorrelation]:
     """Maximum correlations for every comparison at ``site`` (one engine call per unordered pair)."""
     results: dict[tuple[str, str, str], MaxCorrelation] = {}
     out = {}
+    stats: dict[str, LatentStats] = {}  # per SAE; a window shuffle leaves them unchanged
+
+    def stats_of(acts: SparseActivations) -> LatentStats:
+        if str(acts.folder) not in stats:
+            stats[str(acts.folder)] = latent_stats(acts)
+        return stats[str(acts.folder)]
+
     shuffled_root = paths.run_dir(suite.cfg.preset, suite.cfg.runs_dir or None) / "activations" / "shuffled"
     for comparison in tqdm(comparisons(suite), desc=f"max correlations at {site}"):
         a = suite.activations[(comparison.scored, site)]
         b = suite.activations[(comparison.against, site)]
+        pair_stats = (stats_of(a), stats_of(b))
         if comparison.kind == "shuffled":
             folder = shuffled_root / f"{b.folder.name}-seed{suite.cfg.seed}"
             b = SparseActivations.open(folder) if (folder / "meta.json").exists() else \
@@ -118,7 +126,7 @@ def correlate(suite: Suite, site: str) -> dict[Comparison, MaxCorrelation]:
             out[comparison] = MaxCorrelation(done.b_to_a, done.b_to_a_index, done.a_to_b, done.a_to_b_index,
                                              done.stats_b, done.stats_a)
             continue
-        result = max_correlations(a, b, device=suite.device)
+        result = max_correlations(a, b, device=suite.device, stats=pair_stats)
         results[(comparison.scored, comparison.against, comparison.kind)] = out[comparison] = result
     return out
 
