@@ -17,6 +17,9 @@ from scipy import optimize, stats
 # The original analysis's bounds: a ∈ [0.5, 2], b ∈ [0.1, 20], c ≥ 0.1.
 ORIGINAL_BOUNDS = {"a": (0.5, 2.0), "b": (0.1, 20.0), "c": (0.1, np.inf)}
 
+#: Coverage of the bootstrap interval reported for r.
+CI_LEVEL = 0.95
+
 
 def saturating(x: np.ndarray, a: float, b: float, c: float) -> np.ndarray:
     """y = a(1 − e^(−b(x − c)))."""
@@ -89,7 +92,7 @@ class Correlation:
     n: int
 
 
-def pearson_with_ci(x: np.ndarray, y: np.ndarray, samples: int = 1000, level: float = 0.95, seed: int = 0,
+def pearson_with_ci(x: np.ndarray, y: np.ndarray, samples: int = 1000, level: float = CI_LEVEL, seed: int = 0,
                     batch: int = 64) -> Correlation:
     """Pearson r of (x, y), (n,) each, and its percentile bootstrap interval (resampling points)."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)

@@ -8,7 +8,7 @@ tables → fits, counts, splices and examples.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,15 +39,23 @@ class Suite:
     windows: torch.Tensor  # (stat_windows, context) token ids
     activations: dict[tuple[str, str], SparseActivations]
     device: torch.device
+    _hooked: dict = field(default_factory=dict, repr=False)
+    _saes: dict = field(default_factory=dict, repr=False)
 
     def row(self, model: str, site: str) -> pd.Series:
         return self.saes[(self.saes.model == model) & (self.saes.site == site)].iloc[0]
 
     def hooked(self, model: str):
-        return to_hooked(self.trained[model].model, self.data.tokenizer, self.device)
+        """The model as a HookedTransformer, converted once."""
+        if model not in self._hooked:
+            self._hooked[model] = to_hooked(self.trained[model].model, self.data.tokenizer, self.device)
+        return self._hooked[model]
 
     def sae(self, model: str, site: str):
-        return load_sae(self.row(model, site).folder, self.device)
+        """The SAE of (model, site), loaded once."""
+        if (model, site) not in self._saes:
+            self._saes[(model, site)] = load_sae(self.row(model, site).folder, self.device)
+        return self._saes[(model, site)]
 
 
 def windows_key(windows: torch.Tensor) -> str:
