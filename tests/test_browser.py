@@ -16,6 +16,7 @@ import functools
 import http.server
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -39,6 +40,23 @@ ROOT = paths.project_root()
 SHOTS = ROOT / "runs" / "browser"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+
+#: TeX that MathJax should have typeset: display and inline delimiters, environments, and inline
+#: math between single dollars (a letter, backslash or brace right after the opening dollar).
+RAW_TEX = re.compile(r"\$\$|\\\(|\\begin\{|\$[A-Za-z\\{][^$\n]{0,80}\$")
+
+
+def raw_tex(text: str) -> list[str]:
+    """The pieces of ``text`` that look like TeX left untypeset."""
+    return [m.group(0) for m in RAW_TEX.finditer(text)]
+
+
+def test_raw_tex_catches_every_delimiter():
+    assert raw_tex("the equal-$N$ pair") == ["$N$"]
+    assert raw_tex(r"a $\alpha$ and $$x$$ and \(y\) and \begin{align}") == [r"$\alpha$", "$$", "$$", "\\(", "\\begin{"]
+    assert raw_tex("costs $5 and $6; typeset N and α") == []
+
 
 
 def unavailable(reason: str) -> None:
@@ -155,7 +173,7 @@ def test_every_page_renders_offline(html, server, browser):
         page.close()
         problems = {k: v for k, v in report[name].items() if k in ("outside", "failed", "console_errors", "broken_images") and v}
         assert not problems, (name, problems)
-        assert "$$" not in main_text and "\\(" not in main_text and "\\begin{" not in main_text, (name, "raw LaTeX left")
+        assert not raw_tex(main_text), (name, "raw LaTeX left", raw_tex(main_text))
         if name == "notebooks/02_superposition.html":
             assert widgets > 0 and unrendered_views > 0  # the view scripts stay; their widgets are drawn after them
             assert report[name]["images"] > 0

@@ -207,8 +207,9 @@ def test_universality_parameters_are_checked_against_chapter_4(preset_folder):
     assert info.value.name == "site"
     for params, name in (({"dead_latents": "drop"}, "dead_latents"), ({"match_threshold": 0.6}, "match_threshold"),
                          ({"keep_fractions": [0.1, 0.5]}, "keep_fractions"), ({"keep_fractions": [0, 1.0]}, "keep_fractions"),
-                         ({"stat_windows": 0}, "stat_windows"), ({"match_thresholds": [1.5]}, "match_thresholds")):
+                         ({"stat_windows": 0}, "stat_windows"), ({"sae_seeds": 0}, "sae_seeds"), ({"match_thresholds": [1.5]}, "match_thresholds")):
         with pytest.raises(ParameterError) as info:
             UniversalityConfig.from_params(preset="mine", **params)
         assert info.value.name == name
-    assert UniversalityConfig.from_params(preset="mine", dead_latents="original").dead_value == -2.0
+    assert UniversalityConfig.from_params(preset="mine", dead_latents="original").epsilon == 1e-4
+    assert UniversalityConfig.from_params(preset="mine").epsilon == 0.0

@@ -176,17 +176,30 @@ def test_universality_chapter_results_are_exact_and_consistent(smoke_run):
     results = runs / "smoke" / "results" / "05_universality"
     latents = pd.read_csv(results / "latents.csv")
     summary = pd.read_csv(results / "pair_summary.csv")
-    assert set(summary.kind) == {"cross-width", "seed control", "shuffled", "equal-N pair"}
+    assert set(summary.kind) == {"cross-width", "SAE seed", "seed control", "shuffled", "random model", "token identity",
+                                 "equal-N pair"}
     assert set(latents.site) == {"blocks.1.hook_mlp_out", "blocks.1.hook_resid_pre"}
+    saes = pd.read_csv(results / "saes.csv")
+    site = "blocks.1.hook_resid_pre"
+    assert (saes[saes.site == site].groupby("model").size() >= 1).all()
+    assert saes[(saes.site == site) & saes.role.str.contains("family")].groupby("model").size().eq(2).all()  # two SAE seeds
+    seeds = saes[saes.site == site].groupby("model").sae_seed.apply(set)
+    assert not (seeds[[m for m in seeds.index if m.endswith("-seed1")][0]] & seeds[seeds.index[0]])  # control: its own SAE seeds
+    assert not any(str(f).startswith("/") for f in saes.folder) and not any(str(f).startswith("/") for f in saes.activations)
+    # one-to-one partners are unique: at most one latent of A per partner
+    cross = summary[summary.kind == "cross-width"]
+    assert (cross["partners_0.5"] <= (cross.latents - cross.dead)).all()
+    assert cross.original_r2.notna().all() and cross.original_below_c.between(0, 1).all()
+    assert (cross.original_is_fit == (cross.original_r2 > 0)).all()
     alive = latents[~latents.dead]
     assert alive.universality.between(-1 - 1e-9, 1 + 1e-9).all() and latents[latents.dead].universality.isna().all()
     assert pd.read_csv(results / "r_grid.csv").shape == (2, 3)  # two widths: d_model and one column each
 
     # One pair recomputed from the stored real SAE activations with a dense float64 brute force.
-    site = "blocks.1.hook_resid_pre"
     pair = latents[(latents.site == site) & (latents.kind == "cross-width")].iloc[0]
-    folders = {p.parent.parent.name: p for p in (runs / "smoke" / "activations").glob(f"*/{site}-*/meta.json")}
-    a, b = (SparseActivations.open(folders[m].parent).dense() for m in (pair.scored, pair.against))
+    folder = lambda model, seed: runs / "smoke" / saes[(saes.model == model) & (saes.site == site)  # noqa: E731
+                                                      & (saes.sae_seed == seed)].activations.iloc[0]
+    a, b = (SparseActivations.open(folder(m, s)).dense() for m, s in ((pair.scored, pair.scored_seed), (pair.against, pair.against_seed)))
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = np.corrcoef(np.concatenate([a, b], axis=1).T)[: a.shape[1], a.shape[1]:]
     expected = np.nanmax(np.where(np.isnan(corr), -np.inf, corr), axis=1)
@@ -199,7 +212,8 @@ def test_universality_chapter_results_are_exact_and_consistent(smoke_run):
 
     # Keeping every latent splices the whole SAE: chapter 4's spliced loss on the same windows.
     losses = pd.read_csv(results / "top_fraction_losses.csv")
-    full = losses[losses.keep_fraction == 1.0].set_index("model").ce_spliced
+    assert set(losses.rule) == {"most important", "random", "least important"}
+    full = losses[(losses.keep_fraction == 1.0) & (losses.rule == "random")].set_index("model").ce_spliced
     sae_metrics = pd.read_csv(runs / "smoke" / "results" / "04_saes" / "sae_metrics.csv")
     chapter_4 = sae_metrics[sae_metrics.site == site].set_index("model").ce_spliced
     assert full.to_dict() == pytest.approx(chapter_4.loc[full.index].to_dict(), abs=1e-5)
@@ -207,14 +221,19 @@ def test_universality_chapter_results_are_exact_and_consistent(smoke_run):
     assert controls.mean_universality["shuffled"] < controls.mean_universality["seed control"]
     split = pd.read_csv(results / "shared_feature_split.csv")
     assert (split.matched <= split.latents).all() and np.allclose(split.shared_share + split.extra_share, 1)
+    assert split.loss_wide_random.notna().all() and (split.n_eff_wide_all > 0).all()
 
 
 def test_discussion_reads_every_claim_from_the_results(smoke_run):
     import pandas as pd
 
     runs, _, _, _ = smoke_run
-    claims = pd.read_csv(runs / "smoke" / "results" / "06_discussion" / "claims.csv")
-    assert len(claims) == 6 and set(claims.verdict) <= {"reproduced", "partly", "not reproduced"}
+    results = runs / "smoke" / "results" / "06_discussion"
+    claims = pd.read_csv(results / "claims.csv")
+    assert len(claims) == 3 and set(claims.verdict) <= {"reproduced", "not reproduced", "inconclusive at this scale"}
+    new = pd.read_csv(results / "new_measurements.csv")
+    assert len(new) == 4 and set(new.answer) <= {"yes", "no", "inconclusive at this scale"}
+    assert {"rule", "smoke"} <= set(claims.columns)
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)

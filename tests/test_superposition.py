@@ -86,3 +86,15 @@ def test_cylinder_keeps_volume_and_loses_surface():
     assert table["volume"].to_numpy() == pytest.approx([math.pi] * 4)
     assert table["surface"].to_numpy() == pytest.approx(2 * math.pi / np.array([0.5, 1, 2, 4]))
     assert table["aspect_ratio"].to_numpy() == pytest.approx(np.array([0.5, 1, 2, 4]) ** 3)
+
+
+def test_sticking_null_share_by_hand_and_by_sampling():
+    from helpers.superposition import sticking_null_share
+
+    points = np.array([1, 3 / 4, 2 / 3, 1 / 2, 2 / 5, 3 / 8])
+    # by hand: [0.95, 1] + [0.7, 0.8] (3/4 and 2/3 overlap: 0.6167–0.8) ... as one union
+    expected = (1 - 0.95) + (0.8 - 2 / 3 + 0.05) + 0.1 + (0.45 - 0.325)
+    assert sticking_null_share(points, 0.3, 1.0, 0.05) == pytest.approx(expected / 0.7)
+    samples = np.random.default_rng(0).uniform(0.3, 1.0, 200_000)
+    sampled = (np.abs(samples[:, None] - points).min(axis=1) < 0.05).mean()
+    assert sticking_null_share(points, 0.3, 1.0, 0.05) == pytest.approx(sampled, abs=0.005)

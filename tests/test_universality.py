@@ -6,8 +6,8 @@ import torch
 
 from helpers.gpt import GPT
 from helpers.models import ModelShape, to_hooked
-from helpers.universality import (collect_activations, latent_stats, max_correlations, permute_windows, top_activations,
-                                  with_dead_value, write_sparse)
+from helpers.universality import (ORIGINAL_EPSILON, collect_activations, latent_stats, max_correlations, permute_windows,
+                                  token_activations, top_activations, with_original_dead_arithmetic, write_sparse)
 
 
 def sparse_random(rng, tokens, latents, active, dead=3):
@@ -60,8 +60,6 @@ def test_latent_stats_by_brute_force(tmp_path):
     np.testing.assert_allclose(stats.std, x.std(axis=0), atol=1e-9)
     np.testing.assert_allclose(stats.frequency, (x > 0).mean(axis=0))
     assert stats.importance.max() == 1.0 and stats.importance[:3].tolist() == [0, 0, 0]
-    assert with_dead_value(np.array([0.5, np.nan]), -2).tolist() == [0.5, -2.0]
-    assert np.isnan(with_dead_value(np.array([np.nan]))).all()
 
 
 class ReluEncoder:
@@ -144,3 +142,59 @@ def test_precomputed_statistics_give_the_same_result(tmp_path):
     reused = max_correlations(a, b, stats=(latent_stats(a), latent_stats(b)))
     np.testing.assert_array_equal(fresh.a_to_b, reused.a_to_b)
     np.testing.assert_array_equal(fresh.b_to_a_index, reused.b_to_a_index)
+
+
+def original_arithmetic_brute_force(a: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
+    """r′_ij = (C_ij + ε)/√((M2_i + ε)(M2_j + ε)) in float64, every latent kept: (n_A, n_B)."""
+    ca, cb = a - a.mean(axis=0), b - b.mean(axis=0)
+    return (ca.T @ cb + eps) / np.sqrt(((ca**2).sum(axis=0)[:, None] + eps) * ((cb**2).sum(axis=0)[None, :] + eps))
+
+
+def test_original_arithmetic_matches_brute_force_and_the_closed_form(tmp_path):
+    rng = np.random.default_rng(9)
+    a, b = sparse_random(rng, 1500, 60, 4, dead=3), sparse_random(rng, 1500, 50, 4, dead=2)
+    a[:, 5] = 0
+    a[7, 5] = 0.01  # near-dead: fires once, weakly
+    sa, sb = store(a, tmp_path / "a"), store(b, tmp_path / "b")
+    brute = original_arithmetic_brute_force(a, b, ORIGINAL_EPSILON)
+    exact = max_correlations(sa, sb, epsilon=ORIGINAL_EPSILON, keep_matrix=True, chunk_bytes=8 * 50 * 7)
+    np.testing.assert_allclose(exact.matrix, brute, atol=1e-6)
+    np.testing.assert_allclose(exact.a_to_b, brute.max(axis=1), atol=1e-9)
+    np.testing.assert_allclose(exact.b_to_a, brute.max(axis=0), atol=1e-9)
+    assert exact.a_to_b[:3] == pytest.approx([1.0] * 3)  # two dead latents correlate at exactly 1
+    assert exact.a_to_b[5] > 0.5  # the near-dead latent matches a dead one spuriously
+    plain = max_correlations(sa, sb)
+    assert np.isnan(plain.a_to_b[:3]).all()
+    # the closed form from a plain run: exact for pairs with a dead latent, O(ε/M2) for the rest
+    np.testing.assert_allclose(with_original_dead_arithmetic(plain), brute.max(axis=1), atol=1e-5)
+    assert plain.matrix is None  # no matrix unless asked
+
+
+def test_kept_matrix_is_the_correlation_matrix(tmp_path):
+    rng = np.random.default_rng(10)
+    a, b = sparse_random(rng, 900, 30, 3), sparse_random(rng, 900, 20, 3, dead=1)
+    result = max_correlations(store(a, tmp_path / "a"), store(b, tmp_path / "b"), keep_matrix=True, chunk_bytes=8 * 20 * 4)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        full = np.corrcoef(np.concatenate([a, b], axis=1).T)[:30, 30:]
+    np.testing.assert_allclose(result.matrix, full, atol=1e-6, equal_nan=True)
+    flipped = result.reversed()
+    np.testing.assert_array_equal(flipped.a_to_b_index, result.b_to_a_index)
+    np.testing.assert_array_equal(flipped.matrix, result.matrix.T)
+
+
+def test_token_identity_dictionary(tmp_path):
+    windows = torch.tensor([[3, 1, 3, 0], [2, 3, 1, 1]])
+    tokens = token_activations(windows, 5, tmp_path / "tokens")
+    dense = tokens.dense()
+    expected = np.zeros((8, 5))
+    expected[np.arange(8), windows.reshape(-1).numpy()] = 1
+    np.testing.assert_array_equal(dense, expected)
+    # a planted token-identity latent (fires exactly on token 3, scaled) has token-likeness 1
+    planted = np.stack([expected[:, 3] * 2.5, expected[:, 1] + expected[:, 2]], axis=1)
+    result = max_correlations(store(planted, tmp_path / "planted"), tokens)
+    assert result.a_to_b[0] == pytest.approx(1.0) and result.a_to_b_index[0] == 3
+    assert result.a_to_b[1] < 1.0
+    assert np.isnan(result.b_to_a[4])  # token 4 never occurs: a dead "latent"
+    with pytest.raises(ValueError, match="d_vocab"):
+        token_activations(windows, 3, tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()

@@ -1,25 +1,35 @@
-"""Chapter 5's bookkeeping: which latents are kept, counted and paired, checked by hand."""
+"""Chapter 5's bookkeeping: which latents are kept, counted and paired, and the rules that decide
+verdicts, checked by hand."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.universality_suite import keep_most_important, matched_frequencies, top_fraction_slopes, width_counts
+from helpers.universality_suite import (fraction_slopes, fraction_verdict, keep_mask, loss_gap, matched_frequencies,
+                                        width_counts)
 
 
-def test_keep_most_important_by_hand():
+def test_keep_mask_by_hand():
     importance = np.array([0.2, 1.0, 0.0, 0.5, 0.5, 0.9])
-    assert keep_most_important(importance, 0.5).tolist() == [False, True, False, True, False, True]
-    assert keep_most_important(importance, 0.34).tolist() == [False, True, False, True, False, True]  # ceil(2.04) = 3
-    assert keep_most_important(importance, 1.0).all()
-    assert keep_most_important(importance, 1 / 6).sum() == 1
+    assert keep_mask(importance, 0.5).tolist() == [False, True, False, True, False, True]
+    assert keep_mask(importance, 0.34).tolist() == [False, True, False, True, False, True]  # ceil(2.04) = 3
+    assert keep_mask(importance, 1.0).all()
+    assert keep_mask(importance, 1 / 6).sum() == 1
+    assert keep_mask(importance, 0.5, "least important").tolist() == [True, False, True, True, False, False]
+    random = keep_mask(importance, 0.5, "random", seed=3)
+    assert random.sum() == 3 and random.tolist() == keep_mask(importance, 0.5, "random", seed=3).tolist()
+    assert any(keep_mask(np.zeros(100), 0.5, "random", seed=s).tolist() != random.tolist() for s in range(2))
+    with pytest.raises(ValueError, match="rule"):
+        keep_mask(importance, 0.5, "densest")
 
 
-def latent_rows(scored, d_model, against, against_d_model, universality, frequency=None, match=None, kind="cross-width"):
+def latent_rows(scored, d_model, against, against_d_model, universality, frequency=None, match=None, kind="cross-width",
+                one_to_one=None, scored_seed=0, against_seed=0):
     n = len(universality)
-    return pd.DataFrame({"kind": kind, "scored": scored, "d_model": d_model, "against": against,
-                         "against_d_model": against_d_model, "latent": np.arange(n),
+    return pd.DataFrame({"kind": kind, "scored": scored, "scored_seed": scored_seed, "d_model": d_model, "against": against,
+                         "against_seed": against_seed, "against_d_model": against_d_model, "latent": np.arange(n),
                          "universality": universality, "dead": np.isnan(universality),
+                         "one_to_one": one_to_one if one_to_one is not None else universality,
                          "frequency": frequency if frequency is not None else np.full(n, 0.1),
                          "match": match if match is not None else np.zeros(n, dtype=int)})
 
@@ -27,14 +37,16 @@ def latent_rows(scored, d_model, against, against_d_model, universality, frequen
 def test_width_counts_by_hand():
     nan = np.nan
     latents = pd.concat([
-        latent_rows("A", 16, "B", 32, np.array([0.9, 0.2, 0.6, nan])),
-        latent_rows("A", 16, "C", 64, np.array([0.8, 0.7, 0.1, nan])),
+        latent_rows("A", 16, "B", 32, np.array([0.9, 0.2, 0.6, nan]), one_to_one=np.array([0.9, 0.2, 0.1, nan])),
+        latent_rows("A", 16, "C", 64, np.array([0.8, 0.7, 0.1, nan]), one_to_one=np.array([0.1, 0.7, 0.1, nan])),
         latent_rows("B", 32, "A", 16, np.array([0.1, 0.1, 0.1, 0.1])),
         latent_rows("B", 32, "C", 64, np.array([0.1, 0.1, 0.1, 0.6])),
+        latent_rows("A", 16, "B", 32, np.array([0.9, 0.9, 0.9, 0.9]), scored_seed=1),  # another replicate: ignored
     ])
     counts = width_counts(latents, 0.5).set_index("model")
-    assert counts.loc["A"].tolist() == [16, 4, 3, 3, 1]  # d_model, latents, alive, matched any, matched all
-    assert counts.loc["B"].tolist() == [32, 4, 4, 1, 0]
+    # d_model, latents, alive, matched any, matched all, one-to-one any, one-to-one all
+    assert counts.loc["A"].tolist() == [16, 4, 3, 3, 1, 2, 0]
+    assert counts.loc["B"].tolist() == [32, 4, 4, 1, 0, 1, 0]
 
 
 def test_matched_frequencies_pairs_each_latent_with_its_match():
@@ -48,9 +60,30 @@ def test_matched_frequencies_pairs_each_latent_with_its_match():
     np.testing.assert_allclose(matched.match_frequency, [0.03, 0.02])
 
 
-def test_top_fraction_slopes_recover_a_power_law():
+def power_law_losses(alphas: dict[tuple[str, float], float], noise: float = 0.0) -> pd.DataFrame:
     n = np.array([1e5, 4e5, 1.6e6, 6.4e6])
-    losses = pd.concat([pd.DataFrame({"keep_fraction": f, "N": n, "ce_spliced": (1e10 / n) ** alpha})
-                        for f, alpha in ((0.5, 0.02), (1.0, 0.09))])
-    slopes = top_fraction_slopes(losses)
+    rng = np.random.default_rng(0)
+    return pd.concat([pd.DataFrame({"rule": rule, "keep_fraction": f, "N": n,
+                                    "ce_spliced": (1e10 / n) ** alpha * np.exp(rng.normal(0, noise, 4))})
+                      for (rule, f), alpha in alphas.items()])
+
+
+def test_fraction_slopes_recover_a_power_law():
+    slopes = fraction_slopes(power_law_losses({("most important", 0.5): 0.02, ("most important", 1.0): 0.09}))
     assert slopes.alpha.tolist() == pytest.approx([0.02, 0.09])
+    assert slopes.r_squared.tolist() == pytest.approx([1.0, 1.0])
+
+
+def test_fraction_verdict_compares_with_both_controls():
+    def verdict(top, random, least, noise=0.0):
+        return fraction_verdict(fraction_slopes(power_law_losses({
+            ("most important", 0.5): top, ("random", 0.5): random, ("least important", 0.5): least,
+            ("most important", 1.0): 0.09, ("random", 1.0): 0.09, ("least important", 1.0): 0.09}, noise)))[0]
+
+    assert verdict(0.02, 0.05, 0.06) == "reproduced"
+    assert verdict(0.02, 0.01, 0.06) == "not reproduced"  # random-x% rises just as much: splice damage
+    assert verdict(0.02, 0.05, 0.06, noise=0.5) == "inconclusive"  # the power laws do not hold
+
+
+def test_loss_gap_is_symmetric_in_nats():
+    assert loss_gap(3.2, 3.0) == pytest.approx(0.2) and loss_gap(3.0, 3.2) == pytest.approx(0.2)

@@ -442,8 +442,9 @@ class UniversalityConfig(ChapterConfig):
     site: str = param("", doc="hook site analysed in depth: one of chapter 4's hooks ('' for its last)")
     stat_windows: int = param(512, positive, "held-out windows of sae_context tokens read by every model")
     dead_latents: str = param("exclude", one_of(*DEAD_LATENT_CONVENTIONS),
-                              "latents that never fire: 'exclude' them, or the original's −2 ('original')")
-    bootstrap_samples: int = param(1000, positive, "resamples for the confidence interval of r")
+                              "latents that never fire: 'exclude' them, or the original's arithmetic ('original')")
+    sae_seeds: int = param(2, positive, "SAEs per model at the analysed site, each from its own seed")
+    bootstrap_samples: int = param(1000, positive, "resamples for every bootstrap interval")
     keep_fractions: list[float] = param([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
                                         all_of(nonempty, within(0, 1, high_open=False, low_open=True)),
                                         "shares of latents kept, most important first")
@@ -473,9 +474,9 @@ class UniversalityConfig(ChapterConfig):
         return self.site or self.saes().hooks[-1]
 
     @property
-    def dead_value(self) -> float | None:
-        """The value a dead latent's correlation takes: None (left out) or the original's −2."""
-        return None if self.dead_latents == "exclude" else -2.0
+    def epsilon(self) -> float:
+        """The correlation's pseudo-count: 0 (dead latents left out) or the original's 1e-4."""
+        return 0.0 if self.dead_latents == "exclude" else 1e-4
 
 
 @dataclass(frozen=True)

@@ -1,23 +1,33 @@
-"""Importance against universality: the talk's saturating fit, its density weighting, and Pearson r
-with a bootstrap confidence interval.
+"""Importance against universality: the talk's saturating fit (the original's exactly, and two
+alternatives), fit quality, Pearson r with intervals at two levels, and partial correlations.
 
 The fitted curve is y = a(1 − e^(−b(x − c))), x = a latent's importance, y = its universality.
-The original fit weighted every point by 1/density (a 2-D Gaussian KDE over the scatter) so that
-the dense cloud of unimportant latents does not dominate; ``curve_fit`` minimises Σ((y − f)/σ)²,
-so a weight w on the squared residual is σ = 1/√w = √density.
+
+The original analysis called ``curve_fit(f, x, y, sigma=1/density, bounds, maxfev=2000)`` with
+``density = gaussian_kde([x, y])([x, y])`` over every plotted point, trying four starting points
+and keeping the first that succeeded. ``curve_fit`` minimises Σ((y − f)/σ)², so σ = 1/density
+weights each squared residual by density²: the dense cloud of unimportant latents counts *more*,
+not less. The weighting "inverse density" (σ = √density, weight 1/density) is what down-weighting
+the dense cloud would have needed; both are reported beside an unweighted fit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize, stats
 
-# The original analysis's bounds: a ∈ [0.5, 2], b ∈ [0.1, 20], c ≥ 0.1.
-ORIGINAL_BOUNDS = {"a": (0.5, 2.0), "b": (0.1, 20.0), "c": (0.1, np.inf)}
+#: The original analysis's bounds; c's upper bound is max(x) of the data being fitted.
+ORIGINAL_BOUNDS = {"a": (0.5, 2.0), "b": (0.1, 20.0), "c": (0.1, None)}
+#: The original's starting points (a, b, c), tried in order; the first that converges is kept.
+ORIGINAL_STARTS = ((1.0, 5.0, 0.5), (1.0, 1.0, 0.4), (0.8, 10.0, 0.3), (1.2, 3.0, 0.45))
+ORIGINAL_MAXFEV = 2000
+#: Weightings of the squared residuals: the original's σ = 1/density, σ = √density, none.
+WEIGHTINGS = ("original", "inverse density", "none")
 
-#: Coverage of the bootstrap interval reported for r.
+#: Coverage of every interval reported for r.
 CI_LEVEL = 0.95
 
 
@@ -26,62 +36,85 @@ def saturating(x: np.ndarray, a: float, b: float, c: float) -> np.ndarray:
     return a * (1 - np.exp(-b * (x - c)))
 
 
-def kde_density(x: np.ndarray, y: np.ndarray, max_centers: int = 4096, seed: int = 0) -> np.ndarray:
-    """Gaussian KDE density (Scott's bandwidth) of the points (x, y), at each point: (n,).
-
-    With more than ``max_centers`` points the kernel sits on a fixed random subset of that many
-    (the density estimate is unbiased; the cost is n · max_centers instead of n²).
-    """
+def kde_density(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Gaussian KDE density (Scott's bandwidth) of the points (x, y) at each point, every point a
+    kernel centre, as the original computed it: (n,)."""
     points = np.vstack([x, y]).astype(np.float64)
-    centers = points
-    if points.shape[1] > max_centers:
-        centers = points[:, np.random.default_rng(seed).choice(points.shape[1], max_centers, replace=False)]
-    return stats.gaussian_kde(centers)(points)
+    return stats.gaussian_kde(points)(points)
 
 
 @dataclass(frozen=True)
 class SaturatingFit:
+    """One fit of y = a(1 − e^(−b(x − c))) and its quality on the points it was fitted to."""
+
     a: float
     b: float
     c: float
-    weighting: str  # "1/KDE" or "none"
+    weighting: str  # one of WEIGHTINGS
     a_fixed: bool
     at_bound: str  # parameters that ended on a bound, comma-separated ("" when none)
-    r_squared: float  # unweighted, of y on the fitted curve
+    r_squared: float  # 1 − SS_res/SS_tot of y on the curve, unweighted (≤ 0: no better than the mean)
+    below_c: float  # share of points with x < c, where the curve predicts negative universality
+    converged: bool = True
+
+    @property
+    def is_fit(self) -> bool:
+        """A fit worth drawing: it converged and explains more than the mean of y does."""
+        return self.converged and np.isfinite(self.r_squared) and self.r_squared > 0
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return saturating(x, self.a, self.b, self.c)
 
     def formula(self) -> str:
+        if not self.converged:
+            return "no fit (did not converge)"
+        if not self.is_fit:
+            return f"no fit (R² = {self.r_squared:.2f})"
         return f"y = {self.a:.2f}(1 − e^(−{self.b:.2f}(x − {self.c:.2f})))"
 
 
-def fit_saturating(x: np.ndarray, y: np.ndarray, weighting: str = "1/KDE", fix_a: float | None = None,
-                   bounds: dict[str, tuple[float, float]] = ORIGINAL_BOUNDS) -> SaturatingFit:
-    """Fit y = a(1 − e^(−b(x − c))) by least squares (``scipy.optimize.curve_fit``, trust region).
+def _bounds(names: Sequence[str], x: np.ndarray) -> tuple[list[float], list[float]]:
+    low = [ORIGINAL_BOUNDS[n][0] for n in names]
+    high = [ORIGINAL_BOUNDS[n][1] if ORIGINAL_BOUNDS[n][1] is not None else float(x.max()) for n in names]
+    return low, high
 
-    x, y: (n,). ``weighting`` is "1/KDE" (the original's) or "none"; ``fix_a`` pins a (the talk's
-    a = 1 form). Bounds default to the original analysis's.
+
+def fit_saturating(x: np.ndarray, y: np.ndarray, weighting: str = "original", fix_a: float | None = None) -> SaturatingFit:
+    """Fit y = a(1 − e^(−b(x − c))) as the original did: its bounds (c ≤ max x), its four starting
+    points in order with ``maxfev`` 2000, the first that converges kept; only the weights differ.
+
+    x, y: (n,). ``weighting``: "original" (σ = 1/density), "inverse density" (σ = √density) or
+    "none". ``fix_a`` pins a (the talk's a = 1 form). A scatter no start converges on gives a fit
+    with ``converged`` False.
     """
-    if weighting not in ("1/KDE", "none"):
-        raise ValueError(f"weighting must be '1/KDE' or 'none', got {weighting!r}")
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {', '.join(map(repr, WEIGHTINGS))}, got {weighting!r}")
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if len(x) != len(y) or len(x) < 4:
         raise ValueError(f"x and y need the same length of at least 4 points, got {len(x)} and {len(y)}")
-    sigma = np.sqrt(kde_density(x, y)) if weighting == "1/KDE" else None
+    density = kde_density(x, y) if weighting != "none" else None
+    sigma = {"original": lambda: 1 / density, "inverse density": lambda: np.sqrt(density), "none": lambda: None}[weighting]()
     names = ["b", "c"] if fix_a is not None else ["a", "b", "c"]
-    low = [bounds[n][0] for n in names]
-    high = [bounds[n][1] for n in names]
-    start = {"a": 1.0, "b": 5.0, "c": max(bounds["c"][0], min(float(np.quantile(x, 0.05)), 0.5))}
-    p0 = [float(np.clip(start[n], lo, hi)) for n, lo, hi in zip(names, low, high)]
+    low, high = _bounds(names, x)
     model = (lambda x, b, c: saturating(x, fix_a, b, c)) if fix_a is not None else saturating
-    values, _ = optimize.curve_fit(model, x, y, p0=p0, sigma=sigma, bounds=(low, high), method="trf", maxfev=20_000)
-    fitted = dict(zip(names, values), **({"a": fix_a} if fix_a is not None else {}))
-    on_bound = [n for n, v, lo, hi in zip(names, values, low, high) if np.isclose(v, lo, rtol=1e-6, atol=1e-9) or np.isclose(v, hi, rtol=1e-6)]
-    residual = y - saturating(x, fitted["a"], fitted["b"], fitted["c"])
-    r_squared = 1 - float((residual**2).sum() / ((y - y.mean()) ** 2).sum())
-    return SaturatingFit(float(fitted["a"]), float(fitted["b"]), float(fitted["c"]), weighting, fix_a is not None,
-                         ", ".join(on_bound), r_squared)
+    for start in ORIGINAL_STARTS:
+        p0 = start[1:] if fix_a is not None else start
+        try:  # the original caught every failure, including a start outside the bounds
+            values, _ = optimize.curve_fit(model, x, y, p0=p0, sigma=sigma, bounds=(low, high), maxfev=ORIGINAL_MAXFEV)
+        except (RuntimeError, ValueError, optimize.OptimizeWarning, np.linalg.LinAlgError):
+            continue
+        fitted = dict(zip(names, values), **({"a": fix_a} if fix_a is not None else {}))
+        on_bound = [n for n, v, lo, hi in zip(names, values, low, high)
+                    if np.isclose(v, lo, rtol=1e-6, atol=1e-9) or np.isclose(v, hi, rtol=1e-6, atol=1e-9)]
+        residual = y - saturating(x, fitted["a"], fitted["b"], fitted["c"])
+        r_squared = 1 - float((residual**2).sum() / ((y - y.mean()) ** 2).sum())
+        return SaturatingFit(float(fitted["a"]), float(fitted["b"]), float(fitted["c"]), weighting, fix_a is not None,
+                             ", ".join(on_bound), r_squared, float((x < fitted["c"]).mean()))
+    return SaturatingFit(np.nan, np.nan, np.nan, weighting, fix_a is not None, "", np.nan, np.nan, converged=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Correlations and their intervals.
 
 
 @dataclass(frozen=True)
@@ -92,11 +125,9 @@ class Correlation:
     n: int
 
 
-def pearson_with_ci(x: np.ndarray, y: np.ndarray, samples: int = 1000, level: float = CI_LEVEL, seed: int = 0,
-                    batch: int = 64) -> Correlation:
-    """Pearson r of (x, y), (n,) each, and its percentile bootstrap interval (resampling points)."""
+def bootstrap_r(x: np.ndarray, y: np.ndarray, samples: int, seed: int = 0, batch: int = 64) -> np.ndarray:
+    """Pearson r of (x, y), (n,) each, on ``samples`` resamples of the points: (samples,)."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    r = float(np.corrcoef(x, y)[0, 1])
     rng = np.random.default_rng(seed)
     draws = []
     for start in range(0, samples, batch):
@@ -106,7 +137,73 @@ def pearson_with_ci(x: np.ndarray, y: np.ndarray, samples: int = 1000, level: fl
         ys = ys - ys.mean(axis=1, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore"):
             draws.append((xs * ys).sum(axis=1) / np.sqrt((xs**2).sum(axis=1) * (ys**2).sum(axis=1)))
-    draws = np.concatenate(draws)
+    return np.concatenate(draws)
+
+
+def percentile_interval(draws: np.ndarray, level: float = CI_LEVEL) -> tuple[float, float]:
     tail = (1 - level) / 2
     low, high = np.nanquantile(draws, [tail, 1 - tail])
-    return Correlation(r, float(low), float(high), len(x))
+    return float(low), float(high)
+
+
+def pearson_with_ci(x: np.ndarray, y: np.ndarray, samples: int = 1000, level: float = CI_LEVEL, seed: int = 0) -> Correlation:
+    """Pearson r of (x, y) and its percentile bootstrap interval over latents of one fixed SAE pair."""
+    r = float(np.corrcoef(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))[0, 1])
+    return Correlation(r, *percentile_interval(bootstrap_r(x, y, samples, seed), level), len(x))
+
+
+def hierarchical_interval(units: Sequence[tuple[str, int, str, int]], draws: np.ndarray, samples: int = 1000,
+                          level: float = CI_LEVEL, seed: int = 0) -> Correlation:
+    """Mean r over pairs of models and SAE seeds, with a two-level bootstrap interval.
+
+    ``units[k] = (model_a, seed_a, model_b, seed_b)`` names the SAE pair of row k of ``draws``
+    (k, B): that pair's r on B resamples of its latents (column 0 may be any of them). One draw
+    resamples, for every model, its SAE seeds with replacement, keeps the pairs whose seeds were
+    drawn (with multiplicity) and gives each a random latent-level draw; the statistic is the mean
+    over model pairs of the mean over their seed pairs. The interval so covers the choice of SAE
+    seeds and of latents, not that of language-model seeds or of the model pairs themselves.
+    """
+    if len(units) != len(draws) or not len(units):
+        raise ValueError(f"units and draws need the same non-zero length, got {len(units)} and {len(draws)}")
+    rng = np.random.default_rng(seed)
+    seeds: dict[str, list[int]] = {}
+    for model_a, seed_a, model_b, seed_b in units:
+        for model, s in ((model_a, seed_a), (model_b, seed_b)):
+            seeds.setdefault(model, [])
+            if s not in seeds[model]:
+                seeds[model].append(s)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for k, (model_a, _, model_b, _) in enumerate(units):
+        groups.setdefault((model_a, model_b), []).append(k)
+    point = float(np.mean([np.nanmean(draws[rows].mean(axis=1)) for rows in groups.values()]))
+    statistics = np.empty(samples)
+    for s in range(samples):
+        counts = {m: dict(zip(*np.unique(rng.choice(v, size=len(v)), return_counts=True))) for m, v in seeds.items()}
+        means = []
+        for rows in groups.values():
+            weights = np.array([counts[units[k][0]].get(units[k][1], 0) * counts[units[k][2]].get(units[k][3], 0)
+                                for k in rows], dtype=float)
+            if weights.sum() == 0:  # the same model on both sides, drawn as one seed only: skip this pair
+                continue
+            picks = draws[rows, rng.integers(0, draws.shape[1], size=len(rows))]
+            means.append(np.sum(weights * picks) / weights.sum())
+        statistics[s] = np.mean(means) if means else np.nan
+    return Correlation(point, *percentile_interval(statistics, level), len(units))
+
+
+def residualise(values: np.ndarray, controls: np.ndarray) -> np.ndarray:
+    """``values`` (n,) minus its least-squares fit on ``controls`` (n, k) and an intercept."""
+    design = np.column_stack([np.ones(len(values)), controls])
+    coefficients, *_ = np.linalg.lstsq(design, values, rcond=None)
+    return values - design @ coefficients
+
+
+def partial_correlation(x: np.ndarray, y: np.ndarray, controls: np.ndarray, rank: bool = False) -> float:
+    """Pearson (or with ``rank``, Spearman) correlation of x and y, (n,) each, after removing from
+    both their linear dependence on ``controls`` (n, k)."""
+    x, y, controls = (np.asarray(v, dtype=np.float64) for v in (x, y, controls))
+    controls = controls.reshape(len(x), -1)
+    if rank:
+        x, y = stats.rankdata(x), stats.rankdata(y)
+        controls = np.column_stack([stats.rankdata(c) for c in controls.T])
+    return float(np.corrcoef(residualise(x, controls), residualise(y, controls))[0, 1])

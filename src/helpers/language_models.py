@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass
 
 import pandas as pd
@@ -9,7 +12,9 @@ import pandas as pd
 from helpers import hardware, paths
 from helpers.config import LanguageModelsConfig
 from helpers.corpus import Corpus, load_corpus
+from helpers.gpt import GPT
 from helpers.models import ModelShape
+from helpers.scaling import kaplan_parameter_count
 from helpers.tokens import TokenData, prepare_tokens
 from helpers.training import TrainedModel, TrainSettings, train_model
 
@@ -58,6 +63,19 @@ def train_all(cfg: LanguageModelsConfig, data: TokenData) -> dict[str, TrainedMo
             trained[planned.name] = train_model(planned.name, planned.shape, data, settings_for(cfg, planned.seed),
                                                 folder, device)
     return trained
+
+
+def random_init_model(cfg: LanguageModelsConfig, data: TokenData, width: int, seed: int) -> TrainedModel:
+    """An untrained model of the family's depth and ``width``, initialised from ``seed`` exactly as
+    training would start: the floor for what an SAE finds in a network that learned nothing."""
+    shape = ModelShape(cfg.n_layers, width, cfg.head_dim, cfg.min_heads)
+    model = GPT(shape, cfg.n_ctx, cfg.d_vocab, seed=seed)
+    key = hashlib.sha256(json.dumps(["random init", dataclasses.asdict(shape), cfg.n_ctx, cfg.d_vocab, seed,
+                                     data.key]).encode()).hexdigest()[:12]
+    name = f"L{cfg.n_layers}-d{width}-random"
+    summary = {"key": key, "kaplan_params": float(kaplan_parameter_count(cfg.n_layers, width)), "seed": seed}
+    return TrainedModel(name, paths.models_dir(cfg.preset, cfg.runs_dir or None) / f"{name}-{key}", model.eval(),
+                        pd.DataFrame(), summary)
 
 
 def summary_table(cfg: LanguageModelsConfig, trained: dict[str, TrainedModel]) -> pd.DataFrame:

@@ -3,6 +3,8 @@ the same held-out windows for every model."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import torch
@@ -44,28 +46,60 @@ def model_roles(cfg: SAEsConfig) -> dict[str, str]:
     return roles
 
 
+def sae_seed(cfg: SAEsConfig, model_seed: int, replicate: int) -> int:
+    """The SAE seed of ``replicate`` (0, 1, …) on a model trained with ``model_seed``: different for
+    every (model seed, replicate), so a seed-control model's SAEs never share a seed with the others'."""
+    return cfg.seed + replicate + 1000 * (model_seed - cfg.language_models().seed)
+
+
+def _train_row(cfg: SAEsConfig, name: str, model: TrainedModel, hooked, requested: str, seed: int, role: str,
+               data: TokenData, device: torch.device, evaluate_on: torch.Tensor | None) -> dict:
+    hook = map_hook(requested, cfg.language_models().n_layers, model.model.shape.n_layers)
+    folder = paths.run_dir(cfg.preset, cfg.runs_dir or None) / "saes"
+    settings = dataclasses.replace(settings_for(cfg), seed=seed)
+    sae_folder = train_sae(name, model.summary["key"], hooked, hook, data.train, data.key, settings, folder, device)
+    metrics = {} if evaluate_on is None else evaluate_sae(hooked, hook, load_sae(sae_folder, device), evaluate_on.to(device))
+    summary = pd.read_json(sae_folder / "summary.json", typ="series")
+    return {"model": name, "role": role, "n_layers": model.model.shape.n_layers, "d_model": model.model.shape.d_model,
+            "N (12·L·d²)": model.summary["kaplan_params"], "site": requested, "hook": hook, "sae_seed": seed, **metrics,
+            "d_sae": cfg.d_sae, "sae_tokens_per_s": float(summary["tokens_per_s"]), "folder": str(sae_folder)}
+
+
 def train_saes(cfg: SAEsConfig, trained: dict[str, TrainedModel], data: TokenData,
                evaluate_on: torch.Tensor | None = None) -> pd.DataFrame:
     """Train (or find) every SAE; one row per (model, site) with its folder, and its metrics on the
     windows ``evaluate_on`` (windows, context) when given."""
-    lm_cfg = cfg.language_models()
     roles = model_roles(cfg)
+    seeds = {planned.name: planned.seed for planned in language_models.plan(cfg.language_models())}
     device = hardware.resolve_device(cfg.device)
-    settings = settings_for(cfg)
-    folder = paths.run_dir(cfg.preset, cfg.runs_dir or None) / "saes"
     rows = []
     bar = tqdm(total=len(trained) * len(cfg.hooks), desc="SAEs")
     for name, model in trained.items():
         hooked = to_hooked(model.model, data.tokenizer, device)
         for requested in cfg.hooks:
-            hook = map_hook(requested, lm_cfg.n_layers, model.model.shape.n_layers)
-            sae_folder = train_sae(name, model.summary["key"], hooked, hook, data.train, data.key, settings, folder, device)
-            metrics = {} if evaluate_on is None else evaluate_sae(hooked, hook, load_sae(sae_folder, device), evaluate_on.to(device))
-            summary = pd.read_json(sae_folder / "summary.json", typ="series")
-            rows.append({"model": name, "role": roles[name], "n_layers": model.model.shape.n_layers,
-                         "d_model": model.model.shape.d_model, "N (12·L·d²)": model.summary["kaplan_params"],
-                         "site": requested, "hook": hook, **metrics, "d_sae": cfg.d_sae,
-                         "sae_tokens_per_s": float(summary["tokens_per_s"]), "folder": str(sae_folder)})
+            rows.append(_train_row(cfg, name, model, hooked, requested, sae_seed(cfg, seeds[name], 0), roles[name], data,
+                                   device, evaluate_on))
+            bar.update()
+    bar.close()
+    return pd.DataFrame(rows)
+
+
+def train_replicates(cfg: SAEsConfig, trained: dict[str, TrainedModel], data: TokenData, site: str,
+                     replicates: int, roles: dict[str, str] | None = None,
+                     model_seeds: dict[str, int] | None = None) -> pd.DataFrame:
+    """SAEs 0 … ``replicates`` − 1 of every model in ``trained`` at one requested ``site`` (replicate 0
+    is chapter 4's, found in the cache), each from its own seed; one row per SAE, not evaluated.
+    ``roles`` and ``model_seeds`` default to chapter 3's plan."""
+    roles = roles or model_roles(cfg)
+    model_seeds = model_seeds or {planned.name: planned.seed for planned in language_models.plan(cfg.language_models())}
+    device = hardware.resolve_device(cfg.device)
+    rows = []
+    bar = tqdm(total=len(trained) * replicates, desc=f"SAEs at {site}, {replicates} seeds each")
+    for name, model in trained.items():
+        hooked = to_hooked(model.model, data.tokenizer, device)
+        for replicate in range(replicates):
+            rows.append(_train_row(cfg, name, model, hooked, site, sae_seed(cfg, model_seeds[name], replicate),
+                                   roles[name], data, device, None) | {"replicate": replicate})
             bar.update()
     bar.close()
     return pd.DataFrame(rows)

@@ -123,6 +123,10 @@ class PowerLawFit:
     def __call__(self, n_params: ArrayLike) -> ArrayLike:
         return (self.n_c / np.asarray(n_params, dtype=float)) ** self.alpha
 
+    def effective_n(self, losses: ArrayLike) -> ArrayLike:
+        """The N at which the law predicts ``losses``: N = N_c · L^(−1/α)."""
+        return self.n_c * np.asarray(losses, dtype=float) ** (-1.0 / self.alpha)
+
 
 def fit_power_law(n_params: ArrayLike, losses: ArrayLike) -> PowerLawFit:
     """Fit L = (N_c/N)^α: log L = α log N_c − α log N is a straight line in log-log space."""

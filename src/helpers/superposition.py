@@ -181,3 +181,16 @@ def cylinder(stretch: ArrayLike, radius: float = 1.0, height: float = 1.0) -> pd
             "aspect_ratio": r / h,
         }
     )
+
+
+def sticking_null_share(points: np.ndarray, low: float, high: float, tolerance: float) -> float:
+    """Share of values uniform on [low, high] that lie within ``tolerance`` of some sticking point:
+    the measure of the union of the intervals [p − tol, p + tol], clipped to [low, high], over its length."""
+    intervals = sorted((max(low, p - tolerance), min(high, p + tolerance)) for p in np.asarray(points, dtype=float))
+    covered, end = 0.0, low
+    for start, stop in intervals:
+        start = max(start, end)
+        if stop > start:
+            covered += stop - start
+            end = stop
+    return covered / (high - low)

@@ -9,7 +9,10 @@ multiply-adds, not n_A · n_B. The same code runs on CUDA.
 
 Pearson correlation from the moments: r_ij = (S_ij / T − μ_i ν_j) / (σ_i τ_j), population moments.
 A latent that never fires has σ = 0 and no correlation: it gets NaN, is counted, and is left out
-of every maximum (the original experiment's convention, −2, is available via ``dead_value``).
+of every maximum. The original analysis's arithmetic is available with ``epsilon``: its running
+statistics started from a pseudo-observation, which amounts to
+r′_ij = (C_ij + ε) / √((M2_i + ε)(M2_j + ε)) with C_ij = T·cov, M2_i = T·σ_i² and ε = 1e-4, so a
+dead latent has a correlation (exactly 1 with another dead latent) and nothing is left out.
 """
 
 from __future__ import annotations
@@ -167,6 +170,12 @@ class MaxCorrelation:
     b_to_a_index: np.ndarray  # (n_B,)
     stats_a: LatentStats
     stats_b: LatentStats
+    matrix: np.ndarray | None = None  # (n_A, n_B) float32 correlations (NaN for dead), when asked for
+
+    def reversed(self) -> MaxCorrelation:
+        """The same result seen from B."""
+        return MaxCorrelation(self.b_to_a, self.b_to_a_index, self.a_to_b, self.a_to_b_index, self.stats_b,
+                              self.stats_a, None if self.matrix is None else self.matrix.T)
 
 
 def _add_cross_moments(blocks: Callable[[int, int], tuple], n_tokens: int, lo: int, hi: int, token_block: int,
@@ -196,14 +205,16 @@ def _add_cross_moments(blocks: Callable[[int, int], tuple], n_tokens: int, lo: i
 
 def max_correlations(a: SparseActivations, b: SparseActivations, chunk_bytes: int | None = None,
                      token_block: int = 1 << 18, device: torch.device | str = "cpu",
-                     workers: int = 2, stats: tuple[LatentStats, LatentStats] | None = None) -> MaxCorrelation:
+                     workers: int = 2, stats: tuple[LatentStats, LatentStats] | None = None,
+                     keep_matrix: bool = False, epsilon: float = 0.0) -> MaxCorrelation:
     """Exact maximum Pearson correlations between the latents of ``a`` and ``b`` (same tokens).
 
     Cross moments S_ij = Σ_t a_ti b_tj are accumulated in float64 for a chunk of A's latents at a
     time (at most ``chunk_bytes`` of accumulator: by default 32 MiB on the CPU, 1 GiB on CUDA), over
     blocks of ``token_block`` tokens. On the CPU the chunk's rows are split between ``workers``
     threads, each owning its rows of the accumulator. ``stats`` are both sides' :func:`latent_stats`
-    when the caller already has them.
+    when the caller already has them. ``keep_matrix`` also returns the whole (n_A, n_B) matrix in
+    float32 (for one-to-one matching); ``epsilon`` > 0 applies the original analysis's arithmetic.
     """
     if a.n_tokens != b.n_tokens:
         raise ValueError(f"a and b must cover the same tokens, got {a.n_tokens} and {b.n_tokens}")
@@ -223,7 +234,8 @@ def max_correlations(a: SparseActivations, b: SparseActivations, chunk_bytes: in
     stats_a, stats_b = stats
     mu_b = torch.from_numpy(stats_b.mean).to(device)
     sd_b = torch.from_numpy(stats_b.std).to(device)
-    alive_b = sd_b > 0
+    alive_b = sd_b > 0 if not epsilon else torch.ones_like(sd_b, dtype=torch.bool)
+    matrix = np.empty((a.n_latents, b.n_latents), dtype=np.float32) if keep_matrix else None
     a_to_b = np.full(a.n_latents, np.nan)
     a_to_b_index = np.full(a.n_latents, -1, dtype=np.int64)
     b_best = torch.full((b.n_latents,), -torch.inf, dtype=torch.float64, device=device)
@@ -235,10 +247,17 @@ def max_correlations(a: SparseActivations, b: SparseActivations, chunk_bytes: in
             _add_cross_moments(blocks, T, lo, hi, token_block, device, pool, workers, cross)
             mu_a = torch.from_numpy(stats_a.mean[lo:hi]).to(device)
             sd_a = torch.from_numpy(stats_a.std[lo:hi]).to(device)
-            corr = cross.div_(T).sub_(mu_a[:, None] * mu_b[None, :]).div_(sd_a[:, None] * sd_b[None, :])
-            corr.masked_fill_(~((sd_a[:, None] > 0) & alive_b[None, :]), -torch.inf)
+            alive_a = sd_a > 0 if not epsilon else torch.ones_like(sd_a, dtype=torch.bool)
+            if epsilon:
+                corr = cross.sub_(T * mu_a[:, None] * mu_b[None, :]).add_(epsilon)
+                corr.div_(torch.sqrt((T * sd_a[:, None] ** 2 + epsilon) * (T * sd_b[None, :] ** 2 + epsilon)))
+            else:
+                corr = cross.div_(T).sub_(mu_a[:, None] * mu_b[None, :]).div_(sd_a[:, None] * sd_b[None, :])
+            corr.masked_fill_(~(alive_a[:, None] & alive_b[None, :]), -torch.inf)
+            if matrix is not None:
+                matrix[lo:hi] = corr.nan_to_num(nan=np.nan, neginf=np.nan).cpu().numpy()
             row_best, row_index = corr.max(dim=1)
-            alive_rows = ((sd_a > 0) & alive_b.any()).cpu().numpy()
+            alive_rows = (alive_a & alive_b.any()).cpu().numpy()
             a_to_b[lo:hi] = np.where(alive_rows, row_best.cpu().numpy(), np.nan)
             a_to_b_index[lo:hi] = np.where(alive_rows, row_index.cpu().numpy(), -1)
             col_best, col_index = corr.max(dim=0)
@@ -248,12 +267,30 @@ def max_correlations(a: SparseActivations, b: SparseActivations, chunk_bytes: in
     b_to_a = b_best.cpu().numpy()
     b_dead = ~np.isfinite(b_to_a)
     return MaxCorrelation(a_to_b, a_to_b_index, np.where(b_dead, np.nan, b_to_a),
-                          np.where(b_dead, -1, b_best_index.cpu().numpy()), stats_a, stats_b)
+                          np.where(b_dead, -1, b_best_index.cpu().numpy()), stats_a, stats_b, matrix)
 
 
-def with_dead_value(values: np.ndarray, dead_value: float | None = None) -> np.ndarray:
-    """Apply a convention to dead latents' NaN: None keeps NaN (exclude), −2 is the original's."""
-    return values if dead_value is None else np.where(np.isnan(values), dead_value, values)
+#: The original analysis's pseudo-observation, as it enters r′ (see the module's docstring).
+ORIGINAL_EPSILON = 1e-4
+
+
+def with_original_dead_arithmetic(result: MaxCorrelation, epsilon: float = ORIGINAL_EPSILON) -> np.ndarray:
+    """(n_A,) A's maximum correlations as the original's arithmetic gives them, from a result
+    computed without it: exact for every pair that involves a dead latent, and unchanged, to
+    O(ε / M2), for pairs of live latents.
+
+    Against a dead latent j of B, r′_ij = ε / √((M2_i + ε) ε): exactly 1 when i is dead too, and
+    large for a live latent that fires so rarely that M2_i is comparable to ε.
+    """
+    m2_a = result.stats_a.n_tokens * result.stats_a.std**2
+    against_dead = np.sqrt(epsilon / (m2_a + epsilon)) if result.stats_b.dead.any() else np.full(len(m2_a), -np.inf)
+    if not result.stats_b.dead.all():  # a dead latent of A against live j: ε / √(ε (M2_j + ε)), largest for smallest M2_j
+        m2_b = result.stats_b.n_tokens * result.stats_b.std[~result.stats_b.dead] ** 2
+        dead_vs_live = np.sqrt(epsilon / (m2_b.min() + epsilon))
+    else:
+        dead_vs_live = -np.inf
+    live = np.where(np.isnan(result.a_to_b), dead_vs_live, result.a_to_b)
+    return np.maximum(live, against_dead)
 
 
 @torch.no_grad()
@@ -291,6 +328,33 @@ def permute_windows(acts: SparseActivations, context: int, seed: int, folder: st
             yield dense
 
     return write_sparse(blocks(), folder, acts.n_latents)
+
+
+def token_activations(windows: torch.Tensor, d_vocab: int, folder: str | Path) -> SparseActivations:
+    """The token-identity "SAE": latent v fires with value 1 exactly where the current token is v.
+
+    ``windows`` (n_windows, context) in the order every SAE read them; T = n_windows · context.
+    An SAE latent's maximum correlation with these latents is how well one token identity alone
+    explains it (its token-likeness), and the same maximum across two SAEs is a floor that any
+    shared tokenization produces without any shared learned feature.
+    """
+    flat = windows.reshape(-1).to(torch.int64).cpu()
+    if flat.numel() and int(flat.max()) >= d_vocab:
+        raise ValueError(f"d_vocab must exceed every token id, got {d_vocab} with token {int(flat.max())}")
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        np.save(staging / "indptr.npy", np.arange(flat.numel() + 1, dtype=np.int64))
+        (staging / "indices.bin").write_bytes(flat.numpy().astype(np.int32).tobytes())
+        (staging / "values.bin").write_bytes(np.ones(flat.numel(), dtype=np.float32).tobytes())
+        (staging / "meta.json").write_text(json.dumps({"n_tokens": int(flat.numel()), "n_latents": d_vocab}))
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return SparseActivations.open(folder)
 
 
 def top_activations(acts: SparseActivations, latent: int, k: int, token_block: int = 1 << 18) -> tuple[np.ndarray, np.ndarray]:

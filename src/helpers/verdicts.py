@@ -1,0 +1,69 @@
+"""The rules that turn measurements into verdicts, in one place, each able to fail.
+
+A verdict is "reproduced", "not reproduced" or "inconclusive at this scale" for a claim the talk
+made, and "yes", "no" or "inconclusive at this scale" for a new measurement the talk did not make.
+Every rule states itself in words (``Verdict.rule``), so the book prints the rule it applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive at this scale"
+YES, NO = "yes", "no"
+
+#: r the talk's claim needs (its table: 0.64 to 0.78; we ask for a clearly positive, large r).
+IMPORTANCE_R = 0.5
+#: R² a power law needs before its exponent is read.
+POWER_LAW_R2 = 0.95
+
+
+@dataclass(frozen=True)
+class Verdict:
+    verdict: str
+    rule: str
+
+
+def interval_against(low: float, high: float, threshold: float, claim: bool = True) -> str:
+    """Above ``threshold`` when the whole interval is, below when the whole interval is, else inconclusive."""
+    if low >= threshold:
+        return REPRODUCED if claim else YES
+    if high < threshold:
+        return NOT_REPRODUCED if claim else NO
+    return INCONCLUSIVE
+
+
+def power_law(r_squared: float) -> Verdict:
+    """The talk's loss law: a power law in N fits the family's losses."""
+    verdict = REPRODUCED if r_squared >= POWER_LAW_R2 else NOT_REPRODUCED
+    return Verdict(verdict, f"R² ≥ {POWER_LAW_R2:g}")
+
+
+def importance_predicts_universality(r_low: float, r_high: float) -> Verdict:
+    """Mean cross-width r(importance, universality), its interval over SAE seeds and latents."""
+    return Verdict(interval_against(r_low, r_high, IMPORTANCE_R),
+                   f"interval of the mean r above {IMPORTANCE_R:g}: reproduced; below: not; straddling: inconclusive")
+
+
+def beyond_floors(cross: float, cross_low: float, cross_high: float, floors: Mapping[str, float]) -> Verdict:
+    """A new measurement: is the cross-width value above every floor? ``cross_low``/``cross_high``
+    span the cross-width comparisons (over pairs and SAE seeds)."""
+    highest = max(floors.values())
+    rule = "every cross-width comparison above the highest floor (" + ", ".join(floors) + "): yes; every one below: no"
+    if cross_low > highest:
+        return Verdict(YES, rule)
+    if cross_high < highest:
+        return Verdict(NO, rule)
+    return Verdict(INCONCLUSIVE, rule)
+
+
+def beats_control(value: float, control: float, spread: float, claim: bool = True) -> Verdict:
+    """``value`` against a ``control`` measured the same way, with ``spread`` its run-to-run scale:
+    above by more than the spread, below by more than it, or within."""
+    rule = "differs from its control by more than the control's spread"
+    if value > control + spread:
+        return Verdict(REPRODUCED if claim else YES, rule)
+    if value < control - spread:
+        return Verdict(NOT_REPRODUCED if claim else NO, rule)
+    return Verdict(INCONCLUSIVE, rule)
