@@ -330,7 +330,8 @@ def permute_windows(acts: SparseActivations, context: int, seed: int, folder: st
     return write_sparse(blocks(), folder, acts.n_latents)
 
 
-def token_activations(windows: torch.Tensor, d_vocab: int, folder: str | Path) -> SparseActivations:
+def token_activations(windows: torch.Tensor, d_vocab: int, folder: str | Path,
+                      block_tokens: int = 4096) -> SparseActivations:
     """The token-identity "SAE": latent v fires with value 1 exactly where the current token is v.
 
     ``windows`` (n_windows, context) in the order every SAE read them; T = n_windows · context.
@@ -341,20 +342,8 @@ def token_activations(windows: torch.Tensor, d_vocab: int, folder: str | Path) -
     flat = windows.reshape(-1).to(torch.int64).cpu()
     if flat.numel() and int(flat.max()) >= d_vocab:
         raise ValueError(f"d_vocab must exceed every token id, got {d_vocab} with token {int(flat.max())}")
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
-        np.save(staging / "indptr.npy", np.arange(flat.numel() + 1, dtype=np.int64))
-        (staging / "indices.bin").write_bytes(flat.numpy().astype(np.int32).tobytes())
-        (staging / "values.bin").write_bytes(np.ones(flat.numel(), dtype=np.float32).tobytes())
-        (staging / "meta.json").write_text(json.dumps({"n_tokens": int(flat.numel()), "n_latents": d_vocab}))
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(staging, folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return SparseActivations.open(folder)
+    blocks = (torch.nn.functional.one_hot(chunk, d_vocab).float() for chunk in flat.split(block_tokens))
+    return write_sparse(blocks, folder, d_vocab)
 
 
 def top_activations(acts: SparseActivations, latent: int, k: int, token_block: int = 1 << 18) -> tuple[np.ndarray, np.ndarray]:
