@@ -118,24 +118,25 @@ def test_hierarchical_interval_widens_with_seed_variance():
     """SAE pairs whose r differs by seed: the two-level interval must cover that spread, where a
     latent-level interval of one pair cannot."""
     rng = np.random.default_rng(4)
-    units, draws = [], []
+    units, values, draws = [], [], []
     seed_effect = {("A", 0): 0.2, ("A", 1): -0.2, ("B", 0): 0.1, ("B", 1): -0.1}
     for sa in (0, 1):
         for sb in (0, 1):
             r = 0.3 + seed_effect[("A", sa)] + seed_effect[("B", sb)]
             units.append(("A", sa, "B", sb))
+            values.append(r)
             draws.append(r + rng.normal(0, 0.01, 500))  # tight latent-level noise
-    result = hierarchical_interval(units, np.array(draws), samples=2000, seed=0)
+    result = hierarchical_interval(units, values, np.array(draws), samples=2000, seed=0)
     assert result.r == pytest.approx(0.3, abs=0.002)
     # seeds drawn {0,0}: 0.3 + 0.2 + 0.1 = 0.6 at most; {1,1}: 0.0 at least
     assert result.low < 0.1 and result.high > 0.5 and result.low >= -0.05 and result.high <= 0.65
     latent_only = np.quantile(draws[0], [0.025, 0.975])
     assert latent_only[1] - latent_only[0] < 0.1 < result.high - result.low
     # one seed per model: only latent-level noise is left
-    single = hierarchical_interval(units[:1], np.array(draws[:1]), samples=500, seed=0)
+    single = hierarchical_interval(units[:1], values[:1], np.array(draws[:1]), samples=500, seed=0)
     assert single.high - single.low < 0.06
     with pytest.raises(ValueError, match="same non-zero length"):
-        hierarchical_interval(units, np.array(draws[:2]))
+        hierarchical_interval(units, values, np.array(draws[:2]))
 
 
 def test_bootstrap_draws_are_pearson_of_resamples():

@@ -87,3 +87,17 @@ def test_fraction_verdict_compares_with_both_controls():
 
 def test_loss_gap_is_symmetric_in_nats():
     assert loss_gap(3.2, 3.0) == pytest.approx(0.2) and loss_gap(3.0, 3.2) == pytest.approx(0.2)
+
+
+def test_first_replicates_keeps_each_models_lowest_seed_on_both_sides():
+    from helpers.universality_suite import first_replicates
+
+    rows = pd.concat([
+        latent_rows("A", 16, "B", 32, np.array([0.1]), scored_seed=0, against_seed=0),
+        latent_rows("A", 16, "B", 32, np.array([0.2]), scored_seed=1, against_seed=0),
+        latent_rows("A", 16, "B", 32, np.array([0.3]), scored_seed=0, against_seed=1),
+        latent_rows("C", 16, "A", 16, np.array([0.4]), scored_seed=1000, against_seed=0, kind="seed control"),
+        latent_rows("A", 16, "A", 16, np.array([0.5]), scored_seed=0, against_seed=1, kind="SAE seed"),
+        latent_rows("A", 16, "tokens", 0, np.array([0.6]), scored_seed=0, against_seed=0, kind="token identity"),
+    ])
+    assert first_replicates(rows).universality.tolist() == [0.1, 0.4, 0.6]

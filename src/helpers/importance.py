@@ -152,19 +152,20 @@ def pearson_with_ci(x: np.ndarray, y: np.ndarray, samples: int = 1000, level: fl
     return Correlation(r, *percentile_interval(bootstrap_r(x, y, samples, seed), level), len(x))
 
 
-def hierarchical_interval(units: Sequence[tuple[str, int, str, int]], draws: np.ndarray, samples: int = 1000,
-                          level: float = CI_LEVEL, seed: int = 0) -> Correlation:
+def hierarchical_interval(units: Sequence[tuple[str, int, str, int]], values: np.ndarray, draws: np.ndarray,
+                          samples: int = 1000, level: float = CI_LEVEL, seed: int = 0) -> Correlation:
     """Mean r over pairs of models and SAE seeds, with a two-level bootstrap interval.
 
-    ``units[k] = (model_a, seed_a, model_b, seed_b)`` names the SAE pair of row k of ``draws``
-    (k, B): that pair's r on B resamples of its latents (column 0 may be any of them). One draw
+    ``units[k] = (model_a, seed_a, model_b, seed_b)`` names the SAE pair whose observed r is
+    ``values[k]`` and whose r on B resamples of its latents is row k of ``draws`` (k, B). The point
+    estimate is the mean over model pairs of the mean of ``values`` over their seed pairs. One draw
     resamples, for every model, its SAE seeds with replacement, keeps the pairs whose seeds were
     drawn (with multiplicity) and gives each a random latent-level draw; the statistic is the mean
     over model pairs of the mean over their seed pairs. The interval so covers the choice of SAE
     seeds and of latents, not that of language-model seeds or of the model pairs themselves.
     """
-    if len(units) != len(draws) or not len(units):
-        raise ValueError(f"units and draws need the same non-zero length, got {len(units)} and {len(draws)}")
+    if not (len(units) == len(values) == len(draws)) or not len(units):
+        raise ValueError(f"units, values and draws need the same non-zero length, got {len(units)}, {len(values)} and {len(draws)}")
     rng = np.random.default_rng(seed)
     seeds: dict[str, list[int]] = {}
     for model_a, seed_a, model_b, seed_b in units:
@@ -175,7 +176,8 @@ def hierarchical_interval(units: Sequence[tuple[str, int, str, int]], draws: np.
     groups: dict[tuple[str, str], list[int]] = {}
     for k, (model_a, _, model_b, _) in enumerate(units):
         groups.setdefault((model_a, model_b), []).append(k)
-    point = float(np.mean([np.nanmean(draws[rows].mean(axis=1)) for rows in groups.values()]))
+    values = np.asarray(values, dtype=np.float64)
+    point = float(np.mean([values[rows].mean() for rows in groups.values()]))
     statistics = np.empty(samples)
     for s in range(samples):
         counts = {m: dict(zip(*np.unique(rng.choice(v, size=len(v)), return_counts=True))) for m, v in seeds.items()}

@@ -33,7 +33,7 @@ from helpers import hardware, paths, scaling
 from helpers.config import UniversalityConfig
 from helpers.importance import (CI_LEVEL, Correlation, bootstrap_r, fit_saturating, hierarchical_interval,
                                 partial_correlation, percentile_interval)
-from helpers.matching import distinct_partners, mutual_nearest, one_to_one
+from helpers.matching import OneToOne, distinct_partners, mutual_nearest, one_to_one
 from helpers.models import to_hooked
 from helpers.saes import load_sae, spliced_loss
 from helpers.tokens import TokenData
@@ -212,11 +212,24 @@ def latent_table(suite: Suite, correlations: dict[Comparison, MaxCorrelation]) -
     partner's correlation, whether the match is mutual, and its token-likeness."""
     token_likeness = {(c.scored, c.site, c.scored_seed): result.a_to_b for c, result in correlations.items()
                       if c.kind == "token identity"}
+    assignments: dict[tuple, OneToOne] = {}  # one per unordered SAE pair; the reverse direction swaps sides
+
+    def partners(c: Comparison, result: MaxCorrelation) -> np.ndarray:
+        n = len(result.stats_a.max)
+        if result.matrix is None:
+            return np.full(n, np.nan)
+        a, b = (c.scored, c.scored_seed), (c.against, c.against_seed)
+        if (c.kind, c.site, b, a) in assignments:
+            done = assignments[(c.kind, c.site, b, a)]
+            return OneToOne(done.cols, done.rows, done.values).partner_correlation(n)
+        assignments[(c.kind, c.site, a, b)] = one_to_one(result.matrix)
+        return assignments[(c.kind, c.site, a, b)].partner_correlation(n)
+
     frames = []
     for c, result in correlations.items():
         stats = result.stats_a
         n = len(stats.max)
-        partner = one_to_one(result.matrix).partner_correlation(n) if result.matrix is not None else np.full(n, np.nan)
+        partner = partners(c, result)
         against_d_model = 0 if c.against == TOKENS else int(suite.row(c.against, c.site, c.against_seed).d_model)
         frames.append(pd.DataFrame({
             "site": c.site, "kind": c.kind, "scored": c.scored, "scored_seed": c.scored_seed, "against": c.against,
@@ -235,6 +248,15 @@ COMPARISON_COLUMNS = ["kind", "site", "scored", "scored_seed", "against", "again
 #: The weightings of the saturating fit as reported: (column prefix, weighting, a fixed at).
 FITS = (("original", "original", None), ("inverse_density", "inverse density", None), ("unweighted", "none", None),
         ("a1", "original", 1.0))
+
+
+def first_replicates(latents: pd.DataFrame) -> pd.DataFrame:
+    """The rows that compare first replicates (each model's lowest SAE seed) on both sides; the
+    token dictionary has one. Comparisons of one model's two SAE seeds are not among them."""
+    sides = [latents[[model, seed]].set_axis(["model", "seed"], axis=1)
+             for model, seed in (("scored", "scored_seed"), ("against", "against_seed"))]
+    first = pd.concat(sides).groupby("model").seed.min()
+    return latents[(latents.scored_seed == latents.scored.map(first)) & (latents.against_seed == latents.against.map(first))]
 
 
 def scored_points(latents: pd.DataFrame) -> pd.DataFrame:
@@ -309,8 +331,8 @@ def interval_by_kind(summary: pd.DataFrame, draws: dict[tuple, np.ndarray], cfg:
     for key, group in summary.groupby(group_columns, sort=False):
         units = [(g.scored, g.scored_seed, g.against, g.against_seed) for g in group.itertuples()]
         stacked = np.stack([draws[tuple(g[c] for c in COMPARISON_COLUMNS)] for _, g in group.iterrows()])
-        stacked[:, 0] = group.r.to_numpy()  # column 0: the point estimate itself, one of the draws
-        result: Correlation = hierarchical_interval(units, stacked, cfg.bootstrap_samples, CI_LEVEL, cfg.seed)
+        result: Correlation = hierarchical_interval(units, group.r.to_numpy(), stacked, cfg.bootstrap_samples, CI_LEVEL,
+                                                    cfg.seed)
         rows.append(dict(zip(group_columns, key)) | {
             "r": result.r, "r_low": result.low, "r_high": result.high, "sae_pairs": len(group),
             "model_pairs": group[["scored", "against"]].drop_duplicates().shape[0],
@@ -362,9 +384,8 @@ def keep_mask(importance: np.ndarray, fraction: float, rule: str = "most importa
 
 def family_importance(latents: pd.DataFrame, model: str) -> np.ndarray:
     """(n_latents,) importance of the first replicate's latents of ``model`` (from any comparison)."""
-    rows = latents[(latents.scored == model) & (latents.kind == "cross-width")]
-    rows = rows[rows.scored_seed == rows.scored_seed.min()].drop_duplicates("latent")
-    return rows.sort_values("latent").importance.to_numpy()
+    rows = first_replicates(latents[latents.kind == "cross-width"])
+    return rows[rows.scored == model].drop_duplicates("latent").sort_values("latent").importance.to_numpy()
 
 
 def fraction_losses(suite: Suite, latents: pd.DataFrame, eval_windows: torch.Tensor) -> pd.DataFrame:
@@ -374,11 +395,15 @@ def fraction_losses(suite: Suite, latents: pd.DataFrame, eval_windows: torch.Ten
     for model in tqdm(roles(suite).family, desc="top-x% splices and controls"):
         row = suite.row(model, site)
         importance = family_importance(latents[latents.site == site], model)
+        losses: dict[bytes, float] = {}  # the same mask (every latent, for one) is spliced once
         for rule in KEEP_RULES:
             for fraction in suite.cfg.keep_fractions:
                 keep = keep_mask(importance, fraction, rule, suite.cfg.seed)
-                loss = spliced_loss(suite.hooked(model), row.hook, suite.sae(model, site), eval_windows.to(suite.device),
-                                    keep.to(suite.device))
+                key = keep.numpy().tobytes()
+                if key not in losses:
+                    losses[key] = spliced_loss(suite.hooked(model), row.hook, suite.sae(model, site),
+                                               eval_windows.to(suite.device), keep.to(suite.device))
+                loss = losses[key]
                 rows.append({"model": model, "d_model": int(row.d_model), "N": float(row["N (12·L·d²)"]), "rule": rule,
                              "keep_fraction": fraction, "kept": int(keep.sum()), "ce_spliced": loss})
     return pd.DataFrame(rows)
@@ -417,9 +442,7 @@ def fraction_verdict(slopes: pd.DataFrame) -> tuple[str, str]:
 def width_counts(latents: pd.DataFrame, threshold: float) -> pd.DataFrame:
     """Per family width (first replicates): latents, alive latents, and latents matched (≥ threshold)
     in at least one and in every other width, by maximum correlation and one-to-one."""
-    cross = latents[latents.kind == "cross-width"]
-    cross = cross[(cross.scored_seed == cross.groupby("scored").scored_seed.transform("min"))
-                  & (cross.against_seed == cross.groupby("against").against_seed.transform("min"))]
+    cross = first_replicates(latents[latents.kind == "cross-width"])
     rows = []
     for (model, d_model), group in cross.groupby(["scored", "d_model"], sort=False):
         hits = {column: group.assign(hit=group[column] >= threshold).pivot(index="latent", columns="against", values="hit")
@@ -449,9 +472,7 @@ def shared_feature_split(suite: Suite, latents: pd.DataFrame, eval_windows: torc
     ``spliced`` gives each model's loss with its whole SAE (first replicates).
     """
     site = suite.cfg.analysis_site
-    cross = latents[(latents.kind == "cross-width") & (latents.site == site)]
-    cross = cross[(cross.scored_seed == cross.groupby("scored").scored_seed.transform("min"))
-                  & (cross.against_seed == cross.groupby("against").against_seed.transform("min"))]
+    cross = first_replicates(latents[(latents.kind == "cross-width") & (latents.site == site)])
     rows = []
     pairs = cross[cross.d_model > cross.against_d_model][["scored", "against", "d_model", "against_d_model"]].drop_duplicates()
     for pair in tqdm(list(pairs.itertuples()), desc="shared-latent splices"):
@@ -486,9 +507,7 @@ def shared_feature_split(suite: Suite, latents: pd.DataFrame, eval_windows: torc
 def matched_frequencies(latents: pd.DataFrame, scored: str, against: str, kind: str, threshold: float) -> pd.DataFrame:
     """Latents of ``scored`` matched (≥ threshold) in ``against`` (first replicates), with both
     latents' firing frequencies."""
-    rows = latents[latents.kind == kind]
-    first = rows.groupby("scored").scored_seed.transform("min")
-    rows = rows[(rows.scored_seed == first) & (rows.against_seed == rows.groupby("against").against_seed.transform("min"))]
+    rows = first_replicates(latents[latents.kind == kind])
     this = rows[(rows.scored == scored) & (rows.against == against)]
     other = rows[(rows.scored == against) & (rows.against == scored)]
     matched = this[this.universality >= threshold]
