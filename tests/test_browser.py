@@ -163,7 +163,11 @@ def test_every_page_renders_offline(html, server, browser):
         broken_images = page.evaluate(
             "() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0 && i.naturalHeight > 0))"
             ".map(i => i.currentSrc || i.src)")
-        main_text = page.locator("main").inner_text()
+        # the prose as a reader sees it: code (where a "$" is Python or Matplotlib's mathtext) left out
+        main_text = page.evaluate("() => { const main = document.querySelector('main').cloneNode(true);"
+                                  " main.querySelectorAll('pre, code, .cell_input').forEach(e => e.remove());"
+                                  " document.body.appendChild(main); const text = main.innerText; main.remove();"
+                                  " return text; }")
         widgets = page.locator(".jupyter-widgets").count()
         unrendered_views = page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
         page.screenshot(path=str(SHOTS / (name.replace("/", "__").removesuffix(".html") + ".png")), full_page=True)
