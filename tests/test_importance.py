@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from helpers.importance import (bootstrap_r, fit_saturating, hierarchical_interval, kde_density, partial_correlation,
+from helpers.importance import (bootstrap_r, rank_correlation, fit_saturating, hierarchical_interval, kde_density, partial_correlation,
                                 pearson_with_ci, saturating)
 
 
@@ -164,3 +164,11 @@ def test_partial_correlation_removes_a_shared_cause():
     assert partial_correlation(x2, y2, z) == pytest.approx(expected, abs=1e-12)
     ranked = partial_correlation(np.exp(x2), np.exp(y2), z, rank=True)  # monotone transforms: rank version unchanged
     assert ranked == pytest.approx(partial_correlation(x2, y2, z, rank=True), abs=1e-12)
+
+
+def test_rank_correlation_is_spearman_and_nan_for_constant_input(recwarn):
+    rng = np.random.default_rng(9)
+    x, y = rng.normal(size=40), rng.normal(size=40)
+    assert rank_correlation(x, y) == pytest.approx(stats.spearmanr(x, y).statistic)
+    assert np.isnan(rank_correlation(x, np.ones(40))) and np.isnan(rank_correlation(x[:2], y[:2]))
+    assert not recwarn.list

@@ -193,6 +193,15 @@ def hierarchical_interval(units: Sequence[tuple[str, int, str, int]], values: np
     return Correlation(point, *percentile_interval(statistics, level), len(units))
 
 
+def rank_correlation(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rank correlation of x and y, (n,) each; NaN (not a warning) when either is constant
+    or there are fewer than three points."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(stats.spearmanr(x, y).statistic)
+
+
 def residualise(values: np.ndarray, controls: np.ndarray) -> np.ndarray:
     """``values`` (n,) minus its least-squares fit on ``controls`` (n, k) and an intercept."""
     design = np.column_stack([np.ones(len(values)), controls])

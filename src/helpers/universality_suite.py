@@ -26,13 +26,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from scipy.stats import spearmanr
 from tqdm.auto import tqdm
 
 from helpers import hardware, paths, scaling
 from helpers.config import UniversalityConfig
 from helpers.importance import (CI_LEVEL, Correlation, bootstrap_r, fit_saturating, hierarchical_interval,
-                                partial_correlation, percentile_interval)
+                                partial_correlation, percentile_interval, rank_correlation)
 from helpers.matching import OneToOne, distinct_partners, mutual_nearest, one_to_one
 from helpers.models import to_hooked
 from helpers.saes import load_sae, spliced_loss
@@ -306,15 +305,15 @@ def pair_summary(latents: pd.DataFrame, cfg: UniversalityConfig, draws: dict[tup
             row[f"share_mutual_{t:g}"] = float((alive.mutual & (alive.universality >= t)).mean())
             row[f"partners_{t:g}"] = distinct_partners(alive.universality.to_numpy(), alive.match.to_numpy(), t)
         row |= {"r": float(np.corrcoef(x, y)[0, 1]), "r_low": low, "r_high": high,
-                "spearman": float(spearmanr(x, y).statistic) if len(x) > 2 else np.nan,
+                "spearman": rank_correlation(x, y),
                 "r_original_arithmetic": float(np.corrcoef(group.importance, group.universality_original_arithmetic)[0, 1])}
         controlled = points[np.isfinite(points.token_likeness) & (points.frequency > 0)]
         if key[0] != "token identity" and len(controlled) > 4:
             controls = np.column_stack([np.log10(controlled.frequency), controlled.token_likeness])
             row |= {"partial_r": partial_correlation(controlled.importance, controlled.universality, controls),
                     "partial_spearman": partial_correlation(controlled.importance, controlled.universality, controls, rank=True),
-                    "spearman_token_likeness": float(spearmanr(controlled.token_likeness, controlled.universality).statistic),
-                    "spearman_frequency": float(spearmanr(controlled.frequency, controlled.universality).statistic),
+                    "spearman_token_likeness": rank_correlation(controlled.token_likeness, controlled.universality),
+                    "spearman_frequency": rank_correlation(controlled.frequency, controlled.universality),
                     "mean_token_likeness": float(controlled.token_likeness.mean())}
         if key[0] != "token identity":
             row |= _fit_columns(x, y)
