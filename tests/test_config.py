@@ -123,8 +123,12 @@ def test_corpus_specs(tmp_path):
         parse_corpus(f"text:{tmp_path}/missing/*.txt")
     assert info.value.name == "corpus"
     for bad in ("webtext", "hf:onlyname", "text:"):
-        with pytest.raises(ParameterError, match="'stdlib', 'text:<path or glob>'"):
+        with pytest.raises(ParameterError, match="'stdlib', 'pysource\\[:<folder>\\]', 'text:<path or glob>'"):
             parse_corpus(bad)
+    assert parse_corpus("pysource") == parse_corpus("pysource")
+    assert parse_corpus(f"pysource:{tmp_path}").location == str(tmp_path)
+    with pytest.raises(ParameterError, match="is not a folder"):
+        parse_corpus(f"pysource:{tmp_path}/missing")
 
 
 def test_from_namespace_reads_exactly_the_fields():

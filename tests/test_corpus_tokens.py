@@ -52,11 +52,54 @@ def test_clear_errors(tmp_path):
     (tmp_path / "empty.txt").write_text("   \n")
     with pytest.raises(ParameterError, match="at least one non-empty document"):
         load_corpus(f"text:{tmp_path}/empty.txt")
-    with pytest.raises(ParameterError, match="'stdlib', 'text:<path or glob>'"):
+    with pytest.raises(ParameterError, match="'stdlib', 'pysource\\[:<folder>\\]', 'text:<path or glob>'"):
         load_corpus("webtext")
     (tmp_path / "bad.jsonl").write_text(json.dumps({"body": "x"}) + "\n")
     with pytest.raises(ParameterError, match="'text' field"):
         load_corpus(f"text:{tmp_path}/bad.jsonl")
+
+
+@pytest.fixture
+def python_folder(tmp_path):
+    """A small site-packages look-alike: two packages, a test folder, and a byte-identical copy."""
+    root = tmp_path / "site"
+    for package in ("alpha", "beta"):
+        (root / package / "tests").mkdir(parents=True)
+        (root / package / "__init__.py").write_text(f"NAME = {package!r}\n")
+        (root / package / "tests" / "test_core.py").write_text("def test_nothing():\n    pass\n")
+    (root / "alpha" / "core.py").write_text("def double(x):\n    return 2 * x\n")
+    (root / "beta" / "vendored_core.py").write_text("def double(x):\n    return 2 * x\n")
+    (root / "beta" / "notes.txt").write_text("not python")
+    return root
+
+
+def test_pysource_folder_drops_tests_and_duplicates(python_folder):
+    corpus = load_corpus(f"pysource:{python_folder}")
+    assert corpus.names == ["src/alpha/__init__.py", "src/alpha/core.py", "src/beta/__init__.py"]
+    assert "3 .py files" in corpus.description and "1 duplicate files dropped" in corpus.description
+    (python_folder / "beta" / "vendored_core.py").write_text("def triple(x):\n    return 3 * x\n")
+    changed = load_corpus(f"pysource:{python_folder}")
+    assert "src/beta/vendored_core.py" in changed.names and changed.fingerprint != corpus.fingerprint
+
+
+def test_pysource_errors_name_the_corpus(tmp_path):
+    (tmp_path / "only_tests" / "tests").mkdir(parents=True)
+    (tmp_path / "only_tests" / "tests" / "test_x.py").write_text("x = 1\n")
+    with pytest.raises(ParameterError, match="at least one .py file outside test folders") as info:
+        load_corpus(f"pysource:{tmp_path / 'only_tests'}")
+    assert info.value.name == "corpus"
+    with pytest.raises(ParameterError, match="is not a folder"):
+        load_corpus(f"pysource:{tmp_path / 'missing'}")
+
+
+def test_pysource_reads_the_standard_library_and_site_packages():
+    corpus = load_corpus("pysource")
+    stdlib = load_corpus("stdlib")
+    kept = set(corpus.names)
+    assert sum(f"stdlib/{name}" in kept for name in stdlib.names) > 0.95 * len(stdlib.names)  # a few are duplicates
+    assert any(name.startswith("site-packages/numpy/") for name in corpus.names)
+    assert not any(part in ("tests", "test") for name in corpus.names for part in name.split("/")[1:-1])
+    assert corpus.n_bytes > 20 * stdlib.n_bytes
 
 
 def test_hugging_face_path_on_a_dataset_saved_to_disk(tmp_path):
@@ -87,3 +130,20 @@ def test_tokenizer_round_trips_and_shards_are_cached(text_folder, tmp_path):
     assert again.folder == data.folder and (again.folder / "train.bin").stat().st_mtime_ns == stamp
     assert prepare_tokens(corpus, 280, 0.25, tmp_path / "cache").folder != data.folder
     assert not [p for p in (tmp_path / "cache" / "tokens").iterdir() if p.name.startswith(".")]
+
+
+def test_tokens_are_streamed_in_batches_with_the_same_bytes(text_folder, tmp_path):
+    """Encoding in batches of documents writes exactly the ids of encoding everything at once."""
+    from tokenizers import Tokenizer
+
+    from helpers.tokens import _write_tokens
+
+    corpus = load_corpus(f"text:{text_folder}")
+    data = prepare_tokens(corpus, 300, 0.25, tmp_path / "cache")
+    bpe = Tokenizer.from_file(str(data.folder / "tokenizer" / "tokenizer.json"))
+    train_docs, _ = corpus.split(0.25)
+    counts = _write_tokens(bpe, train_docs, data.meta["eos_id"], np.uint16, tmp_path / "batched.bin", "train",
+                           batch_documents=3)
+    whole = np.concatenate([np.asarray(e.ids + [data.meta["eos_id"]], dtype=np.uint16) for e in bpe.encode_batch(train_docs)])
+    assert np.array_equal(np.fromfile(tmp_path / "batched.bin", dtype=np.uint16), whole)
+    assert counts["tokens"] == whole.size == data.train.size and counts["documents"] == len(train_docs)

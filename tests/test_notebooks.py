@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import papermill
 import pytest
 
@@ -95,13 +96,24 @@ def test_provenance_is_recorded(smoke_run, chapter):
     runs, _, _, _ = smoke_run
     record = json.loads((runs / "smoke" / "results" / chapter / "provenance.json").read_text())
     assert record["preset"] == "smoke" and record["chapter"] == chapter
-    assert record["parameters"]["runs_dir"] == str(runs.resolve())
+    assert "runs_dir" not in record["parameters"] and record["parameters"]["preset"] == "smoke"
     assert record["wall_time_s"] > 0 and record["versions"]["torch"].startswith("2.13")
     assert record["device"] == "cpu"
 
 
+def test_results_hold_no_absolute_path_of_the_run(smoke_run):
+    """Results can be moved (and bundled): no CSV or JSON names the folder the run lived in."""
+    runs, _, _, _ = smoke_run
+    root = str(runs.resolve())
+    files = sorted((runs / "smoke" / "results").rglob("*.*"))
+    assert files
+    leaking = [f.name for f in files if f.suffix in (".csv", ".json") and root in f.read_text()]
+    assert not leaking
+    saes = pd.read_csv(runs / "smoke" / "results" / "04_saes" / "sae_metrics.csv")
+    assert all((runs / "smoke" / folder / "summary.json").exists() for folder in saes.folder)
+
+
 def test_scaling_chapter_results_are_machine_readable(smoke_run):
-    import pandas as pd
 
     runs, outputs, _, _ = smoke_run
     results = runs / "smoke" / "results" / "01_scaling_laws"
@@ -114,7 +126,6 @@ def test_scaling_chapter_results_are_machine_readable(smoke_run):
 
 
 def test_superposition_chapter_results_are_machine_readable(smoke_run):
-    import pandas as pd
 
     from helpers import superposition as sp
 
@@ -132,7 +143,6 @@ def test_superposition_chapter_results_are_machine_readable(smoke_run):
 
 
 def test_language_models_chapter_results_are_machine_readable(smoke_run):
-    import pandas as pd
 
     runs, _, _, _ = smoke_run
     results = runs / "smoke" / "results" / "03_language_models"
@@ -149,7 +159,6 @@ def test_language_models_chapter_results_are_machine_readable(smoke_run):
 
 
 def test_sae_chapter_results_are_machine_readable_and_load_in_saelens(smoke_run):
-    import pandas as pd
     from sae_lens import SAE
 
     runs, _, _, _ = smoke_run
@@ -168,7 +177,6 @@ def test_sae_chapter_results_are_machine_readable_and_load_in_saelens(smoke_run)
 
 def test_universality_chapter_results_are_exact_and_consistent(smoke_run):
     import numpy as np
-    import pandas as pd
 
     from helpers.universality import SparseActivations
 
@@ -225,7 +233,6 @@ def test_universality_chapter_results_are_exact_and_consistent(smoke_run):
 
 
 def test_discussion_reads_every_claim_from_the_results(smoke_run):
-    import pandas as pd
 
     runs, _, _, _ = smoke_run
     results = runs / "smoke" / "results" / "06_discussion"

@@ -135,7 +135,8 @@ def check_hook_names(name: str, hooks: list[str], n_layers: int) -> None:
 
 @dataclass(frozen=True)
 class CorpusSpec:
-    """A parsed corpus parameter: ``stdlib``, ``text:<path or glob>`` or ``hf:<dataset>[:<config>]:<split>``."""
+    """A parsed corpus parameter: ``stdlib``, ``pysource[:<folder>]``, ``text:<path or glob>`` or
+    ``hf:<dataset>[:<config>]:<split>``."""
 
     source: str
     location: str = ""
@@ -143,7 +144,7 @@ class CorpusSpec:
     split: str = ""
 
 
-CORPUS_FORMS = "'stdlib', 'text:<path or glob>' or 'hf:<dataset>[:<config>]:<split>'"
+CORPUS_FORMS = "'stdlib', 'pysource[:<folder>]', 'text:<path or glob>' or 'hf:<dataset>[:<config>]:<split>'"
 
 
 def parse_corpus(spec: str, name: str = "corpus") -> CorpusSpec:
@@ -151,6 +152,10 @@ def parse_corpus(spec: str, name: str = "corpus") -> CorpusSpec:
     source, _, rest = spec.partition(":")
     if source == "stdlib" and not rest:
         return CorpusSpec("stdlib")
+    if source == "pysource":
+        if rest and not Path(rest).is_dir():
+            raise ParameterError(name, spec, f"{CORPUS_FORMS}; {rest!r} is not a folder")
+        return CorpusSpec("pysource", rest)
     if source == "text" and rest:
         if not [p for p in glob.glob(rest, recursive=True) if Path(p).is_file()] and not Path(rest).is_dir():
             raise ParameterError(name, spec, f"{CORPUS_FORMS}; no file or folder matches {rest!r}")
@@ -353,7 +358,7 @@ class LanguageModelsConfig(ModelFamilyConfig):
 
     chapter: ClassVar[str] = "03_language_models"
 
-    corpus: str = param("stdlib", doc="'stdlib', 'text:<path or glob>' or 'hf:<dataset>[:<config>]:<split>'")
+    corpus: str = param("stdlib", doc=CORPUS_FORMS)
     val_fraction: float = param(0.05, within(0, 1, low_open=True), "share of documents held out")
     pair_a: list[int] = param([8, 256], pair, "equal-N pair, deep shape [n_layers, d_model]")
     pair_b: list[int] = param([2, 512], pair, "equal-N pair, wide shape [n_layers, d_model]")

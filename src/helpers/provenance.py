@@ -35,6 +35,20 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def portable_paths(table: pd.DataFrame, run_folder: Path) -> pd.DataFrame:
+    """``table`` with every column whose values are all absolute paths below ``run_folder``
+    rewritten relative to it; other columns untouched."""
+    root = str(run_folder.resolve()) + "/"
+    rewritten = {}
+    for column in table.columns:
+        values = table[column]
+        if values.dtype == object or pd.api.types.is_string_dtype(values):
+            texts = values.dropna()
+            if len(texts) and all(isinstance(v, str) and v.startswith(root) for v in texts):
+                rewritten[column] = values.map(lambda v: v.removeprefix(root) if isinstance(v, str) else v)
+    return table.assign(**rewritten)
+
+
 @dataclass
 class ChapterRun:
     """One execution of one chapter. Nothing is written until the first ``save_*``."""
@@ -48,8 +62,13 @@ class ChapterRun:
         return paths.results_dir(self.config.preset, self.config.chapter, self.config.runs_dir or None)
 
     def save_table(self, name: str, table: pd.DataFrame) -> Path:
-        """Write ``results/<name>.csv`` atomically and return its path."""
-        return atomic.write_csv(self.results / f"{name}.csv", table)
+        """Write ``results/<name>.csv`` atomically and return its path. A column of paths inside this
+        run's folder is written relative to it (``models/L8-d64-…``), so results can be moved."""
+        return atomic.write_csv(self.results / f"{name}.csv", portable_paths(table, self.run_folder))
+
+    @property
+    def run_folder(self) -> Path:
+        return paths.run_dir(self.config.preset, self.config.runs_dir or None)
 
     def save_json(self, name: str, data: Any) -> Path:
         """Write ``results/<name>.json`` atomically and return its path."""
@@ -60,7 +79,8 @@ class ChapterRun:
         return {
             "chapter": self.config.chapter,
             "preset": self.config.preset,
-            "parameters": self.config.as_dict(),
+            # Where the run lived is not a parameter of the science, and would tie results to one machine.
+            "parameters": {k: v for k, v in self.config.as_dict().items() if k != "runs_dir"},
             "device": str(device),
             "device_name": hardware.describe_device(device),
             "versions": package_versions(),

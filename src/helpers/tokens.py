@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from helpers.corpus import Corpus
 
@@ -76,6 +77,21 @@ def load_tokens(folder: Path) -> TokenData:
     return TokenData(folder, tokenizer, train, val, meta)
 
 
+def _write_tokens(bpe, documents: list[str], eos_id: int, dtype: type, path: Path, split: str,
+                  batch_documents: int = 512) -> dict[str, int]:
+    """Encode ``documents`` in batches and append each batch's ids (every document ends with EOS) to
+    ``path``; memory stays bounded by one batch whatever the corpus size."""
+    tokens = 0
+    with open(path, "wb") as out:
+        for start in tqdm(range(0, len(documents), batch_documents), desc=f"tokenizing {split}", unit="batch",
+                          disable=len(documents) <= batch_documents):
+            for encoding in bpe.encode_batch(documents[start:start + batch_documents]):
+                ids = np.asarray(encoding.ids + [eos_id], dtype=dtype)
+                ids.tofile(out)
+                tokens += ids.size
+    return {"documents": len(documents), "tokens": tokens, "bytes": sum(len(d.encode("utf-8")) for d in documents)}
+
+
 def _build(corpus: Corpus, vocab_size: int, val_fraction: float, key: str, folder: Path) -> None:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -93,13 +109,8 @@ def _build(corpus: Corpus, vocab_size: int, val_fraction: float, key: str, folde
     wrapped.save_pretrained(folder / "tokenizer")
     eos_id = bpe.token_to_id(EOS)
     dtype = np.uint16 if vocab_size <= 2**16 else np.uint32
-    counts = {}
-    for split, docs in (("train", train_docs), ("val", val_docs)):
-        ids = [np.asarray(e.ids + [eos_id], dtype=dtype) for e in bpe.encode_batch(docs)]
-        array = np.concatenate(ids)
-        array.tofile(folder / f"{split}.bin")
-        counts[split] = {"documents": len(docs), "tokens": int(array.size),
-                         "bytes": sum(len(d.encode("utf-8")) for d in docs)}
+    counts = {split: _write_tokens(bpe, docs, eos_id, dtype, folder / f"{split}.bin", split)
+              for split, docs in (("train", train_docs), ("val", val_docs))}
     meta = {
         "key": key, "corpus": corpus.spec, "corpus_fingerprint": corpus.fingerprint,
         "corpus_description": corpus.description, "vocab_size": bpe.get_vocab_size(),
