@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import platform
+import subprocess
 import time
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -22,6 +23,19 @@ from helpers.config import ChapterConfig
 from helpers.prose import glue_markdown
 
 PACKAGES = ("torch", "transformer-lens", "sae-lens", "numpy", "scipy", "pandas", "papermill", "jupyter-book")
+
+
+def source_commit(root: Path | None = None) -> str:
+    """The git commit of the project checkout, with ``-dirty`` when tracked files differ from it;
+    ``unknown`` outside a git checkout."""
+    root = root or paths.project_root()
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                 capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("-dirty" if changed else "")
 
 
 def package_versions() -> dict[str, str]:
@@ -84,6 +98,7 @@ class ChapterRun:
             "device": str(device),
             "device_name": hardware.describe_device(device),
             "versions": package_versions(),
+            "git_commit": source_commit(),
             "started_at": self.started_at,
             "wall_time_s": round(time.perf_counter() - self.started, 3),
         }
