@@ -2,6 +2,7 @@
 #   make book [PRESET=quick|paper|smoke]   set up .venv, execute every chapter, build _build/html
 #   make test                              the test suite (every chapter under the smoke preset)
 #   make test-browser                      Chromium against the built book, and JupyterLab (needs make book)
+#   make bundle PRESET=study               copy a finished run's results into results/<preset>/ (committed)
 #   make bench                             speed benchmarks (ratios against a reference, same process)
 #   make lab                               JupyterLab on the notebooks
 
@@ -14,7 +15,7 @@ STAMP := $(VENV)/.installed
 # TORCH_INDEX (optional) is a package index for it, e.g. https://download.pytorch.org/whl/cpu.
 TORCH := $(shell grep -o '"torch==[^"]*"' pyproject.toml | tr -d '"')
 
-.PHONY: setup book execute test test-browser bench lab clean
+.PHONY: setup book execute bundle test test-browser bench lab clean
 
 setup: $(STAMP)
 
@@ -29,6 +30,9 @@ book: $(STAMP)
 
 execute: $(STAMP)
 	$(BIN)/python -m helpers.runner execute --preset $(PRESET)
+
+bundle: $(STAMP)
+	$(BIN)/python -m helpers.bundle make --preset $(PRESET)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -41,7 +41,8 @@ def smoke_run(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
     before = {c: hashlib.sha256(source(c).read_bytes()).hexdigest() for c in CHAPTERS}
     log: list[str] = []
-    outputs = runner.execute("smoke", runs_dir=runs, log=log.append)
+    no_bundles = tmp_path_factory.mktemp("no_bundles")  # the ladder's first case: this run alone
+    outputs = runner.execute("smoke", runs_dir=runs, log=log.append, bundles_dir=no_bundles)
     return runs, outputs, before, log
 
 
@@ -303,3 +304,62 @@ def test_runner_rejects_a_bad_preset_before_executing(tmp_path):
     with pytest.raises(ValueError, match="--only: 99_missing"):
         runner.execute("smoke", runs_dir=tmp_path, only=["99_missing"])
     assert list(tmp_path.iterdir()) == []
+
+
+LADDER_CHAPTERS = ["03_language_models", "04_saes", "05_universality", "06_discussion"]
+
+
+def bundles_of(runs, root, presets):
+    """Bundles of the smoke run's results filed under other presets' names (a stand-in for their runs)."""
+    import shutil
+
+    from helpers.bundle import make_bundle
+
+    for preset in presets:
+        shutil.copytree(runs / "smoke", runs / preset, dirs_exist_ok=True)
+        make_bundle(preset, runs, root)
+    return root
+
+
+def test_ladder_has_one_rung_per_bundle(smoke_run, tmp_path):
+    from helpers import ladder
+    from helpers.config import UniversalityConfig
+
+    runs, _, _, _ = smoke_run
+    intervals = pd.read_csv(runs / "smoke" / "results" / "05_universality" / "r_intervals.csv")
+    own_r = float(intervals[(intervals.level == "kind") & (intervals.kind == "cross-width")
+                            & (intervals.site == "blocks.1.hook_resid_pre")].r.iloc[0])
+    for presets in ([], ["study"], ["study", "quick"]):
+        root = bundles_of(runs, tmp_path / f"bundles{len(presets)}", presets)
+        cfg = UniversalityConfig.from_params(preset="smoke", runs_dir=str(runs), bundles_dir=str(root))
+        rungs = ladder.rungs(cfg)
+        assert [r.source for r in rungs].count("bundle") == len(presets) and len(rungs) == len(presets) + 1
+        for table in (ladder.language_model_ladder(rungs), ladder.sae_ladder(rungs), ladder.universality_ladder(rungs)):
+            assert sorted(table.rung) == sorted(["smoke", *presets])
+        u = ladder.universality_ladder(rungs).set_index("rung")
+        assert u.r["smoke"] == pytest.approx(own_r) and all(u.r[p] == pytest.approx(own_r) for p in presets)
+        verdicts = ladder.verdict_ladder(rungs)
+        assert list(verdicts.columns) == ["claim", "talk", "rule", *[r.preset for r in rungs]]
+
+
+def test_ladder_chapters_show_two_bundles_and_stop_on_a_corrupt_one(smoke_run, tmp_path):
+    runs, _, _, _ = smoke_run
+    root = bundles_of(runs, tmp_path / "bundles", ["study", "quick"])
+    outputs = runner.execute("smoke", runs_dir=runs, only=LADDER_CHAPTERS, bundles_dir=root, log=lambda _: None)
+    discussion = nbformat.read(outputs[CHAPTERS.index("06_discussion")], as_version=4)
+    rungs_text = glued(discussion)["verdict_rungs"]["text/markdown"]
+    assert all(f"`{p}` ({s})" in rungs_text for p, s in (("quick", "bundle"), ("smoke", "this run"), ("study", "bundle")))
+    universality = nbformat.read(outputs[CHAPTERS.index("05_universality")], as_version=4)
+    sentence = glued(universality)["u_ladder_sentence"]["text/markdown"]
+    assert all(f"At `{p}`" in sentence for p in ("quick", "smoke", "study"))
+    damaged = root / "study" / "05_universality" / "r_intervals.csv"
+    damaged.write_text(damaged.read_text().replace("cross-width", "cross-widths", 1))
+    with pytest.raises(papermill.PapermillExecutionError, match="r_intervals.csv: its sha256 differs"):
+        runner.execute("smoke", runs_dir=runs, only=["06_discussion"], bundles_dir=root, log=lambda _: None)
+
+
+def test_ladder_chapters_without_bundles_say_so(smoke_run):
+    _, outputs, _, _ = smoke_run
+    for chapter, name in (("03_language_models", "ladder_rungs"), ("06_discussion", "verdict_rungs")):
+        text = glued(nbformat.read(outputs[CHAPTERS.index(chapter)], as_version=4))[name]["text/markdown"]
+        assert text.startswith("only this run (`smoke`)")

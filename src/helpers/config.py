@@ -269,6 +269,14 @@ class ChapterConfig:
 
 
 @dataclass(frozen=True)
+class LadderParameters:
+    """The parameter of the chapters that set this run beside committed results bundles."""
+
+    bundles_dir: str = param("", lambda v: None if not v or Path(v).is_dir() else "an existing folder, or '' for <project>/results",
+                             "folder of committed results bundles shown beside this run (empty: <project>/results)")
+
+
+@dataclass(frozen=True)
 class ModelFamilyConfig(ChapterConfig):
     """The talk's family: fixed depth, several widths, heads = max(min_heads, d_model // head_dim)."""
 
@@ -353,7 +361,7 @@ def pair(value: list) -> str | None:
 
 
 @dataclass(frozen=True)
-class LanguageModelsConfig(ModelFamilyConfig):
+class LanguageModelsConfig(ModelFamilyConfig, LadderParameters):
     """Chapter 3: corpus, tokenizer, and the width sweep of transformer language models."""
 
     chapter: ClassVar[str] = "03_language_models"
@@ -402,7 +410,7 @@ SAE_ARCHITECTURES = ("gated", "standard", "topk", "batchtopk", "jumprelu")
 
 
 @dataclass(frozen=True)
-class SAEsConfig(ChapterConfig):
+class SAEsConfig(ChapterConfig, LadderParameters):
     """Chapter 4: sparse autoencoders on every model of chapter 3 (read from the same preset)."""
 
     chapter: ClassVar[str] = "04_saes"
@@ -439,7 +447,7 @@ DEAD_LATENT_CONVENTIONS = ("exclude", "original")
 
 
 @dataclass(frozen=True)
-class UniversalityConfig(ChapterConfig):
+class UniversalityConfig(ChapterConfig, LadderParameters):
     """Chapter 5: importance, universality and the controls, on the SAEs of chapter 4 (same preset)."""
 
     chapter: ClassVar[str] = "05_universality"
@@ -485,7 +493,7 @@ class UniversalityConfig(ChapterConfig):
 
 
 @dataclass(frozen=True)
-class DiscussionConfig(ChapterConfig):
+class DiscussionConfig(ChapterConfig, LadderParameters):
     """Chapter 6: reads the results of chapters 1 to 5 in the same preset; no parameters of its own."""
 
     chapter: ClassVar[str] = "06_discussion"

@@ -64,3 +64,26 @@ def draw_gram(ax_gram, ax_norms, gram, norms, title: str = "") -> None:
     ax_norms.barh(np.arange(len(norms)), norms, color=["#0072B2" if n > 0.5 else "#BBBBBB" for n in norms])
     ax_norms.invert_yaxis()
     ax_norms.set(yticks=[], xlim=(0, max(1.2, float(norms.max()) * 1.05)), xlabel="$\\|W_i\\|$")
+
+
+def draw_ladder(ax, ladder, column: str, label: str, low: str | None = None, high: str | None = None,
+                reference: float | None = None, reference_label: str = "", marker: str = "o") -> None:
+    """One measurement against scale: a point per rung at its widest model's N (log x), an interval
+    when ``low``/``high`` name columns, each rung named, and a dashed reference line (the talk's value
+    or a target)."""
+    import numpy as np
+
+    x, y = ladder["widest N"].to_numpy(float), ladder[column].to_numpy(float)
+    if low and high:
+        error = np.vstack([y - ladder[low].to_numpy(float), ladder[high].to_numpy(float) - y])
+        ax.errorbar(x, y, yerr=error, marker=marker, capsize=4, label=label)
+    else:
+        ax.plot(x, y, marker=marker, label=label)
+    for xi, yi, rung in zip(x, y, ladder.rung):
+        ax.annotate(rung, (xi, yi), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    if reference is not None:
+        ax.axhline(reference, color="0.4", linestyle="--", linewidth=1, label=reference_label)
+    ax.set_xscale("log")
+    ax.set_xlabel("non-embedding N of the rung's widest model")
+    if len(x) == 1:  # one rung: a readable decade around it
+        ax.set_xlim(x[0] / 3, x[0] * 3)

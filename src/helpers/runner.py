@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -29,7 +30,8 @@ from typing import Any
 import yaml
 
 from helpers import atomic, paths, web_assets
-from helpers.config import load_preset
+from helpers.bundle import MANIFEST, bundles_root
+from helpers.config import CONFIGS, load_preset
 
 BOOK_FILES = ("_toc.yml", "book")
 BINDERHUB = "https://mybinder.org"
@@ -55,10 +57,20 @@ def chapters_in_book_order(root: Path | None = None) -> list[str]:
     return [Path(f).stem for f in files if f.startswith("notebooks/")]
 
 
-def cache_key(source: Path, parameters: dict[str, Any]) -> str:
+def bundles_fingerprint(bundles_dir: str | Path | None = None) -> str:
+    """A hash of every committed bundle's folder name and manifest (which holds its files' hashes)."""
+    root = Path(bundles_dir) if bundles_dir else bundles_root()
+    digest = hashlib.sha256()
+    for folder in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []:
+        manifest = folder / MANIFEST
+        digest.update(folder.name.encode() + b"\0" + (manifest.read_bytes() if manifest.is_file() else b"no manifest"))
+    return digest.hexdigest()
+
+
+def cache_key(source: Path, parameters: dict[str, Any], bundles: str = "") -> str:
     """sha256 of the source notebook, its parameters and every file of the ``helpers`` package."""
     digest = hashlib.sha256(source.read_bytes())
-    digest.update(json.dumps(parameters, sort_keys=True).encode())
+    digest.update(json.dumps(parameters, sort_keys=True).encode() + bundles.encode())
     package = Path(__file__).parent
     for path in sorted(package.rglob("*")):
         if path.is_file() and path.suffix in {".py", ".yaml"}:
@@ -73,10 +85,13 @@ def execute(
     only: list[str] | None = None,
     force: bool = False,
     log: Callable[[str], None] = print,
+    bundles_dir: str | Path | None = None,
 ) -> list[Path]:
     """Execute the preset's notebooks in book order; return the executed copies' paths.
 
-    The whole preset is validated before the first notebook starts.
+    The whole preset is validated before the first notebook starts. Chapters that show the scale
+    ladder read the results bundles in ``bundles_dir`` (default ``<project>/results``); their
+    manifests are part of those chapters' cache keys, so a new or changed bundle re-executes them.
     """
     import papermill
 
@@ -97,7 +112,10 @@ def execute(
         parameters = dict(resolved[chapter])
         if runs_dir:
             parameters["runs_dir"] = str(Path(runs_dir).resolve())
-        key = cache_key(source, parameters)
+        shows_ladder = any(f.name == "bundles_dir" for f in dataclasses.fields(CONFIGS[chapter]))
+        if shows_ladder and bundles_dir:
+            parameters["bundles_dir"] = str(Path(bundles_dir).resolve())
+        key = cache_key(source, parameters, bundles_fingerprint(bundles_dir) if shows_ladder else "")
         key_file = output.with_suffix(".key")
         if not force and output.exists() and key_file.exists() and key_file.read_text() == key:
             log(f"[{preset}] {chapter}: unchanged, reusing {output}")
@@ -206,9 +224,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs-dir", default=None, help="folder for runs/<preset>/ (default: <project>/runs)")
     parser.add_argument("--only", nargs="*", default=None, help="execute only these chapters")
     parser.add_argument("--force", action="store_true", help="re-execute even if nothing changed")
+    parser.add_argument("--bundles-dir", default=None, help="results bundles shown beside this run (default: <project>/results)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    execute(args.preset, args.runs_dir, args.only, args.force)
+    execute(args.preset, args.runs_dir, args.only, args.force, bundles_dir=args.bundles_dir)
     if args.command == "book":
         build(args.preset, args.runs_dir)
     print(f"[{args.preset}] {args.command} finished in {time.perf_counter() - started:.1f} s")
