@@ -101,3 +101,6 @@ def test_bundle_fingerprint_changes_with_any_bundle(finished_run, tmp_path):
     assert with_one != empty and bundles_fingerprint(root) == with_one
     (made.folder / "manifest.json").write_text((made.folder / "manifest.json").read_text().replace("a CPU", "b CPU"))
     assert bundles_fingerprint(root) not in (empty, with_one)
+    (made.folder / CHAPTERS[0] / "table.csv").write_text("model,loss\na,9\n")
+    with pytest.raises(BundleError, match="sha256 differs"):
+        bundles_fingerprint(root)

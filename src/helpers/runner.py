@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 
 from helpers import atomic, paths, web_assets
-from helpers.bundle import MANIFEST, bundles_root
+from helpers.bundle import committed_bundles
 from helpers.config import CONFIGS, load_preset
 
 BOOK_FILES = ("_toc.yml", "book")
@@ -58,12 +58,11 @@ def chapters_in_book_order(root: Path | None = None) -> list[str]:
 
 
 def bundles_fingerprint(bundles_dir: str | Path | None = None) -> str:
-    """A hash of every committed bundle's folder name and manifest (which holds its files' hashes)."""
-    root = Path(bundles_dir) if bundles_dir else bundles_root()
+    """A hash of every committed bundle's manifest (which holds its files' hashes). Each bundle is
+    validated first, so a damaged one stops the run even where every chapter is cached."""
     digest = hashlib.sha256()
-    for folder in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []:
-        manifest = folder / MANIFEST
-        digest.update(folder.name.encode() + b"\0" + (manifest.read_bytes() if manifest.is_file() else b"no manifest"))
+    for bundle in committed_bundles(bundles_dir):
+        digest.update(bundle.folder.name.encode() + b"\0" + json.dumps(bundle.manifest, sort_keys=True).encode())
     return digest.hexdigest()
 
 
@@ -101,6 +100,7 @@ def execute(
     unknown = sorted(set(only or []) - set(chapters))
     if unknown:
         raise ValueError(f"--only: {', '.join(unknown)} not in the book; allowed: {', '.join(chapters)}")
+    bundles = bundles_fingerprint(bundles_dir)  # validates every bundle before any notebook starts
     out_dir = paths.run_dir(preset, runs_dir) / "notebooks"
     outputs = []
     for chapter in chapters:
@@ -115,7 +115,7 @@ def execute(
         shows_ladder = any(f.name == "bundles_dir" for f in dataclasses.fields(CONFIGS[chapter]))
         if shows_ladder and bundles_dir:
             parameters["bundles_dir"] = str(Path(bundles_dir).resolve())
-        key = cache_key(source, parameters, bundles_fingerprint(bundles_dir) if shows_ladder else "")
+        key = cache_key(source, parameters, bundles if shows_ladder else "")
         key_file = output.with_suffix(".key")
         if not force and output.exists() and key_file.exists() and key_file.read_text() == key:
             log(f"[{preset}] {chapter}: unchanged, reusing {output}")
