@@ -37,13 +37,19 @@ def glued(notebook: nbformat.NotebookNode) -> dict[str, dict]:
     return values
 
 
+def no_bundles(runs: Path) -> Path:
+    """An empty bundles folder beside the smoke run: the ladder's first case, this run alone."""
+    folder = runs.with_name(runs.name + "_no_bundles")
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
     before = {c: hashlib.sha256(source(c).read_bytes()).hexdigest() for c in CHAPTERS}
     log: list[str] = []
-    no_bundles = tmp_path_factory.mktemp("no_bundles")  # the ladder's first case: this run alone
-    outputs = runner.execute("smoke", runs_dir=runs, log=log.append, bundles_dir=no_bundles)
+    outputs = runner.execute("smoke", runs_dir=runs, log=log.append, bundles_dir=no_bundles(runs))
     return runs, outputs, before, log
 
 
@@ -151,8 +157,9 @@ def test_language_models_chapter_results_are_machine_readable(smoke_run):
     table = pd.read_csv(results / "models.csv")
     assert table.role.value_counts().to_dict() == {"family": 2, "pair": 2, "seed control": 1}
     assert table[table.role == "pair"]["N (12·L·d²)"].nunique() == 1
-    for folder in table.folder:
-        assert (Path(folder) / "model.pt").exists() and not (Path(folder) / "checkpoint.pt").exists()
+    for folder in table.folder:  # relative to the run's folder
+        model = runs / "smoke" / folder
+        assert (model / "model.pt").exists() and not (model / "checkpoint.pt").exists()
     assert json.loads((results / "conversion_check.json").read_text())["max_abs_logit_diff"] <= 1e-4
     corpus = json.loads((results / "corpus.json").read_text())
     assert corpus["spec"] == "stdlib" and len(corpus["fingerprint"]) == 64
@@ -172,7 +179,7 @@ def test_sae_chapter_results_are_machine_readable_and_load_in_saelens(smoke_run)
     assert set(wide.hook) == {"blocks.4.hook_mlp_out", "blocks.4.hook_resid_pre"}
     assert table.loss_recovered.notna().all() and (table.l0 > 0).all()
     assert (table.ce_ablated > table.ce_clean).any()
-    sae = SAE.load_from_disk(table.folder[0])
+    sae = SAE.load_from_disk(runs / "smoke" / table.folder[0])
     assert sae.cfg.d_sae == 64
     assert set(pd.read_csv(results / "spliced_loss_fits.csv").source) == {"this run", "original run"}
 
@@ -276,7 +283,7 @@ def test_rerun_reuses_executed_notebooks(smoke_run):
     runs, outputs, _, _ = smoke_run
     stamp = outputs[0].stat().st_mtime_ns
     log: list[str] = []
-    runner.execute("smoke", runs_dir=runs, log=log.append)
+    runner.execute("smoke", runs_dir=runs, log=log.append, bundles_dir=no_bundles(runs))
     assert all("unchanged" in line for line in log)
     assert outputs[0].stat().st_mtime_ns == stamp
 
@@ -345,7 +352,11 @@ def test_ladder_has_one_rung_per_bundle(smoke_run, tmp_path):
 
 
 def test_ladder_chapters_show_two_bundles_and_stop_on_a_corrupt_one(smoke_run, tmp_path):
-    runs, _, _, _ = smoke_run
+    import shutil
+
+    shared, _, _, _ = smoke_run
+    runs = tmp_path / "runs"  # a copy, so the module's smoke run keeps its outputs
+    shutil.copytree(shared / "smoke", runs / "smoke")
     root = bundles_of(runs, tmp_path / "bundles", ["study", "quick"])
     outputs = runner.execute("smoke", runs_dir=runs, only=LADDER_CHAPTERS, bundles_dir=root, log=lambda _: None)
     discussion = nbformat.read(outputs[CHAPTERS.index("06_discussion")], as_version=4)

@@ -93,8 +93,8 @@ class ChapterRun:
         return {
             "chapter": self.config.chapter,
             "preset": self.config.preset,
-            # Where the run lived is not a parameter of the science, and would tie results to one machine.
-            "parameters": {k: v for k, v in self.config.as_dict().items() if k != "runs_dir"},
+            # Folders are not parameters of the science, and would tie results to one machine.
+            "parameters": {k: v for k, v in self.config.as_dict().items() if k not in ("runs_dir", "bundles_dir")},
             "device": str(device),
             "device_name": hardware.describe_device(device),
             "versions": package_versions(),
