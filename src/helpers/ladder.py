@@ -143,12 +143,13 @@ def universality_ladder(ladder: list[Rung]) -> pd.DataFrame:
 
 
 def verdict_ladder(ladder: list[Rung]) -> pd.DataFrame:
-    """Chapter 6's claims, one row each: the talk's value, the rule, and one verdict column per rung."""
+    """Chapter 6's claims in the first rung's order, one row each: the talk's value, the rule, and one
+    verdict column per rung (empty where a rung lacks the claim)."""
     merged: pd.DataFrame | None = None
     for rung in ladder:
         claims = rung.table(DISCUSSION, "claims")
         column = claims[["claim", "talk", "rule", "verdict"]].rename(columns={"verdict": rung.preset})
-        merged = column if merged is None else merged.merge(column[["claim", rung.preset]], on="claim", how="outer")
+        merged = column if merged is None else merged.merge(column[["claim", rung.preset]], on="claim", how="left")
     return merged
 
 
