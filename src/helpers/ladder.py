@@ -123,6 +123,7 @@ def universality_ladder(ladder: list[Rung]) -> pd.DataFrame:
         equal_n = rung.record(UNIVERSALITY, "equal_n_check")
         rows.append(_base(rung) | {
             "site": site, "r": float(cross.r), "r_low": float(cross.r_low), "r_high": float(cross.r_high),
+            "r (seed control)": float(controls.r["seed control"]), "r (random model)": float(controls.r["random model"]),
             "universality": float(controls.mean_universality["cross-width"]),
             "token floor": float(controls.mean_universality["token identity"]),
             "random-model floor": float(controls.mean_universality["random model"]),
