@@ -30,6 +30,7 @@ def finished_run(tmp_path):
         (results / ".table.xyz.tmp.csv").write_text("half written")
     (runs / "quick" / "results" / CHAPTERS[1] / "extra" ).mkdir()
     (runs / "quick" / "results" / CHAPTERS[1] / "extra" / "verdict.json").write_text(json.dumps({"verdict": "no"}))
+    (runs / "quick" / "results" / CHAPTERS[1] / "latents.csv").write_text("latent,universality\n0,0.5\n")
     (runs / "quick" / "models").mkdir()
     (runs / "quick" / "models" / "model.pt").write_bytes(b"\0" * 1024)
     return runs

@@ -2,7 +2,8 @@
 show them without re-running them.
 
 A bundle holds every CSV and JSON of ``runs/<preset>/results/`` (the chapters' tables and their
-``provenance.json``), the preset file as ``preset.yaml``, and ``manifest.json``: the sha256 of each
+``provenance.json``) except the per-latent table ``latents.csv`` (one row per latent per comparison,
+over 10 MB at the study scale; it stays with the run), the preset file as ``preset.yaml``, and ``manifest.json``: the sha256 of each
 file, the git commit that ran each chapter and the one that made the bundle, package versions,
 device and wall time per chapter. Weights and activations are never bundled.
 
@@ -39,6 +40,7 @@ MANIFEST = "manifest.json"
 PRESET_FILE = "preset.yaml"
 MAX_BYTES = 20 * 2**20
 BUNDLED_SUFFIXES = (".csv", ".json")
+LEFT_IN_THE_RUN = ("latents.csv",)
 
 
 class BundleError(ValueError):
@@ -138,7 +140,7 @@ def make_bundle(preset: str, runs_dir: str | Path | None = None, bundles_dir: st
                           f"missing: chapter {unfinished[0]} of preset {preset!r} has not finished "
                           f"(make execute PRESET={preset})")
     files = sorted(p for c in chapters for p in (results / c).rglob("*")
-                   if p.is_file() and p.suffix in BUNDLED_SUFFIXES and not p.name.startswith("."))
+                   if p.is_file() and p.suffix in BUNDLED_SUFFIXES and not p.name.startswith(".") and p.name not in LEFT_IN_THE_RUN)
     size = sum(p.stat().st_size for p in files)
     if size > MAX_BYTES:
         largest = max(files, key=lambda p: p.stat().st_size)
