@@ -96,6 +96,7 @@ def test_unfinished_runs_oversized_bundles_and_bad_presets_stop_before_writing(f
 
 def test_bundle_fingerprint_changes_with_any_bundle(finished_run, tmp_path):
     root = tmp_path / "results"
+    root.mkdir()
     empty = bundles_fingerprint(root)
     made = make_bundle("quick", finished_run, root, chapters=CHAPTERS)
     with_one = bundles_fingerprint(root)
@@ -105,3 +106,14 @@ def test_bundle_fingerprint_changes_with_any_bundle(finished_run, tmp_path):
     (made.folder / CHAPTERS[0] / "table.csv").write_text("model,loss\na,9\n")
     with pytest.raises(BundleError, match="sha256 differs"):
         bundles_fingerprint(root)
+
+
+def test_a_missing_bundles_folder_stops_the_run_before_any_notebook(tmp_path):
+    from helpers import runner
+    from helpers.config import ParameterError
+
+    with pytest.raises(ParameterError, match="parameter 'bundles_dir'.*an existing folder"):
+        committed_bundles(tmp_path / "nowhere")
+    with pytest.raises(ParameterError, match="'bundles_dir'"):
+        runner.execute("smoke", runs_dir=tmp_path / "runs", bundles_dir=tmp_path / "nowhere", log=lambda _: None)
+    assert not (tmp_path / "runs").exists()

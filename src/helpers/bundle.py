@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from helpers import atomic, paths
-from helpers.config import check_preset
+from helpers.config import ParameterError, check_preset
 from helpers.provenance import source_commit
 
 SCHEMA = 1
@@ -114,8 +114,11 @@ def read_bundle(folder: str | Path) -> Bundle:
 
 
 def committed_bundles(bundles_dir: str | Path | None = None) -> list[Bundle]:
-    """Every bundle under ``bundles_dir`` (default ``<project>/results``), validated, by preset name.
-    A folder there that is not a valid bundle is an error, not skipped."""
+    """Every bundle under ``bundles_dir`` (default ``<project>/results``, which may be absent),
+    validated, by preset name. A folder there that is not a valid bundle is an error, not skipped,
+    and so is a ``bundles_dir`` that does not exist."""
+    if bundles_dir and not Path(bundles_dir).is_dir():
+        raise ParameterError("bundles_dir", str(bundles_dir), "an existing folder, or '' for <project>/results")
     root = Path(bundles_dir) if bundles_dir else bundles_root()
     if not root.is_dir():
         return []

@@ -130,7 +130,7 @@ def _pysource(spec: CorpusSpec) -> tuple[list[str], list[str], str, str]:
         names.append(f"{label}/{path.relative_to(root).as_posix()}")
         documents.append(raw.decode("utf-8", errors="replace"))
     if not names:
-        raise ParameterError("corpus", spec.location and f"pysource:{spec.location}",
+        raise ParameterError("corpus", f"pysource:{spec.location}" if spec.location else "pysource",
                              "a folder holding at least one .py file outside test folders")
     megabytes = sum(len(d) for d in documents) / 1e6
     where = spec.location or f"Python {platform.python_version()} standard library and site-packages"
