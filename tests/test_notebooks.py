@@ -241,14 +241,73 @@ def test_universality_chapter_results_are_exact_and_consistent(smoke_run):
     assert split.loss_wide_random.notna().all() and (split.n_eff_wide_all > 0).all()
 
 
+def test_training_dynamics_ends_at_chapter_5s_pair_and_starts_at_initialisation(smoke_run):
+    """The last point of both axes is chapter 5's SAE pair (same r to float precision); the SAE kept
+    with checkpoints ended identical to chapter 4's; step 0 is the untrained model (loss ≈ ln V)."""
+    import math
+
+    import torch
+    from safetensors.torch import load_file
+
+    runs, _, _, _ = smoke_run
+    results = runs / "smoke" / "results"
+    r = pd.read_csv(results / "06_training_dynamics" / "r_along_training.csv")
+    stages = pd.read_csv(results / "06_training_dynamics" / "stages.csv")
+    assert sorted(r[r.axis == "language models"].lm_step.unique()) == [0, 16, 32]
+    assert r[r.axis == "SAEs"].sae_tokens.nunique() == 3  # two checkpoints and the finished SAE
+    last = {axis: group[group.lm_fraction.eq(1) & group.sae_fraction.eq(1)].set_index("scored").r for axis, group in r.groupby("axis")}
+    assert last["language models"].to_dict() == last["SAEs"].to_dict()
+    summary = pd.read_csv(results / "05_universality" / "pair_summary.csv")
+    first = summary[(summary.kind == "cross-width") & (summary.site == "blocks.1.hook_resid_pre")
+                    & (summary.scored_seed == summary.scored_seed.min()) & (summary.against_seed == summary.against_seed.min())]
+    for scored, value in last["SAEs"].items():
+        assert value == pytest.approx(float(first[first.scored == scored].r.iloc[0]), abs=1e-12)
+    metrics = pd.read_csv(results / "04_saes" / "sae_metrics.csv")
+    for model in ("L2-d16", "L2-d32"):
+        chapter_4 = runs / "smoke" / metrics[(metrics.model == model) & (metrics.site == "blocks.1.hook_resid_pre")].folder.iloc[0]
+        kept = chapter_4.with_name(chapter_4.name + "-checkpoints2")
+        ours, theirs = (load_file(str(folder / "sae_weights.safetensors")) for folder in (kept, chapter_4))
+        assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
+    untrained = stages[(stages.axis == "language models") & (stages.lm_step == 0)]
+    assert (untrained.lm_loss - math.log(512)).abs().max() < 0.05
+    trained = stages[(stages.axis == "language models") & (stages.lm_step == 32)]
+    assert (trained.lm_loss.to_numpy() < untrained.lm_loss.to_numpy()).all()
+    assert not any(str(f).startswith("/") for f in stages.folder)
+
+
+def test_training_dynamics_stops_before_work_when_a_snapshot_is_missing(smoke_run, tmp_path):
+    import shutil
+
+    from helpers import dynamics, language_models
+    from helpers.config import DynamicsConfig
+
+    shared, _, _, _ = smoke_run
+    runs = tmp_path / "runs"
+    shutil.copytree(shared / "smoke", runs / "smoke")
+    shutil.copytree(shared / "cache", runs / "cache")
+    cfg = DynamicsConfig.from_params(preset="smoke", device="cpu", runs_dir=str(runs), lm_steps=[0, 16])
+    lm = cfg.universality().saes().language_models()
+    _, data = language_models.prepare_data(lm)
+    trained = language_models.train_all(lm, data)
+    shutil.rmtree(trained["L2-d32"].folder / "snapshots")
+    saes_before = sorted(p.name for p in (runs / "smoke" / "saes" / "L2-d32").iterdir())
+    with pytest.raises(dynamics.MissingSnapshotError, match="step-000016.pt is missing: L2-d32"):
+        dynamics.run(cfg)
+    assert sorted(p.name for p in (runs / "smoke" / "saes" / "L2-d32").iterdir()) == saes_before
+
+
 def test_discussion_reads_every_claim_from_the_results(smoke_run):
 
     runs, _, _, _ = smoke_run
-    results = runs / "smoke" / "results" / "06_discussion"
+    results = runs / "smoke" / "results" / "07_discussion"
     claims = pd.read_csv(results / "claims.csv")
     assert len(claims) == 3 and set(claims.verdict) <= {"reproduced", "not reproduced", "inconclusive at this scale"}
     new = pd.read_csv(results / "new_measurements.csv")
-    assert len(new) == 4 and set(new.answer) <= {"yes", "no", "inconclusive at this scale"}
+    assert len(new) == 6 and set(new.answer) <= {"yes", "no", "inconclusive at this scale"}
+    summary = json.loads((runs / "smoke" / "results" / "06_training_dynamics" / "summary.json").read_text())
+    for axis, values in summary["axes"].items():  # chapter 6's directions, read, not recomputed
+        answer = new[new.measurement.str.startswith(f"r grows as the {axis} train")].answer.iloc[0]
+        assert answer == ("yes" if values["direction"] == "rises" else "no")
     assert {"rule", "smoke"} <= set(claims.columns)
 
 
@@ -314,7 +373,7 @@ def test_runner_rejects_a_bad_preset_before_executing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-LADDER_CHAPTERS = ["03_language_models", "04_saes", "05_universality", "06_discussion"]
+LADDER_CHAPTERS = ["03_language_models", "04_saes", "05_universality", "06_training_dynamics", "07_discussion"]
 
 
 def bundles_of(runs, root, presets):
@@ -347,6 +406,9 @@ def test_ladder_has_one_rung_per_bundle(smoke_run, tmp_path):
             assert sorted(table.rung) == sorted(["smoke", *presets])
         u = ladder.universality_ladder(rungs).set_index("rung")
         assert u.r["smoke"] == pytest.approx(own_r) and all(u.r[p] == pytest.approx(own_r) for p in presets)
+        dynamics = ladder.dynamics_ladder(rungs).set_index("rung")
+        assert all(dynamics.supports[p] == dynamics.supports["smoke"] for p in presets)
+        assert set(ladder.dynamics_curves(rungs).rung) == {"smoke", *presets}
         verdicts = ladder.verdict_ladder(rungs)
         assert list(verdicts.columns) == ["claim", "talk", "rule", *[r.preset for r in rungs]]
 
@@ -359,7 +421,7 @@ def test_ladder_chapters_show_two_bundles_and_stop_on_a_corrupt_one(smoke_run, t
     shutil.copytree(shared / "smoke", runs / "smoke")
     root = bundles_of(runs, tmp_path / "bundles", ["study", "quick"])
     outputs = runner.execute("smoke", runs_dir=runs, only=LADDER_CHAPTERS, bundles_dir=root, log=lambda _: None)
-    discussion = nbformat.read(outputs[CHAPTERS.index("06_discussion")], as_version=4)
+    discussion = nbformat.read(outputs[CHAPTERS.index("07_discussion")], as_version=4)
     rungs_text = glued(discussion)["verdict_rungs"]["text/markdown"]
     assert all(f"`{p}` ({s})" in rungs_text for p, s in (("quick", "bundle"), ("smoke", "this run"), ("study", "bundle")))
     universality = nbformat.read(outputs[CHAPTERS.index("05_universality")], as_version=4)
@@ -367,13 +429,16 @@ def test_ladder_chapters_show_two_bundles_and_stop_on_a_corrupt_one(smoke_run, t
     assert all(f"At `{p}`" in sentence for p in ("quick", "smoke", "study"))
     damaged = root / "study" / "05_universality" / "r_intervals.csv"
     damaged.write_text(damaged.read_text().replace("cross-width", "cross-widths", 1))
-    for only in (["06_discussion"], ["01_scaling_laws"]):  # a cached ladder chapter, then one without a ladder
+    dynamics = nbformat.read(outputs[CHAPTERS.index("06_training_dynamics")], as_version=4)
+    assert all(f"At `{p}`" in glued(dynamics)["dyn_ladder_sentence"]["text/markdown"] for p in ("quick", "smoke", "study"))
+    for only in (["07_discussion"], ["01_scaling_laws"]):  # a cached ladder chapter, then one without a ladder
         with pytest.raises(BundleError, match="r_intervals.csv: its sha256 differs"):
             runner.execute("smoke", runs_dir=runs, only=only, bundles_dir=root, log=lambda _: None)
 
 
 def test_ladder_chapters_without_bundles_say_so(smoke_run):
     _, outputs, _, _ = smoke_run
-    for chapter, name in (("03_language_models", "ladder_rungs"), ("06_discussion", "verdict_rungs")):
+    for chapter, name in (("03_language_models", "ladder_rungs"), ("06_training_dynamics", "dyn_ladder_rungs"),
+                          ("07_discussion", "verdict_rungs")):
         text = glued(nbformat.read(outputs[CHAPTERS.index(chapter)], as_version=4))[name]["text/markdown"]
         assert text.startswith("only this run (`smoke`)")

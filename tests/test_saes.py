@@ -154,3 +154,42 @@ def test_sae_training_is_reproducible_and_follows_the_seed(model_pair, tmp_path)
     assert all(torch.equal(first[name], second[name]) for name in first)  # same seed, separate runs
     assert not torch.equal(first["W_enc"], other["W_enc"])
     assert torch.equal(torch.random.get_rng_state(), caller_state)  # the caller's generator is untouched
+
+
+def test_kept_checkpoints_do_not_change_the_sae_and_load_like_the_final_one(model_pair, tmp_path):
+    """Checkpoints live in their own folder; the final weights equal those of the same SAE trained
+    without them; each checkpoint is an inference SAE (activation scaling folded in, as SAELens
+    folds the final SAE's), so SAELens's own final checkpoint converted our way equals its final SAE."""
+    import sae_lens
+    from safetensors.torch import load_file
+
+    from helpers.saes import _inference_checkpoints, _sae_config, checkpoint_folders, seeded, training_windows
+
+    _, hooked, _ = model_pair
+    train = np.random.default_rng(0).integers(0, 50, 20_000).astype(np.uint16)
+    settings = SAESettings(d_sae=32, l1_coefficient=1.0, lr=1e-3, training_tokens=2048, context=16, batch_tokens=256)
+    plain = train_sae("m", "key", hooked, "blocks.1.hook_resid_pre", train, "tokens", settings, tmp_path, torch.device("cpu"))
+    kept = train_sae("m", "key", hooked, "blocks.1.hook_resid_pre", train, "tokens", settings, tmp_path, torch.device("cpu"),
+                     checkpoints=3)
+    assert kept != plain and kept.name == plain.name + "-checkpoints3"
+    first, second = (load_file(str(folder / "sae_weights.safetensors")) for folder in (plain, kept))
+    assert all(torch.equal(first[name], second[name]) for name in first)
+    checkpoints = checkpoint_folders(kept)
+    assert len(checkpoints) == 3 and list(checkpoints) == sorted(checkpoints) and max(checkpoints) < settings.training_tokens
+    assert all(sorted(p.name for p in folder.iterdir()) == ["cfg.json", "sae_weights.safetensors"] for folder in checkpoints.values())
+    assert all(load_sae(folder).cfg.normalize_activations == "none" for folder in checkpoints.values())
+    assert not checkpoint_folders(plain)
+
+    staging = tmp_path / "reference"  # SAELens's final checkpoint against its final SAE
+    config = sae_lens.LanguageModelSAERunnerConfig(
+        sae=_sae_config(settings, 32), model_name="m", hook_name="blocks.1.hook_resid_pre", dataset_path="",
+        is_dataset_tokenized=True, streaming=False, context_size=16, prepend_bos=False, training_tokens=2048,
+        train_batch_size_tokens=256, n_batches_in_buffer=32, store_batch_size_prompts=16, lr=1e-3, device="cpu",
+        logger=sae_lens.LoggingConfig(log_to_wandb=False), output_path=str(staging), checkpoint_path=str(staging / "checkpoints"),
+        n_checkpoints=0, save_final_checkpoint=True, verbose=False, n_batches_for_norm_estimate=10)
+    with seeded(0):
+        sae_lens.LanguageModelSAETrainingRunner(config, override_model=hooked, override_dataset=training_windows(train, 16)).run()
+    _inference_checkpoints(staging)
+    (converted,) = (staging / "checkpoints").iterdir()
+    ours, theirs = load_file(str(converted / "sae_weights.safetensors")), load_file(str(staging / "sae_weights.safetensors"))
+    assert ours.keys() == theirs.keys() and all(torch.allclose(ours[k], theirs[k], rtol=1e-6, atol=1e-7) for k in ours)

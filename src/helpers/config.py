@@ -405,6 +405,11 @@ class LanguageModelsConfig(ModelFamilyConfig, LadderParameters):
     def steps(self) -> int:
         return self.train_tokens // (self.batch_size * self.n_ctx)
 
+    @property
+    def snapshot_steps(self) -> list[int]:
+        """Steps at which training keeps the weights: every checkpoint before the last step."""
+        return list(range(self.checkpoint_interval, self.steps, self.checkpoint_interval))
+
 
 SAE_ARCHITECTURES = ("gated", "standard", "topk", "batchtopk", "jumprelu")
 
@@ -493,15 +498,56 @@ class UniversalityConfig(ChapterConfig, LadderParameters):
 
 
 @dataclass(frozen=True)
-class DiscussionConfig(ChapterConfig, LadderParameters):
-    """Chapter 6: reads the results of chapters 1 to 5 in the same preset; no parameters of its own."""
+class DynamicsConfig(ChapterConfig, LadderParameters):
+    """Chapter 6: r for one pair of widths as the language models and as the SAEs train (the models,
+    SAE settings, site and windows of chapters 3 to 5 in the same preset)."""
 
-    chapter: ClassVar[str] = "06_discussion"
+    chapter: ClassVar[str] = "06_training_dynamics"
+
+    pair_widths: list[int] = param([], doc="two widths of chapter 3's family (empty: the two widest)")
+    lm_steps: list[int] = param([], doc="language-model steps read besides the last: 0 (initialisation) or steps at "
+                                        "which training kept a snapshot (empty: 0 and every snapshot)")
+    sae_checkpoints: int = param(3, positive, "checkpoints kept while each of the pair's final SAEs trains")
+
+    def universality(self) -> UniversalityConfig:
+        """Chapter 5's configuration in the same preset, on this chapter's device and runs folder."""
+        return self.chapter_config(UniversalityConfig)
+
+    def validate(self) -> None:
+        super().validate()
+        saes = self.universality().saes()
+        models = saes.language_models()
+        if self.pair_widths and (len(set(self.pair_widths)) != 2 or not set(self.pair_widths) <= set(models.widths)):
+            raise ParameterError("pair_widths", self.pair_widths, f"two different widths of chapter 3's family {models.widths}, or []")
+        if any(step not in [0, *models.snapshot_steps] for step in self.lm_steps):
+            raise ParameterError("lm_steps", self.lm_steps, f"steps among 0 and the kept snapshots {models.snapshot_steps} "
+                                                            f"(every checkpoint_interval = {models.checkpoint_interval} steps)")
+        if self.sae_checkpoints >= saes.sae_training_tokens // saes.sae_batch_tokens:
+            raise ParameterError("sae_checkpoints", self.sae_checkpoints,
+                                 f"fewer than the SAEs' {saes.sae_training_tokens // saes.sae_batch_tokens} training steps")
+
+    @property
+    def widths(self) -> list[int]:
+        """The pair's widths, narrower first."""
+        return sorted(self.pair_widths or sorted(self.universality().saes().language_models().widths)[-2:])
+
+    @property
+    def steps(self) -> list[int]:
+        """The language-model steps read, the last (the trained model) included."""
+        models = self.universality().saes().language_models()
+        return sorted({*(self.lm_steps or [0, *models.snapshot_steps]), models.steps})
+
+
+@dataclass(frozen=True)
+class DiscussionConfig(ChapterConfig, LadderParameters):
+    """Chapter 7: reads the results of chapters 1 to 6 in the same preset; no parameters of its own."""
+
+    chapter: ClassVar[str] = "07_discussion"
 
 
 CONFIGS: dict[str, type[ChapterConfig]] = {
     c.chapter: c for c in (ScalingLawsConfig, SuperpositionConfig, LanguageModelsConfig, SAEsConfig, UniversalityConfig,
-                           DiscussionConfig)
+                           DynamicsConfig, DiscussionConfig)
 }
 
 

@@ -19,7 +19,8 @@ from helpers import results
 from helpers.bundle import committed_bundles
 from helpers.config import CONFIGS, ChapterConfig
 
-LM, SAES, UNIVERSALITY, DISCUSSION = "03_language_models", "04_saes", "05_universality", "06_discussion"
+LM, SAES, UNIVERSALITY, DYNAMICS, DISCUSSION = ("03_language_models", "04_saes", "05_universality", "06_training_dynamics",
+                                                "07_discussion")
 N_COLUMN = "N (12·L·d²)"
 
 
@@ -140,6 +141,25 @@ def universality_ladder(ladder: list[Rung]) -> pd.DataFrame:
             "split pairs": int(len(split)),
             "pair gap (nats)": float(equal_n["pair_gap_nats"]), "seed gap (nats)": float(equal_n["seed_gap_nats"]),
         })
+    return pd.DataFrame(rows)
+
+
+def dynamics_curves(ladder: list[Rung]) -> pd.DataFrame:
+    """Every rung's r along both training axes (chapter 6's ``r_along_training``), with its rung."""
+    return pd.concat([rung.table(DYNAMICS, "r_along_training").assign(rung=rung.preset) for rung in ladder], ignore_index=True)
+
+
+def dynamics_ladder(ladder: list[Rung]) -> pd.DataFrame:
+    """Per rung: the pair, r at the start and end of each axis with its direction, the SAE-seed
+    spread the rule compares with, and the explanation the rung supports."""
+    rows = []
+    for rung in ladder:
+        result = rung.record(DYNAMICS, "summary")
+        row = _base(rung) | {"pair": " vs ".join(result["pair"]), "seed spread": result["seed_spread"]}
+        for axis, values in result["axes"].items():
+            row |= {f"r ({axis}, start)": values["r_first"], f"r ({axis}, end)": values["r_last"],
+                    f"{axis}": values["direction"]}
+        rows.append(row | {"supports": result["explanation"]})
     return pd.DataFrame(rows)
 
 

@@ -5,7 +5,10 @@ Training follows the original recipe by default (gated SAE, L1 coefficient with 
 a constant rate decayed over the final 20% of steps to a tenth, activations normalised to a fixed
 expected norm). Each SAE lives in ``runs/<preset>/saes/<model>/<hook>-<key>/`` in SAELens's format
 (``cfg.json``, ``sae_weights.safetensors``, ``sparsity.safetensors``) plus our ``summary.json``;
-it is trained into a temporary folder and renamed into place when complete.
+it is trained into a temporary folder and renamed into place when complete. An SAE trained with
+``checkpoints=k`` lives in ``<hook>-<key>-checkpoints<k>/`` and also keeps SAELens's k checkpoints,
+each as an inference SAE in ``checkpoints/<tokens seen>/`` (the activation scaling folded in, as in
+the final SAE); keeping them changes where the SAE lives, not what it learns.
 """
 
 from __future__ import annotations
@@ -123,13 +126,44 @@ def seeded(seed: int):
             np.random.set_state(numpy_state)
 
 
+CHECKPOINTS = "checkpoints"
+
+
+def checkpoint_folders(folder: str | Path) -> dict[int, Path]:
+    """An SAE folder's kept checkpoints: tokens seen → inference SAE folder, in training order."""
+    found = [path for path in (Path(folder) / CHECKPOINTS).glob("*") if (path / "cfg.json").exists()]
+    return {int(path.name): path for path in sorted(found, key=lambda path: int(path.name))}
+
+
+def _inference_checkpoints(staging: Path) -> None:
+    """Rewrite SAELens's training checkpoints (``checkpoints/<run id>/<tokens>/``: training weights
+    for normalised activations, optimizer and buffer state) as inference SAEs in
+    ``checkpoints/<tokens>/``, the activation norm scaling folded in as SAELens folds the final SAE's."""
+    import sae_lens
+
+    raw, converted = staging / CHECKPOINTS, staging / f"{CHECKPOINTS}.inference"
+    for weights in sorted(raw.glob("*/*/sae_weights.safetensors")):
+        source = weights.parent
+        scaler = json.loads((source / "activation_scaler.json").read_text())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sae = sae_lens.TrainingSAE.load_from_disk(str(source), device="cpu")
+        if scaler.get("scaling_factor") is not None:
+            sae.fold_activation_norm_scaling_factor(scaler["scaling_factor"])
+        sae.save_inference_model(str(converted / source.name))
+    shutil.rmtree(raw)
+    if converted.exists():
+        os.replace(converted, raw)
+
+
 def train_sae(model_name: str, model_key: str, hooked, hook: str, train_tokens: np.ndarray, tokens_key: str,
-              settings: SAESettings, saes_dir: str | Path, device: torch.device) -> Path:
-    """Train one SAE with SAELens (or find it cached); return its folder."""
+              settings: SAESettings, saes_dir: str | Path, device: torch.device, checkpoints: int = 0) -> Path:
+    """Train one SAE with SAELens (or find it cached); return its folder. With ``checkpoints`` = k > 0
+    the folder also holds k checkpoints at equal shares of training (:func:`checkpoint_folders`)."""
     import sae_lens
 
     key = sae_key(model_key, hook, settings, tokens_key)
-    folder = Path(saes_dir) / model_name / f"{hook}-{key}"
+    folder = Path(saes_dir) / model_name / (f"{hook}-{key}" + (f"-{CHECKPOINTS}{checkpoints}" if checkpoints else ""))
     if (folder / "summary.json").exists():
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -145,7 +179,7 @@ def train_sae(model_name: str, model_key: str, hooked, hook: str, train_tokens: 
             store_batch_size_prompts=max(1, min(32, settings.batch_tokens // settings.context)),
             lr=settings.lr, lr_scheduler_name="constant", lr_decay_steps=int(settings.lr_decay_fraction * settings.steps),
             device=str(device), seed=settings.seed, logger=sae_lens.LoggingConfig(log_to_wandb=False),
-            output_path=str(staging), checkpoint_path=str(staging / "checkpoints"), n_checkpoints=0, verbose=False,
+            output_path=str(staging), checkpoint_path=str(staging / CHECKPOINTS), n_checkpoints=checkpoints, verbose=False,
             n_batches_for_norm_estimate=min(100, max(10, settings.steps // 10)),
         )
         started = time.perf_counter()
@@ -156,9 +190,12 @@ def train_sae(model_name: str, model_key: str, hooked, hook: str, train_tokens: 
                 config, override_model=hooked, override_dataset=training_windows(train_tokens, settings.context)
             ).run()
         wall = time.perf_counter() - started
-        shutil.rmtree(staging / "checkpoints", ignore_errors=True)
+        if checkpoints:
+            _inference_checkpoints(staging)
+        else:
+            shutil.rmtree(staging / CHECKPOINTS, ignore_errors=True)
         summary = {"model": model_name, "model_key": model_key, "hook": hook, "key": key,
-                   "settings": dataclasses.asdict(settings), "tokens_key": tokens_key, "d_in": hooked.cfg.d_model,
+                   "settings": dataclasses.asdict(settings), "tokens_key": tokens_key, "d_in": hooked.cfg.d_model, "checkpoints": checkpoints,
                    "wall_time_s": wall, "tokens_per_s": settings.training_tokens / wall, "device": str(device)}
         (staging / "summary.json").write_text(json.dumps(summary, indent=2))
         if not folder.exists():

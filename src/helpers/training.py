@@ -6,8 +6,9 @@ float32 on CPU. The batch of step t is drawn from a generator seeded by (seed, t
 is killed and resumed from its last checkpoint sees exactly the batches it would have seen.
 
 Files in a model's folder (``runs/<preset>/models/<name>-<key>/``):
-``checkpoint.pt`` while training (atomic, every ``checkpoint_interval`` steps), then
-``model.pt`` (final weights), ``history.csv`` (train and validation loss) and ``summary.json``.
+``checkpoint.pt`` while training (atomic, every ``checkpoint_interval`` steps), the weights at each of
+those steps in ``snapshots/step-<n>.pt`` (kept: chapter 6 measures how results move as a model
+trains), then ``model.pt`` (final weights), ``history.csv`` (train and validation loss) and ``summary.json``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from helpers.scaling import kaplan_parameter_count
 from helpers.tokens import TokenData
 
 
+SNAPSHOTS = "snapshots"
 KAPLAN_LR_INTERCEPT, KAPLAN_LR_SLOPE = 0.003239, 0.0001395
 
 
@@ -173,6 +175,8 @@ def train_model(
             bar.set_postfix(val=f"{row['val_loss']:.3f}")
         rows.append(row)
         if (step + 1) % settings.checkpoint_interval == 0 and step + 1 < settings.steps:
+            with atomic.atomic_path(snapshot_path(folder, step + 1)) as tmp:
+                torch.save(model.state_dict(), tmp)
             with atomic.atomic_path(checkpoint) as tmp:
                 torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step + 1,
                             "history": rows, "elapsed_s": time.perf_counter() - started}, tmp)
@@ -196,6 +200,11 @@ def train_model(
     atomic.write_json(folder / "summary.json", summary)  # written last: marks the folder complete
     checkpoint.unlink(missing_ok=True)
     return TrainedModel(name, folder, model, history, summary)
+
+
+def snapshot_path(folder: Path, step: int) -> Path:
+    """Where training keeps the weights after ``step`` steps."""
+    return folder / SNAPSHOTS / f"step-{step:06d}.pt"
 
 
 def load_trained(name: str, folder: Path, device: torch.device | str = "cpu") -> TrainedModel:

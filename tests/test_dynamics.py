@@ -1,0 +1,71 @@
+"""Chapter 6's diagnostic: its parameters, and the rule that reads the two axes, on hand-made tables."""
+
+import pandas as pd
+import pytest
+
+from helpers import dynamics
+from helpers.config import DynamicsConfig, ParameterError
+from helpers.dynamics import LM_AXIS, SAE_AXIS
+
+
+def test_parameters_are_checked_against_chapters_3_to_5():
+    cfg = DynamicsConfig.from_params(preset="smoke")
+    assert cfg.widths == [16, 32] and cfg.steps == [0, 16, 32]  # smoke: 32 steps, a snapshot every 16
+    assert DynamicsConfig.from_params(preset="smoke", lm_steps=[]).steps == [0, 16, 32]
+    assert DynamicsConfig.from_params(preset="smoke", lm_steps=[16]).steps == [16, 32]
+    assert DynamicsConfig.from_params(preset="quick").widths == [96, 128]  # by default the two widest
+    for params, name, allowed in (({"lm_steps": [8]}, "lm_steps", r"kept snapshots \[16\]"),
+                                  ({"lm_steps": [32]}, "lm_steps", r"kept snapshots \[16\]"),
+                                  ({"pair_widths": [16, 64]}, "pair_widths", r"\[16, 32\]"),
+                                  ({"pair_widths": [16, 16]}, "pair_widths", "two different widths"),
+                                  ({"sae_checkpoints": 32}, "sae_checkpoints", "fewer than the SAEs' 32 training steps"),
+                                  ({"sae_checkpoints": 0}, "sae_checkpoints", "greater than zero")):
+        with pytest.raises(ParameterError, match=allowed) as info:
+            DynamicsConfig.from_params(preset="smoke", **params)
+        assert info.value.name == name
+
+
+def r_rows(axis: str, position: str, values: dict[int, tuple[tuple[float, float, float], tuple[float, float, float]]]):
+    """Rows of an r table: at each position, (r, low, high) for model a scored against b, then b against a."""
+    rows = []
+    for at, directions in values.items():
+        for (scored, against), (r, low, high) in zip((("a", "b"), ("b", "a")), directions):
+            rows.append({"axis": axis, position: at, "lm_fraction" if position == "lm_step" else "sae_fraction": at / 4,
+                         "scored": scored, "against": against, "r": r, "r_low": low, "r_high": high})
+    return rows
+
+
+def table(lm: dict, sae: dict) -> pd.DataFrame:
+    return pd.DataFrame(r_rows(LM_AXIS, "lm_step", lm) + r_rows(SAE_AXIS, "sae_tokens", sae))
+
+
+RISING = {0: ((0.0, -0.1, 0.1), (0.1, 0.0, 0.2)), 2: ((0.2, 0.1, 0.3), (0.2, 0.1, 0.3)), 4: ((0.5, 0.4, 0.6), (0.4, 0.3, 0.5))}
+OVERLAPPING = {1: ((0.3, 0.1, 0.5), (0.3, 0.2, 0.4)), 4: ((0.5, 0.4, 0.6), (0.4, 0.3, 0.5))}
+
+
+def test_rise_compares_the_first_and_last_intervals_and_the_seed_spread():
+    r = table(RISING, OVERLAPPING)
+    lm = dynamics.rise(r, LM_AXIS, spread=0.1)
+    assert (lm["r_first"], lm["r_last"], lm["direction"], lm["first_fraction"]) == pytest.approx((0.05, 0.45, "rises", 0.0))
+    assert lm["change"] == pytest.approx(0.40)
+    assert dynamics.rise(r, LM_AXIS, spread=0.5)["direction"] == "flat"  # within what SAE seeds alone move r
+    sae = dynamics.rise(r, SAE_AXIS, spread=0.0)
+    assert sae["direction"] == "flat" and sae["first_fraction"] == 0.25  # intervals overlap in one direction
+    falling = table({0: RISING[4], 4: RISING[0]}, OVERLAPPING)
+    assert dynamics.rise(falling, LM_AXIS, spread=0.1)["direction"] == "falls"
+
+
+def test_explanation_names_the_axis_that_moves_r():
+    assert dynamics.explanation("rises", "flat").startswith("the language models' training")
+    assert dynamics.explanation("flat", "rises").startswith("the SAEs' training")
+    assert dynamics.explanation("rises", "rises").startswith("both")
+    assert dynamics.explanation("falls", "flat").startswith("neither")
+    outcome = dynamics.summary(table(RISING, OVERLAPPING), ["a", "b"], 0.1)
+    assert outcome["explanation"].startswith("the language models' training") and outcome["rule"] == dynamics.RULE
+
+
+def test_seed_spread_is_the_widest_range_over_sae_seed_pairs_of_the_pair():
+    summary = pd.DataFrame({"kind": ["cross-width"] * 6 + ["SAE seed"], "site": ["s"] * 7,
+                            "scored": ["a", "a", "b", "b", "a", "c", "a"], "against": ["b", "b", "a", "a", "c", "a", "a"],
+                            "r": [0.10, 0.30, 0.20, 0.25, 0.9, -0.9, 5.0]})
+    assert dynamics.seed_spread(summary, "s", ["a", "b"]) == pytest.approx(0.20)
