@@ -31,7 +31,7 @@ from helpers.config import DynamicsConfig
 from helpers.gpt import GPT
 from helpers.importance import bootstrap_r, percentile_interval, rank_correlation
 from helpers.models import to_hooked
-from helpers.saes import checkpoint_folders, evaluate_sae, load_sae, map_hook, train_sae
+from helpers.saes import CHECKPOINTS, checkpoint_folders, evaluate_sae, load_sae, map_hook, train_sae
 from helpers.tokens import TokenData
 from helpers.training import TrainedModel, snapshot_path
 from helpers.universality import SparseActivations, collect_activations, latent_stats, max_correlations
@@ -120,7 +120,7 @@ def activations_folder(cfg: DynamicsConfig, stage: Stage, windows: torch.Tensor)
     """Where a stage's latent activations are cached: chapter 5's folder for a finished SAE (so
     chapter 5's activations are reused), one per checkpoint otherwise."""
     root = paths.run_dir(cfg.preset, cfg.runs_dir or None) / "activations" / stage.model
-    sae_name = stage.sae_folder.name if stage.sae_folder.parent.name != "checkpoints" else \
+    sae_name = stage.sae_folder.name if stage.sae_folder.parent.name != CHECKPOINTS else \
         f"{stage.sae_folder.parent.parent.name}-t{stage.sae_folder.name}"
     return root / f"{sae_name}-w{windows_key(windows)}"
 
