@@ -132,15 +132,18 @@ def read_stages(cfg: DynamicsConfig, stages: list[Stage], trained: dict[str, Tra
     device = hardware.resolve_device(cfg.device)
     lm = cfg.universality().saes().language_models()
     rows, activations = [], {}
+    read: dict[Path, tuple[SparseActivations, dict]] = {}  # the finished SAE ends both axes: read once
     for stage in tqdm(stages, desc="stages read"):
         model = trained[stage.model]
-        hook = map_hook(cfg.universality().analysis_site, lm.n_layers, model.model.shape.n_layers)
-        hooked = to_hooked(model_at(model, stage.lm_step), data.tokenizer, device)
-        sae = load_sae(stage.sae_folder, device)
-        folder = activations_folder(cfg, stage, windows)
-        activations[stage] = SparseActivations.open(folder) if (folder / "meta.json").exists() else \
-            collect_activations(hooked, hook, sae, windows.to(device), folder)
-        metrics = evaluate_sae(hooked, hook, sae, eval_windows.to(device))
+        if stage.sae_folder not in read:
+            hook = map_hook(cfg.universality().analysis_site, lm.n_layers, model.model.shape.n_layers)
+            hooked = to_hooked(model_at(model, stage.lm_step), data.tokenizer, device)
+            sae = load_sae(stage.sae_folder, device)
+            folder = activations_folder(cfg, stage, windows)
+            read[stage.sae_folder] = (SparseActivations.open(folder) if (folder / "meta.json").exists() else
+                                      collect_activations(hooked, hook, sae, windows.to(device), folder),
+                                      evaluate_sae(hooked, hook, sae, eval_windows.to(device)))
+        activations[stage], metrics = read[stage.sae_folder]
         rows.append({"axis": stage.axis, "model": stage.model, "d_model": model.model.shape.d_model,
                      "lm_step": stage.lm_step, "lm_fraction": stage.lm_fraction, "sae_tokens": stage.sae_tokens,
                      "sae_fraction": stage.sae_fraction, "lm_loss": metrics["ce_clean"], **metrics,
