@@ -10,9 +10,9 @@ from helpers.dynamics import LM_AXIS, SAE_AXIS
 
 def test_parameters_are_checked_against_chapters_3_to_5():
     cfg = DynamicsConfig.from_params(preset="smoke")
-    assert cfg.widths == [16, 32] and cfg.steps == [0, 16, 32]  # smoke: 32 steps, a snapshot every 16
-    assert DynamicsConfig.from_params(preset="smoke", lm_steps=[]).steps == [0, 16, 32]
-    assert DynamicsConfig.from_params(preset="smoke", lm_steps=[16]).steps == [16, 32]
+    assert cfg.widths == [16, 32] and cfg.steps_read == [0, 16, 32]  # smoke: 32 steps, a snapshot every 16
+    assert DynamicsConfig.from_params(preset="smoke", lm_steps=[]).steps_read == [0, 16, 32]
+    assert DynamicsConfig.from_params(preset="smoke", lm_steps=[16]).steps_read == [16, 32]
     assert DynamicsConfig.from_params(preset="quick").widths == [96, 128]  # by default the two widest
     for params, name, allowed in (({"lm_steps": [8]}, "lm_steps", r"kept snapshots \[16\]"),
                                   ({"lm_steps": [32]}, "lm_steps", r"kept snapshots \[16\]"),

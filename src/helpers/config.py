@@ -532,7 +532,7 @@ class DynamicsConfig(ChapterConfig, LadderParameters):
         return sorted(self.pair_widths or sorted(self.universality().saes().language_models().widths)[-2:])
 
     @property
-    def steps(self) -> list[int]:
+    def steps_read(self) -> list[int]:
         """The language-model steps read, the last (the trained model) included."""
         models = self.universality().saes().language_models()
         return sorted({*(self.lm_steps or [0, *models.snapshot_steps]), models.steps})

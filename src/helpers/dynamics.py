@@ -58,14 +58,16 @@ class MissingSnapshotError(FileNotFoundError):
 
 
 def pair_names(cfg: DynamicsConfig) -> list[str]:
-    lm = cfg.universality().saes().language_models()
-    return [f"L{lm.n_layers}-d{width}" for width in cfg.widths]
+    """The pair's model names in chapter 3's plan, narrower first."""
+    family = {m.shape.d_model: m.name for m in language_models.plan(cfg.universality().saes().language_models())
+              if m.role == "family"}
+    return [family[width] for width in cfg.widths]
 
 
 def check_snapshots(cfg: DynamicsConfig, trained: dict[str, TrainedModel]) -> None:
     """Every snapshot the chapter reads exists; raised before any SAE is trained."""
     for name in pair_names(cfg):
-        for step in cfg.steps:
+        for step in cfg.steps_read:
             path = snapshot_path(trained[name].folder, step)
             if 0 < step < int(trained[name].summary["settings"]["steps"]) and not path.exists():
                 raise MissingSnapshotError(
@@ -94,19 +96,19 @@ def train_stages(cfg: DynamicsConfig, trained: dict[str, TrainedModel], data: To
     saes_dir = paths.run_dir(cfg.preset, cfg.runs_dir or None) / "saes"
     settings = dataclasses.replace(sae_suite.settings_for(s_cfg), seed=sae_suite.sae_seed(s_cfg, lm.seed, 0))
     stages = []
-    bar = tqdm(total=len(pair_names(cfg)) * (len(cfg.steps) + 1), desc="SAEs along both axes")
+    bar = tqdm(total=len(pair_names(cfg)) * (len(cfg.steps_read) + 1), desc="SAEs along both axes")
     for name in pair_names(cfg):
         model = trained[name]
         hook = map_hook(u_cfg.analysis_site, lm.n_layers, model.model.shape.n_layers)
-        for step in cfg.steps:
-            weights = model_at(model, step)
+        for step in cfg.steps_read:
+            hooked = to_hooked(model_at(model, step), data.tokenizer, device)
             key = model.summary["key"] if step == lm.steps else f"{model.summary['key']}@step{step}"
-            folder = train_sae(name, key, to_hooked(weights, data.tokenizer, device), hook, data.train, data.key,
-                               settings, saes_dir, device)
+            folder = train_sae(name, key, hooked, hook, data.train, data.key, settings, saes_dir, device)
             stages.append(Stage(LM_AXIS, name, step, settings.training_tokens, step / lm.steps, 1.0, folder))
             bar.update()
-        folder = train_sae(name, model.summary["key"], to_hooked(model.model, data.tokenizer, device), hook, data.train,
-                           data.key, settings, saes_dir, device, checkpoints=cfg.sae_checkpoints)
+        # the last step read is the trained model: its SAE trained again, keeping checkpoints
+        folder = train_sae(name, model.summary["key"], hooked, hook, data.train, data.key, settings, saes_dir, device,
+                           checkpoints=cfg.sae_checkpoints)
         for tokens, checkpoint in checkpoint_folders(folder).items():
             stages.append(Stage(SAE_AXIS, name, lm.steps, tokens, 1.0, tokens / settings.training_tokens, checkpoint))
         final = next(s for s in stages if s.axis == LM_AXIS and s.model == name and s.lm_step == lm.steps)

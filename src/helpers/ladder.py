@@ -164,7 +164,7 @@ def dynamics_ladder(ladder: list[Rung]) -> pd.DataFrame:
 
 
 def verdict_ladder(ladder: list[Rung]) -> pd.DataFrame:
-    """Chapter 6's claims in the first rung's order, one row each: the talk's value, the rule, and one
+    """Chapter 7's claims in the first rung's order, one row each: the talk's value, the rule, and one
     verdict column per rung (empty where a rung lacks the claim)."""
     merged: pd.DataFrame | None = None
     for rung in ladder:
