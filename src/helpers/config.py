@@ -179,7 +179,9 @@ def _coerce(name: str, value: Any, annotation: Any) -> Any:
         if isinstance(value, tuple):
             value = list(value)
         if not isinstance(value, list):
-            raise ParameterError(name, value, f"a list of {item_type.__name__}")
+            raise ParameterError(name, value, f"a list of {getattr(item_type, '__name__', item_type)}")
+        if typing.get_origin(item_type) is list:
+            return [_coerce(name, v, item_type) for v in value]
         return [_coerce_scalar(name, v, item_type, in_list=True) for v in value]
     return _coerce_scalar(name, value, annotation)
 
@@ -538,16 +540,80 @@ class DynamicsConfig(ChapterConfig, LadderParameters):
         return sorted({*(self.lm_steps or [0, *models.snapshot_steps]), models.steps})
 
 
+#: Shapes of one equal-N set may differ in 12·L·d² by at most this share of the first shape's.
+EQUAL_N_TOLERANCE = 0.02
+
+
+def half_block_site(n_layers: int, relative_depth: float) -> str | None:
+    """The residual-stream hook at ``relative_depth`` of an ``n_layers``-block model, in half blocks
+    (attention, then MLP): ``blocks.i.hook_resid_pre`` at depth i / L, ``blocks.i.hook_resid_mid``
+    at (i + ½) / L; None when the depth falls on neither."""
+    halves = relative_depth * 2 * n_layers
+    index = round(halves)
+    if abs(halves - index) > 1e-9 or not 0 < index < 2 * n_layers:
+        return None
+    return f"blocks.{index // 2}.hook_resid_{'pre' if index % 2 == 0 else 'mid'}"
+
+
+@dataclass(frozen=True)
+class EqualNConfig(ChapterConfig, LadderParameters):
+    """Chapter 7: the theory note's check on shapes of equal N (chapter 3's training recipe, chapter
+    4's SAE recipe and chapter 5's held-out windows in the same preset)."""
+
+    chapter: ClassVar[str] = "07_equal_n"
+
+    shapes: list[list[int]] = param([[8, 256], [2, 512], [32, 128]], nonempty,
+                                    "[n_layers, d_model] of each shape, all of equal 12·L·d² (within 2%)")
+    lm_seeds: list[int] = param([0, 1], nonempty, "language-model seeds each shape is trained with (two or more)")
+    relative_depth: float = param(0.75, within(0, 1, low_open=True), "depth of the residual-stream site read in every "
+                                                                     "shape, in half blocks (attention, MLP)")
+    dictionary_sizes: list[int] = param([6144, 24576], all_of(nonempty, positive), "latents of the SAEs swept at each site")
+    loss_tolerance: float = param(0.03, within(0, 1, low_open=True), "relative loss gap under which shapes count as "
+                                                                     "trained to comparable loss")
+
+    def universality(self) -> UniversalityConfig:
+        """Chapter 5's configuration in the same preset, on this chapter's device and runs folder."""
+        return self.chapter_config(UniversalityConfig)
+
+    def validate(self) -> None:
+        super().validate()
+        models = self.universality().saes().language_models()
+        if len(self.shapes) < 2 or len({tuple(s) for s in self.shapes}) != len(self.shapes):
+            raise ParameterError("shapes", self.shapes, "two or more different [n_layers, d_model] shapes")
+        for layers_width in self.shapes:
+            if (problem := pair(layers_width)) is not None:
+                raise ParameterError("shapes", layers_width, problem)
+            layers, width = layers_width
+            shape = ModelShape(layers, width, models.head_dim, models.min_heads)
+            if width % shape.n_heads:
+                raise ParameterError("shapes", layers_width, f"a width divisible by its {shape.n_heads} heads")
+            if half_block_site(layers, self.relative_depth) is None:
+                raise ParameterError("relative_depth", self.relative_depth,
+                                     f"a depth at a whole or half block of every shape; {layers} blocks have none there")
+        n = [layers * width**2 for layers, width in self.shapes]
+        if max(abs(v / n[0] - 1) for v in n) > EQUAL_N_TOLERANCE:
+            raise ParameterError("shapes", self.shapes, f"shapes whose 12·L·d² lie within {EQUAL_N_TOLERANCE:.0%} of the "
+                                                        f"first's ({', '.join(f'{12 * v:,}' for v in n)})")
+        if len(set(self.lm_seeds)) < 2 or len(set(self.lm_seeds)) != len(self.lm_seeds):
+            raise ParameterError("lm_seeds", self.lm_seeds, "two or more different seeds")
+        if len(set(self.dictionary_sizes)) != len(self.dictionary_sizes):
+            raise ParameterError("dictionary_sizes", self.dictionary_sizes, "different sizes")
+
+    @property
+    def largest_dictionary(self) -> int:
+        return max(self.dictionary_sizes)
+
+
 @dataclass(frozen=True)
 class DiscussionConfig(ChapterConfig, LadderParameters):
-    """Chapter 7: reads the results of chapters 1 to 6 in the same preset; no parameters of its own."""
+    """Chapter 8: reads the results of chapters 1 to 7 in the same preset; no parameters of its own."""
 
-    chapter: ClassVar[str] = "07_discussion"
+    chapter: ClassVar[str] = "08_discussion"
 
 
 CONFIGS: dict[str, type[ChapterConfig]] = {
     c.chapter: c for c in (ScalingLawsConfig, SuperpositionConfig, LanguageModelsConfig, SAEsConfig, UniversalityConfig,
-                           DynamicsConfig, DiscussionConfig)
+                           DynamicsConfig, EqualNConfig, DiscussionConfig)
 }
 
 

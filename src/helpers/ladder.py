@@ -19,8 +19,8 @@ from helpers import results
 from helpers.bundle import committed_bundles
 from helpers.config import CONFIGS, ChapterConfig
 
-LM, SAES, UNIVERSALITY, DYNAMICS, DISCUSSION = ("03_language_models", "04_saes", "05_universality", "06_training_dynamics",
-                                                "07_discussion")
+LM, SAES, UNIVERSALITY, DYNAMICS, EQUAL_N, DISCUSSION = ("03_language_models", "04_saes", "05_universality",
+                                                         "06_training_dynamics", "07_equal_n", "08_discussion")
 N_COLUMN = "N (12·L·d²)"
 
 
@@ -107,8 +107,8 @@ def sae_ladder(ladder: list[Rung]) -> pd.DataFrame:
 
 def universality_ladder(ladder: list[Rung]) -> pd.DataFrame:
     """Per rung: mean cross-width r with its interval over SAE seeds and latents, universality
-    against its floors and ceiling, one-to-one matching, the top-x% comparison, the shared-latent
-    split and the equal-N check."""
+    against its floors and ceiling, one-to-one matching, the top-x% comparison and the shared-latent
+    split."""
     rows = []
     for rung in ladder:
         site = rung.analysis_site()
@@ -121,7 +121,6 @@ def universality_ladder(ladder: list[Rung]) -> pd.DataFrame:
         split = rung.table(UNIVERSALITY, "shared_feature_split")
         tau = rung.parameters(UNIVERSALITY)["match_threshold"]
         split = split[split.tau == tau]
-        equal_n = rung.record(UNIVERSALITY, "equal_n_check")
         rows.append(_base(rung) | {
             "site": site, "r": float(cross.r), "r_low": float(cross.r_low), "r_high": float(cross.r_high),
             "r (seed control)": float(controls.r["seed control"]), "r (random model)": float(controls.r["random model"]),
@@ -139,7 +138,6 @@ def universality_ladder(ladder: list[Rung]) -> pd.DataFrame:
             "tau": float(tau),
             "shared beats random": int((split.loss_wide_matched < split.loss_wide_random).sum()),
             "split pairs": int(len(split)),
-            "pair gap (nats)": float(equal_n["pair_gap_nats"]), "seed gap (nats)": float(equal_n["seed_gap_nats"]),
         })
     return pd.DataFrame(rows)
 
@@ -163,8 +161,31 @@ def dynamics_ladder(ladder: list[Rung]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _number(value: float | None) -> float:
+    """A number read back from JSON, where NaN was written as null."""
+    return float("nan") if value is None else float(value)
+
+
+def equal_n_ladder(ladder: list[Rung]) -> pd.DataFrame:
+    """Per rung: chapter 7's shapes, their loss gap against the seeds' spread, the one-to-one share
+    within and across shapes, and each pair of shapes' frequency shift with its verdict."""
+    rows = []
+    for rung in ladder:
+        result = rung.record(EQUAL_N, "summary")
+        loss = result["loss"]
+        row = _base(rung) | {"shapes": ", ".join(result["shapes"]), "loss gap (nats)": loss["gap_nats"],
+                             "relative gap": loss["relative_gap"], "seed spread (nats)": loss["seed_spread_nats"],
+                             "comparable loss": loss["comparable"],
+                             "one-to-one (same shape)": result["share_matched_same_shape"],
+                             "one-to-one (two shapes)": result["share_matched_across_shapes"],
+                             "seed noise": _number(result["seed_noise"])}
+        rows += [row | {"pair of shapes": f"{s['narrower']} vs {s['wider']}", "shift": _number(s["shift"]),
+                        "predicted": _number(s["predicted"]), "verdict": s["verdict"]} for s in result["shifts"]]
+    return pd.DataFrame(rows)
+
+
 def verdict_ladder(ladder: list[Rung]) -> pd.DataFrame:
-    """Chapter 7's claims in the first rung's order, one row each: the talk's value, the rule, and one
+    """Chapter 8's claims in the first rung's order, one row each: the talk's value, the rule, and one
     verdict column per rung (empty where a rung lacks the claim)."""
     merged: pd.DataFrame | None = None
     for rung in ladder:

@@ -13,8 +13,9 @@ Kinds of comparison (``Comparison.kind``), all on the same tokens:
 - "shuffled": the seed control with one side's windows shuffled (chance, frequency and position);
 - "random model": a family SAE against the SAE of an untrained model of the same depth;
 - "token identity": an SAE against one-hot indicators of the current token (what tokenization
-  alone explains; the scored latent's maximum there is its token-likeness);
-- "equal-N pair": chapter 3's two shapes of equal N.
+  alone explains; the scored latent's maximum there is its token-likeness).
+
+Shapes of equal N are compared in chapter 7 (:mod:`helpers.equal_n`).
 """
 
 from __future__ import annotations
@@ -138,23 +139,19 @@ class Roles:
     family: list[str]
     seeded: str
     control: str
-    deep: str
-    wide: str
     random: str
 
 
 def roles(suite: Suite) -> Roles:
     lm = suite.cfg.saes().language_models()
     seeded = f"L{lm.n_layers}-d{lm.seed_control_width}"
-    deep, wide = (f"L{layers}-d{width}" for layers, width in (lm.pair_a, lm.pair_b))
-    return Roles([f"L{lm.n_layers}-d{w}" for w in lm.widths], seeded, f"{seeded}-seed{lm.control_seed}", deep, wide,
-                 f"{seeded}-random")
+    return Roles([f"L{lm.n_layers}-d{w}" for w in lm.widths], seeded, f"{seeded}-seed{lm.control_seed}", f"{seeded}-random")
 
 
 def comparisons(suite: Suite) -> list[Comparison]:
     """Every comparison of chapter 5. At the analysed site: cross-width pairs and seed controls over
-    every pair of SAE seeds, SAE-seed pairs, the floors (shuffled, random model, token identity) and
-    the equal-N pair. At every other site: cross-width pairs of the first replicates."""
+    every pair of SAE seeds, SAE-seed pairs and the floors (shuffled, random model, token identity).
+    At every other site: cross-width pairs of the first replicates."""
     site, r = suite.cfg.analysis_site, roles(suite)
     seeds = lambda model: suite.seeds(model, site)  # noqa: E731
     out = []
@@ -169,7 +166,6 @@ def comparisons(suite: Suite) -> list[Comparison]:
     out.append(Comparison("shuffled", site, r.seeded, seeds(r.seeded)[0], r.control, seeds(r.control)[0]))
     out += [Comparison("random model", site, m, seeds(m)[0], r.random, seeds(r.random)[0]) for m in r.family]
     out += [Comparison("token identity", site, m, s, TOKENS, 0) for m in [*r.family, r.control] for s in seeds(m)]
-    out += [Comparison("equal-N pair", site, a, seeds(a)[0], b, seeds(b)[0]) for a, b in ((r.deep, r.wide), (r.wide, r.deep))]
     return out
 
 
@@ -500,20 +496,7 @@ def shared_feature_split(suite: Suite, latents: pd.DataFrame, eval_windows: torc
 
 
 # --------------------------------------------------------------------------------------------
-# The equal-N pair, and examples.
-
-
-def matched_frequencies(latents: pd.DataFrame, scored: str, against: str, kind: str, threshold: float) -> pd.DataFrame:
-    """Latents of ``scored`` matched (≥ threshold) in ``against`` (first replicates), with both
-    latents' firing frequencies."""
-    rows = first_replicates(latents[latents.kind == kind])
-    this = rows[(rows.scored == scored) & (rows.against == against)]
-    other = rows[(rows.scored == against) & (rows.against == scored)]
-    matched = this[this.universality >= threshold]
-    partner = other.set_index("latent").frequency
-    return pd.DataFrame({"latent": matched.latent.to_numpy(), "match": matched.match.to_numpy(),
-                         "universality": matched.universality.to_numpy(), "frequency": matched.frequency.to_numpy(),
-                         "match_frequency": partner.loc[matched.match.to_numpy()].to_numpy()})
+# Examples.
 
 
 def example_contexts(suite: Suite, site: str, model: str, latent: int, k: int, before: int) -> list[dict]:
