@@ -193,8 +193,7 @@ def test_universality_chapter_results_are_exact_and_consistent(smoke_run):
     results = runs / "smoke" / "results" / "05_universality"
     latents = pd.read_csv(results / "latents.csv")
     summary = pd.read_csv(results / "pair_summary.csv")
-    assert set(summary.kind) == {"cross-width", "SAE seed", "seed control", "shuffled", "random model", "token identity",
-                                 "equal-N pair"}
+    assert set(summary.kind) == {"cross-width", "SAE seed", "seed control", "shuffled", "random model", "token identity"}
     assert set(latents.site) == {"blocks.1.hook_mlp_out", "blocks.1.hook_resid_pre"}
     saes = pd.read_csv(results / "saes.csv")
     site = "blocks.1.hook_resid_pre"
@@ -296,18 +295,50 @@ def test_training_dynamics_stops_before_work_when_a_snapshot_is_missing(smoke_ru
     assert sorted(p.name for p in (runs / "smoke" / "saes" / "L2-d32").iterdir()) == saes_before
 
 
+def test_equal_n_check_reuses_chapter_3_and_matches_every_pair(smoke_run):
+    """Chapter 7 trains every shape from every seed with chapter 3's recipe (chapter 3's models found
+    in its cache, same loss), sweeps the SAE sizes at sites of the same relative depth, and matches
+    every pair of models once; its summary is what its tables give."""
+    import itertools
+
+    runs, _, _, _ = smoke_run
+    results = runs / "smoke" / "results"
+    models = pd.read_csv(results / "07_equal_n" / "models.csv").set_index("model")
+    assert sorted(models.index) == ["L2-d32", "L2-d32-seed1", "L8-d16", "L8-d16-seed1"]
+    chapter_3 = pd.read_csv(results / "03_language_models" / "models.csv").drop_duplicates("model").set_index("model")
+    for name in ("L2-d32", "L8-d16"):  # chapter 3's pair, trained once
+        assert models.val_loss[name] == chapter_3.final_val_loss[name]
+    assert models.site.to_dict() == {"L2-d32": "blocks.1.hook_resid_mid", "L2-d32-seed1": "blocks.1.hook_resid_mid",
+                                     "L8-d16": "blocks.6.hook_resid_pre", "L8-d16-seed1": "blocks.6.hook_resid_pre"}
+    assert (models.kaplan_N == 12 * models.n_layers * models.d_model**2).all()
+    assert (models.total == models.non_embedding + models.embedding).all()
+    sweep = pd.read_csv(results / "07_equal_n" / "sae_sweep.csv")
+    assert sorted(zip(sweep.model, sweep.d_sae)) == sorted(itertools.product(models.index, [32, 64]))
+    assert all((runs / "smoke" / folder / "summary.json").exists() for folder in sweep.folder)
+    pairs = pd.read_csv(results / "07_equal_n" / "matched_pairs.csv")
+    assert sorted(map(sorted, zip(pairs["first"], pairs["second"]))) == sorted(map(sorted, itertools.combinations(models.index, 2)))
+    assert (pairs.kind == "same shape, two seeds").sum() == 2 and (pairs.matched <= pairs.live).all()
+    summary = json.loads((results / "07_equal_n" / "summary.json").read_text())
+    mean = models.groupby("shape").val_loss.mean()
+    assert summary["loss"]["gap_nats"] == pytest.approx(mean.max() - mean.min())
+    assert [(s["narrower"], s["wider"]) for s in summary["shifts"]] == [("L8-d16", "L2-d32")]
+
+
 def test_discussion_reads_every_claim_from_the_results(smoke_run):
 
     runs, _, _, _ = smoke_run
-    results = runs / "smoke" / "results" / "07_discussion"
+    results = runs / "smoke" / "results" / "08_discussion"
     claims = pd.read_csv(results / "claims.csv")
     assert len(claims) == 3 and set(claims.verdict) <= {"reproduced", "not reproduced", "inconclusive at this scale"}
     new = pd.read_csv(results / "new_measurements.csv")
-    assert len(new) == 6 and set(new.answer) <= {"yes", "no", "inconclusive at this scale"}
+    assert len(new) == 7 and set(new.answer) <= {"yes", "no", "inconclusive at this scale"}
     summary = json.loads((runs / "smoke" / "results" / "06_training_dynamics" / "summary.json").read_text())
     for axis, values in summary["axes"].items():  # chapter 6's directions, read, not recomputed
         answer = new[new.measurement.str.startswith(f"r grows as the {axis} train")].answer.iloc[0]
         assert answer == ("yes" if values["direction"] == "rises" else "no")
+    equal_n = json.loads((runs / "smoke" / "results" / "07_equal_n" / "summary.json").read_text())
+    comparable = new[new.measurement.str.startswith("shapes of equal N reach comparable loss")].answer.iloc[0]
+    assert comparable == ("yes" if equal_n["loss"]["comparable"] else "no")
     assert {"rule", "smoke"} <= set(claims.columns)
 
 
@@ -373,7 +404,7 @@ def test_runner_rejects_a_bad_preset_before_executing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-LADDER_CHAPTERS = ["03_language_models", "04_saes", "05_universality", "06_training_dynamics", "07_discussion"]
+LADDER_CHAPTERS = ["03_language_models", "04_saes", "05_universality", "06_training_dynamics", "07_equal_n", "08_discussion"]
 
 
 def bundles_of(runs, root, presets):
@@ -409,6 +440,8 @@ def test_ladder_has_one_rung_per_bundle(smoke_run, tmp_path):
         dynamics = ladder.dynamics_ladder(rungs).set_index("rung")
         assert all(dynamics.supports[p] == dynamics.supports["smoke"] for p in presets)
         assert set(ladder.dynamics_curves(rungs).rung) == {"smoke", *presets}
+        equal_n = ladder.equal_n_ladder(rungs)
+        assert sorted(equal_n.rung) == sorted(["smoke", *presets]) and set(equal_n.verdict) == {equal_n.verdict.iloc[0]}
         verdicts = ladder.verdict_ladder(rungs)
         assert list(verdicts.columns) == ["claim", "talk", "rule", *[r.preset for r in rungs]]
 
@@ -421,7 +454,7 @@ def test_ladder_chapters_show_two_bundles_and_stop_on_a_corrupt_one(smoke_run, t
     shutil.copytree(shared / "smoke", runs / "smoke")
     root = bundles_of(runs, tmp_path / "bundles", ["study", "quick"])
     outputs = runner.execute("smoke", runs_dir=runs, only=LADDER_CHAPTERS, bundles_dir=root, log=lambda _: None)
-    discussion = nbformat.read(outputs[CHAPTERS.index("07_discussion")], as_version=4)
+    discussion = nbformat.read(outputs[CHAPTERS.index("08_discussion")], as_version=4)
     rungs_text = glued(discussion)["verdict_rungs"]["text/markdown"]
     assert all(f"`{p}` ({s})" in rungs_text for p, s in (("quick", "bundle"), ("smoke", "this run"), ("study", "bundle")))
     universality = nbformat.read(outputs[CHAPTERS.index("05_universality")], as_version=4)
@@ -431,7 +464,9 @@ def test_ladder_chapters_show_two_bundles_and_stop_on_a_corrupt_one(smoke_run, t
     damaged.write_text(damaged.read_text().replace("cross-width", "cross-widths", 1))
     dynamics = nbformat.read(outputs[CHAPTERS.index("06_training_dynamics")], as_version=4)
     assert all(f"At `{p}`" in glued(dynamics)["dyn_ladder_sentence"]["text/markdown"] for p in ("quick", "smoke", "study"))
-    for only in (["07_discussion"], ["01_scaling_laws"]):  # a cached ladder chapter, then one without a ladder
+    equal_n = nbformat.read(outputs[CHAPTERS.index("07_equal_n")], as_version=4)
+    assert all(f"At `{p}`" in glued(equal_n)["eq_ladder_sentence"]["text/markdown"] for p in ("quick", "smoke", "study"))
+    for only in (["08_discussion"], ["01_scaling_laws"]):  # a cached ladder chapter, then one without a ladder
         with pytest.raises(BundleError, match="r_intervals.csv: its sha256 differs"):
             runner.execute("smoke", runs_dir=runs, only=only, bundles_dir=root, log=lambda _: None)
 
@@ -439,6 +474,6 @@ def test_ladder_chapters_show_two_bundles_and_stop_on_a_corrupt_one(smoke_run, t
 def test_ladder_chapters_without_bundles_say_so(smoke_run):
     _, outputs, _, _ = smoke_run
     for chapter, name in (("03_language_models", "ladder_rungs"), ("06_training_dynamics", "dyn_ladder_rungs"),
-                          ("07_discussion", "verdict_rungs")):
+                          ("07_equal_n", "eq_ladder_rungs"), ("08_discussion", "verdict_rungs")):
         text = glued(nbformat.read(outputs[CHAPTERS.index(chapter)], as_version=4))[name]["text/markdown"]
         assert text.startswith("only this run (`smoke`)")

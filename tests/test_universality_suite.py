@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.universality_suite import (fraction_slopes, fraction_verdict, keep_mask, loss_gap, matched_frequencies,
+from helpers.universality_suite import (fraction_slopes, fraction_verdict, keep_mask, loss_gap,
                                         width_counts)
 
 
@@ -47,17 +47,6 @@ def test_width_counts_by_hand():
     # d_model, latents, alive, matched any, matched all, one-to-one any, one-to-one all
     assert counts.loc["A"].tolist() == [16, 4, 3, 3, 1, 2, 0]
     assert counts.loc["B"].tolist() == [32, 4, 4, 1, 0, 1, 0]
-
-
-def test_matched_frequencies_pairs_each_latent_with_its_match():
-    latents = pd.concat([
-        latent_rows("X", 8, "Y", 16, np.array([0.9, 0.3, 0.7]), frequency=np.array([0.1, 0.2, 0.3]), match=np.array([2, 0, 1]), kind="equal-N pair"),
-        latent_rows("Y", 16, "X", 8, np.array([0.5, 0.5, 0.5]), frequency=np.array([0.01, 0.02, 0.03]), match=np.array([0, 0, 0]), kind="equal-N pair"),
-    ])
-    matched = matched_frequencies(latents, "X", "Y", "equal-N pair", 0.5)
-    assert matched.latent.tolist() == [0, 2] and matched.match.tolist() == [2, 1]
-    np.testing.assert_allclose(matched.frequency, [0.1, 0.3])
-    np.testing.assert_allclose(matched.match_frequency, [0.03, 0.02])
 
 
 def power_law_losses(alphas: dict[tuple[str, float], float], noise: float = 0.0) -> pd.DataFrame:

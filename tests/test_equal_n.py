@@ -1,0 +1,111 @@
+"""Chapter 7's check of the theory note: sites, parameters, the bound's prediction and the rule,
+checked by hand and against brute force."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy.optimize import brentq
+
+from helpers import equal_n
+from helpers.config import EqualNConfig, ParameterError, half_block_site
+from helpers.universality import write_sparse
+
+
+@pytest.mark.parametrize("layers, depth, hook", [
+    (8, 0.75, "blocks.6.hook_resid_pre"), (2, 0.75, "blocks.1.hook_resid_mid"), (32, 0.75, "blocks.24.hook_resid_pre"),
+    (6, 0.75, "blocks.4.hook_resid_mid"), (4, 0.5, "blocks.2.hook_resid_pre"), (1, 0.5, "blocks.0.hook_resid_mid"),
+])
+def test_site_at_the_same_relative_depth_in_half_blocks(layers, depth, hook):
+    assert half_block_site(layers, depth) == hook
+
+
+@pytest.mark.parametrize("layers, depth", [(3, 0.75), (2, 1.0), (8, 0.3)])
+def test_a_depth_between_half_blocks_has_no_site(layers, depth):
+    assert half_block_site(layers, depth) is None
+
+
+@pytest.mark.parametrize("params, name", [
+    ({"shapes": [[8, 16], [2, 40]]}, "shapes"),  # 12·L·d² 24,576 against 38,400
+    ({"shapes": [[2, 32]]}, "shapes"),
+    ({"shapes": [[2, 32], [8, 17]]}, "shapes"),  # 17 is not divisible by its 2 heads
+    ({"shapes": [[2, 32], [3, 26]], "relative_depth": 0.75}, "relative_depth"),  # 3 blocks have no site at 0.75
+    ({"lm_seeds": [0]}, "lm_seeds"),
+    ({"lm_seeds": [0, 0]}, "lm_seeds"),
+    ({"dictionary_sizes": [64, 64]}, "dictionary_sizes"),
+    ({"loss_tolerance": 0.0}, "loss_tolerance"),
+])
+def test_bad_parameters_name_the_parameter(params, name):
+    with pytest.raises(ParameterError, match=f"^parameter {name!r}"):
+        EqualNConfig.from_params(preset="smoke", **params)
+
+
+def test_shapes_within_two_percent_are_accepted():
+    cfg = EqualNConfig.from_params(preset="smoke", shapes=[[8, 64], [2, 128], [12, 52]], dictionary_sizes=[32, 64])
+    assert cfg.largest_dictionary == 64
+
+
+def test_capacity_load_by_hand():
+    assert equal_n.capacity_load(10.0, 100, 20) == pytest.approx(10 * math.log(10) / 20)
+    assert math.isnan(equal_n.capacity_load(0.0, 100, 20)) and math.isnan(equal_n.capacity_load(100.0, 100, 20))
+
+
+@pytest.mark.parametrize("density, ratio", [(0.01, 2.0), (0.05, 4.0), (0.2, 1.5), (0.001, 16.0)])
+def test_predicted_shift_solves_the_bound_by_brute_force(density, ratio):
+    """A site `ratio` times narrower holds the same features at capacity when q·ln(1/q) = p·ln(1/p) / ratio
+    (m ∝ n·p·ln(1/p)); q is found here by bisection on the sparse branch q < 1/e."""
+    target = density * math.log(1 / density) / ratio
+    q = brentq(lambda x: x * math.log(1 / x) - target, 1e-300, density)
+    assert equal_n.predicted_log_ratio(density, ratio) == pytest.approx(math.log(q / density), rel=1e-6)
+    assert equal_n.predicted_log_ratio(density, ratio) < 0
+
+
+def test_no_prediction_off_the_sparse_branch():
+    assert math.isnan(equal_n.predicted_log_ratio(0.5, 2.0)) and math.isnan(equal_n.predicted_log_ratio(0.0, 2.0))
+
+
+@pytest.mark.parametrize("shift, predicted, noise, verdict", [
+    (0.01, -0.5, 0.05, "the same rate"),
+    (-0.4, -0.5, 0.05, "the bound's rate"),
+    (-0.1, -0.5, 0.05, "another rate"),  # beyond the noise, but not half way to the prediction
+    (0.4, -0.5, 0.05, "another rate"),  # the wrong side
+    (float("nan"), -0.5, 0.05, "undecided"),
+])
+def test_shift_rule_by_hand(shift, predicted, noise, verdict):
+    assert equal_n.shift_verdict(shift, predicted, noise) == verdict
+
+
+def test_loss_premise_by_hand():
+    models = pd.DataFrame({"shape": ["A", "A", "B", "B"], "val_loss": [5.0, 5.1, 5.3, 5.2]})
+    premise = equal_n.loss_premise(models, 0.03)
+    assert premise["gap_nats"] == pytest.approx(0.2) and premise["relative_gap"] == pytest.approx(0.2 / 5.05)
+    assert premise["seed_spread_nats"] == pytest.approx(0.1) and premise["best"] == "A" and not premise["comparable"]
+    assert equal_n.loss_premise(models, 0.05)["comparable"]
+
+
+def test_matching_recovers_a_planted_permutation_and_its_frequency_shift(tmp_path):
+    """Model W (wider site) fires each latent on 200 of 4,000 tokens; model N (narrower) holds the same
+    latents, permuted, firing on every other one of those tokens: one-to-one matching finds the
+    permutation and the median log frequency ratio is ln(1/2)."""
+    rng = np.random.default_rng(0)
+    tokens, latents = 4000, 6
+    wide = np.zeros((tokens, latents), dtype=np.float32)
+    for j in range(latents):
+        wide[rng.choice(tokens, 200, replace=False), j] = rng.uniform(0.5, 2.0, 200)
+    permutation = rng.permutation(latents)
+    narrow = wide[:, permutation].copy()
+    for j in range(latents):
+        active = np.flatnonzero(narrow[:, j])
+        narrow[active[::2], j] = 0
+    acts = {"W": write_sparse([torch.from_numpy(wide)], tmp_path / "W", latents),
+            "N": write_sparse([torch.from_numpy(narrow)], tmp_path / "N", latents)}
+    models = pd.DataFrame({"model": ["W", "N"], "shape": ["L2-d32", "L8-d16"], "d_model": [32, 16]})
+    cfg = EqualNConfig.from_params(preset="smoke", device="cpu")
+    pairs = equal_n.match_pairs(cfg, models, acts, threshold=0.5)
+    row = pairs.iloc[0]
+    assert (row["first"], row["second"], row.kind) == ("N", "W", equal_n.ACROSS_SHAPES)
+    assert row.matched == latents and row.share_matched == 1.0 and row.width_ratio == 2.0
+    assert row.median_log_ratio == pytest.approx(math.log(0.5))
+    assert row.predicted_log_ratio == pytest.approx(equal_n.predicted_log_ratio(200 / tokens, 2.0))
