@@ -1,7 +1,10 @@
 # The two commands of the README, plus a few conveniences.
 #   make book [PRESET=quick|paper|smoke]   set up .venv, execute every chapter, build _build/html
+#   make pdf [PRESET=quick]                the same executed chapters as a PDF (_build/latex/book.pdf), then
+#                                          the HTML with a download entry for it (needs TeX Live: README)
 #   make test                              the test suite (every chapter under the smoke preset)
 #   make test-browser                      Chromium against the built book, and JupyterLab (needs make book)
+#   make test-pdf                          the PDF read with poppler: chapters, numbers, pages (needs make pdf)
 #   make bundle PRESET=study               copy a finished run's results into results/<preset>/ (committed)
 #   make bench                             speed benchmarks (ratios against a reference, same process)
 #   make lab                               JupyterLab on the notebooks
@@ -15,7 +18,7 @@ STAMP := $(VENV)/.installed
 # TORCH_INDEX (optional) is a package index for it, e.g. https://download.pytorch.org/whl/cpu.
 TORCH := $(shell grep -o '"torch==[^"]*"' pyproject.toml | tr -d '"')
 
-.PHONY: setup book execute bundle test test-browser bench lab clean
+.PHONY: setup book pdf execute bundle test test-browser test-pdf bench lab clean
 
 setup: $(STAMP)
 
@@ -27,6 +30,9 @@ $(STAMP): pyproject.toml
 
 book: $(STAMP)
 	BOOK_REPOSITORY_URL=$(BOOK_REPOSITORY_URL) $(BIN)/python -m helpers.runner book --preset $(PRESET)
+
+pdf: $(STAMP)
+	BOOK_REPOSITORY_URL=$(BOOK_REPOSITORY_URL) $(BIN)/python -m helpers.runner pdf --preset $(PRESET)
 
 execute: $(STAMP)
 	$(BIN)/python -m helpers.runner execute --preset $(PRESET)
@@ -41,6 +47,9 @@ test: $(STAMP)
 # built book; here they must run.
 test-browser: $(STAMP)
 	REQUIRE_BROWSER=1 $(BIN)/python -m pytest -m browser
+
+test-pdf: $(STAMP)
+	REQUIRE_PDF=1 $(BIN)/python -m pytest -m pdf
 
 bench: $(STAMP)
 	$(BIN)/python -m helpers.bench

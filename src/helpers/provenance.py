@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from helpers import atomic, hardware, paths
+from helpers import atomic, hardware, paths, pdf_tables
 from helpers.config import ChapterConfig
 from helpers.prose import glue_markdown
 
@@ -70,6 +70,9 @@ class ChapterRun:
     config: ChapterConfig
     started: float = field(default_factory=time.perf_counter)
     started_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+
+    def __post_init__(self) -> None:
+        pdf_tables.register()  # the chapter's tables reach the PDF as well as the HTML
 
     @property
     def results(self) -> Path:

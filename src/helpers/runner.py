@@ -1,14 +1,16 @@
-"""Run the book: execute every notebook of a preset with papermill, then build the HTML.
+"""Run the book: execute every notebook of a preset with papermill, then build the HTML and the PDF.
 
 Source notebooks are never modified. Executed copies go to ``runs/<preset>/notebooks/`` (written
 atomically); a copy is reused while its source notebook, its parameters and the ``helpers``
 package are unchanged. The book is built by Jupyter Book from a staging folder that holds the
-executed copies, with execution off and warnings as errors.
+executed copies, with execution off and warnings as errors: the HTML, and the PDF through Jupyter
+Book's LaTeX builder (XeLaTeX), from the same executed copies.
 
-Command line (what ``make book`` and the tests call)::
+Command line (what ``make book``, ``make pdf`` and the tests call)::
 
     python -m helpers.runner execute --preset smoke [--runs-dir DIR] [--only CHAPTER] [--force]
     python -m helpers.runner book --preset quick
+    python -m helpers.runner pdf --preset quick     # the PDF, then the HTML linking it
 """
 
 from __future__ import annotations
@@ -35,6 +37,14 @@ from helpers.config import CONFIGS, load_preset
 
 BOOK_FILES = ("_toc.yml", "book")
 BINDERHUB = "https://mybinder.org"
+#: The PDF's name, in _build/latex/ and beside the HTML pages.
+BOOK_PDF = "book.pdf"
+#: What the PDF build needs, each with the Debian package that provides it: programs on PATH, then
+#: LaTeX files found by kpsewhich.
+PDF_PROGRAMS = {"xelatex": "texlive-xetex", "latexmk": "latexmk", "kpsewhich": "texlive-base"}
+PDF_FILES = {"fncychap.sty": "texlive-latex-extra", "tabulary.sty": "texlive-latex-extra",
+             "fontspec.sty": "texlive-latex-recommended", "FreeSerif.otf": "fonts-freefont-otf",
+             "lmodern.sty": "lmodern"}
 
 
 def chapters_in_book_order(root: Path | None = None) -> list[str]:
@@ -166,9 +176,10 @@ def _hide_injected_parameters(notebook: Path) -> None:
     nbformat.write(nb, notebook)
 
 
-def stage_config(config: dict[str, Any], repository_url: str | None) -> dict[str, Any]:
+def stage_config(config: dict[str, Any], repository_url: str | None, pdf: str | None = None) -> dict[str, Any]:
     """The book's configuration for this build: the original run's setup as MyST substitutions
-    for the narrative pages and, with a repository address, launch buttons."""
+    for the narrative pages, with a repository address launch buttons, and with ``pdf`` (the PDF's
+    address relative to the site) a download entry for it on every page."""
     from helpers.reference import substitutions
 
     parse = dict(config.get("parse") or {})
@@ -179,15 +190,35 @@ def stage_config(config: dict[str, Any], repository_url: str | None) -> dict[str
         config["launch_buttons"]["binderhub_url"] = BINDERHUB
     else:
         config["launch_buttons"].pop("binderhub_url", None)
+    if pdf:
+        sphinx = dict(config.get("sphinx") or {})
+        sphinx["config"] = {**(sphinx.get("config") or {}), "book_pdf": pdf}
+        config["sphinx"] = sphinx
     return config
 
 
-def build(preset: str, runs_dir: str | Path | None = None, log: Callable[[str], None] = print,
-          output: str | Path | None = None) -> Path:
-    """Build ``<output>/_build/html`` (default: the project's) from the preset's executed notebooks;
-    warnings fail the build."""
+def missing_pdf_tools() -> list[str]:
+    """'<program or file> (Debian package <name>)' for everything the PDF build lacks."""
+    missing = [f"{program} (Debian package {package})" for program, package in PDF_PROGRAMS.items() if not shutil.which(program)]
+    if not shutil.which("kpsewhich"):
+        return missing
+    for name, package in PDF_FILES.items():
+        found = subprocess.run(["kpsewhich", name], capture_output=True, text=True).stdout.strip()
+        if not found and not (name.endswith(".otf") and _font_installed(name)):
+            missing.append(f"{name} (Debian package {package})")
+    return missing
+
+
+def _font_installed(file_name: str) -> bool:
+    listing = subprocess.run(["fc-list", ":", "file"], capture_output=True, text=True).stdout if shutil.which("fc-list") else ""
+    return file_name in listing
+
+
+def stage_book(preset: str, runs_dir: str | Path | None, output: Path, log: Callable[[str], None],
+               pdf: str | None = None) -> Path:
+    """The staging folder ``<output>/_build/stage``: the book's pages and the preset's executed
+    notebooks, with this build's configuration (``pdf``: the PDF's address relative to the site)."""
     root = paths.project_root()
-    output = Path(output) if output else root
     executed = paths.run_dir(preset, runs_dir) / "notebooks"
     missing = [c for c in chapters_in_book_order(root) if not (executed / f"{c}.ipynb").exists()]
     if missing:
@@ -203,23 +234,65 @@ def build(preset: str, runs_dir: str | Path | None = None, log: Callable[[str], 
             shutil.copy2(source, stage / name)
     shutil.copytree(executed, stage / "notebooks", ignore=shutil.ignore_patterns("*.key", "*.failed.ipynb"))
     web_assets.copy_into(stage / web_assets.STATIC_FOLDER, root, log)
-    config = stage_config(yaml.safe_load((root / "_config.yml").read_text()), os.environ.get("BOOK_REPOSITORY_URL"))
+    config = stage_config(yaml.safe_load((root / "_config.yml").read_text()), os.environ.get("BOOK_REPOSITORY_URL"), pdf)
     (stage / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-    command = [
-        str(Path(sys.executable).with_name("jupyter-book")),
-        "build", str(stage), "--path-output", str(output), "--builder", "html", "--all",
-        "-W", "-n", "--keep-going",
-    ]
-    log(f"[{preset}] building the book: {' '.join(command)}")
-    subprocess.run(command, check=True, cwd=root)
+    return stage
+
+
+def _jupyter_book(stage: Path, output: Path, builder: str, preset: str, log: Callable[[str], None]) -> None:
+    command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(stage), "--path-output", str(output),
+               "--builder", builder, "--all", "-W", "-n", "--keep-going"]
+    log(f"[{preset}] building the book ({builder}): {' '.join(command)}")
+    subprocess.run(command, check=True, cwd=paths.project_root())
+
+
+def build(preset: str, runs_dir: str | Path | None = None, log: Callable[[str], None] = print,
+          output: str | Path | None = None) -> Path:
+    """Build ``<output>/_build/html`` (default: the project's) from the preset's executed notebooks;
+    warnings fail the build. A PDF already built from them (:func:`build_pdf`) is linked from every
+    page and copied beside them."""
+    output = Path(output) if output else paths.project_root()
+    pdf = output / "_build" / "latex" / BOOK_PDF
+    linked = pdf.exists() and pdf.stat().st_mtime >= _executed_at(preset, runs_dir)
+    stage = stage_book(preset, runs_dir, output, log, BOOK_PDF if linked else None)
+    _jupyter_book(stage, output, "html", preset, log)
     html = output / "_build" / "html"
-    log(f"[{preset}] book built: {html / 'index.html'}")
+    if linked:
+        shutil.copy2(pdf, html / BOOK_PDF)
+    log(f"[{preset}] book built: {html / 'index.html'}" + (f" (with {BOOK_PDF})" if linked else ""))
     return html
+
+
+def _executed_at(preset: str, runs_dir: str | Path | None) -> float:
+    """When the newest executed notebook of the preset was written (a PDF older than it is stale)."""
+    executed = paths.run_dir(preset, runs_dir) / "notebooks"
+    return max((p.stat().st_mtime for p in executed.glob("*.ipynb")), default=0.0)
+
+
+def build_pdf(preset: str, runs_dir: str | Path | None = None, log: Callable[[str], None] = print,
+              output: str | Path | None = None) -> Path:
+    """Build ``<output>/_build/latex/book.pdf`` from the preset's executed notebooks with Jupyter
+    Book's LaTeX builder; Sphinx warnings and LaTeX errors fail it. What is missing to build it is
+    named (with its Debian package) before anything is staged."""
+    missing = missing_pdf_tools()
+    if missing:
+        raise RuntimeError("the PDF needs " + ", ".join(missing) + "; on Debian: apt-get install "
+                           + " ".join(sorted({m.split("Debian package ")[1].rstrip(")") for m in missing})))
+    output = Path(output) if output else paths.project_root()
+    stage = stage_book(preset, runs_dir, output, log)
+    pdf = output / "_build" / "latex" / BOOK_PDF
+    pdf.unlink(missing_ok=True)
+    _jupyter_book(stage, output, "pdflatex", preset, log)
+    if not pdf.exists():
+        raise RuntimeError(f"the LaTeX build finished without {pdf}; see {pdf.with_suffix('.log')}")
+    log(f"[{preset}] PDF built: {pdf}")
+    return pdf
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m helpers.runner", description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["execute", "book"], help="execute the notebooks, or execute and build")
+    parser.add_argument("command", choices=["execute", "book", "pdf"],
+                        help="execute the notebooks; or execute and build the HTML; or execute, build the PDF and the HTML linking it")
     parser.add_argument("--preset", default="quick", help="a preset name (a file in presets/)")
     parser.add_argument("--runs-dir", default=None, help="folder for runs/<preset>/ (default: <project>/runs)")
     parser.add_argument("--only", nargs="*", default=None, help="execute only these chapters")
@@ -227,8 +300,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bundles-dir", default=None, help="results bundles shown beside this run (default: <project>/results)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
+    if args.command == "pdf" and (missing := missing_pdf_tools()):  # before any notebook runs
+        parser.error("the PDF needs " + ", ".join(missing))
     execute(args.preset, args.runs_dir, args.only, args.force, bundles_dir=args.bundles_dir)
-    if args.command == "book":
+    if args.command == "pdf":
+        build_pdf(args.preset, args.runs_dir)
+    if args.command in ("book", "pdf"):
         build(args.preset, args.runs_dir)
     print(f"[{args.preset}] {args.command} finished in {time.perf_counter() - started:.1f} s")
 

@@ -1,8 +1,14 @@
-"""A Sphinx extension (listed in ``_config.yml``) that keeps the built pages free of console errors.
+"""A Sphinx extension (listed in ``_config.yml``): pages free of console errors, and the PDF linked.
 
 Some extensions (sphinx-thebe, sphinx-togglebutton) register their inline scripts again when the
 environment is read, so a page can carry ``const THEBE_JS_URL = …`` twice, and the second
 declaration is a SyntaxError in the browser. Each page keeps each script once, in order.
+
+For the PDF (the LaTeX builder), the book is laid out as a paper and shows only what the pages
+show before any click (see :func:`_paper_layout`, :func:`_hide_what_the_html_hides`).
+
+When the build's ``book_pdf`` names the book's PDF (a path relative to the site, set by the runner
+when one was built), every page's download menu gets an entry for it beside the page's own files.
 """
 
 from __future__ import annotations
@@ -28,6 +34,73 @@ def _keep_each_script_once(app, pagename: str, templatename: str, context: dict,
     context["script_files"] = unique
 
 
+def _link_the_pdf(app, pagename: str, templatename: str, context: dict, doctree) -> None:
+    pdf = app.config.book_pdf
+    groups = [b for b in context.get("header_buttons", []) if b.get("label") == "download-buttons"]
+    if not pdf or not groups:
+        return
+    groups[0]["buttons"].insert(0, {"type": "link", "url": context["pathto"](pdf, 1), "text": "book (.pdf)",
+                                    "tooltip": "Download the whole book as a PDF", "icon": "fas fa-book",
+                                    "label": "download-book-pdf-button"})
+
+
+def _paper_layout(app, doctree, docname: str) -> None:
+    """The PDF as a paper: the root page's opening paragraphs as the abstract, every chapter of the
+    table of contents a numbered chapter (not a section of "Chapters"), and the root page's other
+    sections after them as appendices. Runs on the LaTeX builder's one assembled document."""
+    from docutils import nodes
+    from sphinx import addnodes
+
+    if app.builder.name != "latex" or docname != app.config.root_doc:
+        return
+    root = next(iter(doctree.findall(nodes.section)))
+    sections = [child for child in root.children if isinstance(child, nodes.section)]
+    chapters = [node for section in sections for node in section.findall(addnodes.start_of_file)
+                if node.parent is not None and not isinstance(node.parent, addnodes.start_of_file)]
+    holder = next((s for s in sections if any(s is c.parent or s in _ancestors(c) for c in chapters)), None)
+    if holder is None:
+        return
+    opening = [child for child in root.children if not isinstance(child, (nodes.section, nodes.title))]
+    for node in chapters:
+        node.parent.remove(node)
+    root.remove(holder)
+    appendices = [child for child in root.children if isinstance(child, nodes.section)]
+    for child in opening + appendices:
+        root.remove(child)
+    root += [nodes.raw("", r"\begin{abstract}", format="latex"), *opening, nodes.raw("", r"\end{abstract}", format="latex"),
+             *chapters]
+    if appendices:
+        root += [nodes.raw("", r"\appendix", format="latex"), *appendices]
+
+
+def _hide_what_the_html_hides(app, doctree, docname: str) -> None:
+    """In the PDF, a notebook cell tagged ``hide-cell`` or ``remove-cell`` is left out and one tagged
+    ``hide-input`` keeps its output only: the PDF shows what the HTML shows before any click."""
+    from docutils import nodes
+
+    if app.builder.name != "latex":
+        return
+    for cell in list(doctree.findall(lambda n: isinstance(n, nodes.container) and "cell" in n["classes"])):
+        tags = {c.removeprefix("tag_") for c in cell["classes"] if c.startswith("tag_")}
+        if tags & {"hide-cell", "remove-cell", "remove_cell"}:
+            cell.parent.remove(cell)
+        elif tags & {"hide-input", "remove-input", "remove_input"}:
+            for part in [c for c in cell.children if isinstance(c, nodes.container) and "cell_input" in c["classes"]]:
+                cell.remove(part)
+
+
+def _ancestors(node) -> list:
+    out = []
+    while node.parent is not None:
+        node = node.parent
+        out.append(node)
+    return out
+
+
 def setup(app) -> dict[str, Any]:
+    app.add_config_value("book_pdf", "", "html")
+    app.connect("doctree-resolved", _paper_layout)
+    app.connect("doctree-resolved", _hide_what_the_html_hides)
     app.connect("html-page-context", _keep_each_script_once, priority=999)
+    app.connect("html-page-context", _link_the_pdf, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

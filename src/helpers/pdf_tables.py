@@ -1,0 +1,56 @@
+"""The chapters' tables in the PDF too: every pandas ``Styler`` a cell shows also carries a
+``text/markdown`` form (so does every ``DataFrame``), a MyST ``{raw} latex`` block holding a table of its displayed, formatted
+values. The LaTeX build renders it (myst-nb ranks Markdown above plain text there, and the book
+parses output Markdown as MyST); the HTML build shows the ``text/html`` form, which it ranks first.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pandas as pd
+from pandas.io.formats.style import Styler
+
+#: LaTeX for each character that is special to it in a displayed (plain-text) value.
+SPECIAL = {"\\": r"\textbackslash{}", "%": r"\%", "#": r"\#", "_": r"\_", "$": r"\$", "&": r"\&", "{": r"\{",
+           "}": r"\}", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}"}
+PATTERN = re.compile("|".join(map(re.escape, SPECIAL)))
+
+
+def escape(text: str) -> str:
+    """Plain ``text`` as LaTeX: each special character replaced by its LaTeX form."""
+    return PATTERN.sub(lambda match: SPECIAL[match.group()], text)
+
+
+def styler_latex(styler: Styler) -> str:
+    """A booktabs table of what ``styler`` displays (its formats applied, hidden index and columns
+    left out), scaled down to the text width when wider."""
+    values = styler._translate(sparse_index=False, sparse_cols=False)  # noqa: SLF001: the displayed strings
+    def cells(row: list[dict]) -> list[str]:
+        return [escape(html.unescape(str(c["display_value"]))).strip() for c in row if c.get("is_visible", True)]
+
+    head, body = [cells(row) for row in values["head"]], [cells(row) for row in values["body"]]
+    width = max(len(row) for row in head + body)
+    line = lambda row: " & ".join(row + [""] * (width - len(row))) + r" \\"  # noqa: E731
+    lines = [r"\begin{adjustbox}{max width=\linewidth}", r"\begin{tabular}{" + "l" * width + "}", r"\toprule",
+             *map(line, head), r"\midrule", *map(line, body), r"\bottomrule", r"\end{tabular}", r"\end{adjustbox}"]
+    return "\n".join(lines)
+
+
+def styler_markdown(styler: Styler) -> str:
+    """:func:`styler_latex` as a MyST raw-LaTeX block."""
+    return "```{raw} latex\n" + styler_latex(styler) + "\n```"
+
+
+def register() -> None:
+    """Give every ``Styler`` displayed in this IPython kernel a ``text/markdown`` form (no-op outside IPython)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        markdown = shell.display_formatter.formatters["text/markdown"]
+        markdown.for_type(Styler, styler_markdown)
+        markdown.for_type(pd.DataFrame, lambda frame: styler_markdown(frame.style))

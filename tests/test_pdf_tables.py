@@ -1,0 +1,44 @@
+"""The PDF's side of the build, checked without TeX: tables as LaTeX, and a clear stop when the
+PDF's tools are missing."""
+
+import pandas as pd
+import pytest
+
+from helpers import runner
+from helpers.pdf_tables import escape, styler_latex, styler_markdown
+
+
+def test_escape_by_hand():
+    assert escape(r"a_b 5% {x} e^(-1) ~ \ & #$") == \
+        r"a\_b 5\% \{x\} e\textasciicircum{}(-1) \textasciitilde{} \textbackslash{} \& \#\$"
+
+
+def test_styler_table_shows_what_the_html_shows():
+    frame = pd.DataFrame({"share_x": [0.12345, 2.0], "name": ["<a & b>", "50%"], "hidden": [1, 2]})
+    styler = frame.style.format({"share_x": "{:.1%}"}, escape="html").hide(axis="index").hide(["hidden"], axis="columns")
+    lines = styler_latex(styler).splitlines()
+    assert lines[1] == r"\begin{tabular}{ll}"
+    assert lines[3:8] == [r"share\_x & name \\", r"\midrule", r"12.3\% & <a \& b> \\", r"200.0\% & 50\% \\", r"\bottomrule"]
+    assert styler_markdown(styler).startswith("```{raw} latex\n") and styler_markdown(styler).endswith("\n```")
+
+
+def test_pivot_keeps_every_header_row_and_the_index():
+    frame = pd.DataFrame({"pair": ["a", "a", "b"], "tau": [0.5, 0.7, 0.5], "v": [1.0, 2.0, 3.0]})
+    lines = styler_latex(frame.pivot(index="pair", columns="tau", values="v").style.format(precision=1)).splitlines()
+    # column labels as the HTML shows them (Styler's default precision for headers)
+    assert lines[3:5] == [r"tau & 0.500000 & 0.700000 \\", r"pair &  &  \\"]
+    assert lines[6:8] == [r"a & 1.0 & 2.0 \\", r"b & 3.0 & nan \\"]
+
+
+def test_missing_pdf_tools_are_named_with_their_debian_package(monkeypatch):
+    monkeypatch.setattr(runner.shutil, "which", lambda name: None)
+    missing = runner.missing_pdf_tools()
+    assert "xelatex (Debian package texlive-xetex)" in missing and "latexmk (Debian package latexmk)" in missing
+
+
+def test_pdf_command_stops_before_executing_when_tools_are_missing(monkeypatch, capsys):
+    monkeypatch.setattr(runner, "missing_pdf_tools", lambda: ["xelatex (Debian package texlive-xetex)"])
+    monkeypatch.setattr(runner, "execute", lambda *a, **k: pytest.fail("executed although the PDF cannot be built"))
+    with pytest.raises(SystemExit):
+        runner.main(["pdf", "--preset", "smoke"])
+    assert "texlive-xetex" in capsys.readouterr().err
