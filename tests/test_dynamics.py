@@ -13,7 +13,7 @@ def test_parameters_are_checked_against_chapters_3_to_5():
     assert cfg.widths == [16, 32] and cfg.steps_read == [0, 16, 32]  # smoke: 32 steps, a snapshot every 16
     assert DynamicsConfig.from_params(preset="smoke", lm_steps=[]).steps_read == [0, 16, 32]
     assert DynamicsConfig.from_params(preset="smoke", lm_steps=[16]).steps_read == [16, 32]
-    assert DynamicsConfig.from_params(preset="quick").widths == [96, 128]  # by default the two widest
+    assert DynamicsConfig.from_params(preset="quick", pair_widths=[]).widths == [64, 96]  # by default the two widest
     for params, name, allowed in (({"lm_steps": [8]}, "lm_steps", r"kept snapshots \[16\]"),
                                   ({"lm_steps": [32]}, "lm_steps", r"kept snapshots \[16\]"),
                                   ({"pair_widths": [16, 64]}, "pair_widths", r"\[16, 32\]"),
