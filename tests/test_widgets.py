@@ -42,3 +42,16 @@ def test_toy_explorer_shows_the_chosen_instance():
     image = bytes(explorer.figure.value)
     explorer.decay.value = 1.0
     assert bytes(explorer.figure.value) != image
+
+
+def test_explorer_display_carries_its_current_figure_for_static_renderings():
+    import base64
+
+    from helpers.widgets import ShapeExplorer
+
+    explorer = ShapeExplorer()
+    before = explorer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in before
+    assert base64.b64decode(before["image/png"]) == explorer.figure.value
+    explorer.sparsity.value = 0.9  # a slider moved: the static figure follows
+    assert explorer._repr_mimebundle_()["image/png"] != before["image/png"]

@@ -9,7 +9,8 @@ PALETTE = "colorblind"
 
 
 def use_book_style() -> None:
-    """Seaborn's white grid, a colour-blind-safe palette and crisp inline figures."""
+    """Seaborn's white grid, a colour-blind-safe palette and crisp inline figures; in a kernel,
+    each figure is kept as PNG (the pages) and as vector PDF (the PDF book)."""
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE)
     mpl.rcParams.update(
         {
@@ -21,6 +22,12 @@ def use_book_style() -> None:
             "axes.spines.right": False,
         }
     )
+    from IPython import get_ipython
+
+    if get_ipython() is not None:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("png", "pdf")
 
 
 def figure_png(fig) -> bytes:

@@ -7,6 +7,8 @@ numbers an ``HTML`` widget, so that both can be checked headless by setting a sl
 
 from __future__ import annotations
 
+import base64
+
 import ipywidgets as w
 import matplotlib.pyplot as plt
 import numpy as np
@@ -16,7 +18,21 @@ from helpers import superposition as sp
 from helpers.toy_models import ToyModels
 
 
-class ShapeExplorer(w.VBox):
+class StaticFigure:
+    """Mixin: the explorer's display also carries its current figure as ``image/png``, which a
+    static rendering (the PDF book) shows where it cannot run the widget; pages and JupyterLab
+    show the widget itself, which they rank first."""
+
+    figure: w.Image
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if self.figure.value:
+            bundle["image/png"] = base64.b64encode(self.figure.value).decode("ascii")
+        return bundle
+
+
+class ShapeExplorer(StaticFigure, w.VBox):
     """Sliders for sparsity, width ratio, layers and feature count → Model A/B table and the bound."""
 
     def __init__(self, n_layer: int = 8, d_model: int = 256, width_factor: float = 2.0,
@@ -55,7 +71,7 @@ class ShapeExplorer(w.VBox):
         self.figure.value = plotting.figure_png(fig)
 
 
-class ToyModelExplorer(w.VBox):
+class ToyModelExplorer(StaticFigure, w.VBox):
     """Pick a trained (sparsity, importance decay) instance → its WᵀW, norms and counts."""
 
     def __init__(self, models: ToyModels) -> None:
