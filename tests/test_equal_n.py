@@ -69,8 +69,8 @@ def test_no_prediction_off_the_sparse_branch():
 @pytest.mark.parametrize("shift, predicted, noise, verdict", [
     (0.01, -0.5, 0.05, "the same rate"),
     (-0.4, -0.5, 0.05, "the bound's rate"),
-    (-0.1, -0.5, 0.05, "another rate"),  # beyond the noise, but not half way to the prediction
-    (0.4, -0.5, 0.05, "another rate"),  # the wrong side
+    (-0.1, -0.5, 0.05, "short of the bound"),  # beyond the noise, but not half way to the prediction
+    (0.4, -0.5, 0.05, "opposite to the bound"),  # the other side
     (float("nan"), -0.5, 0.05, "undecided"),
 ])
 def test_shift_rule_by_hand(shift, predicted, noise, verdict):

@@ -43,7 +43,8 @@ from helpers.universality_suite import loss_gap, windows_key
 SAME_SHAPE, ACROSS_SHAPES = "same shape, two seeds", "two shapes"
 RULE = ("matched latents of two shapes fire at the bound's rate when the median log ratio of their firing frequencies "
         "(narrower site over wider) lies beyond every same-shape seed pair's, on the bound's side, and at least half "
-        "way to the bound's prediction; at the same rate when it lies within the largest same-shape value")
+        "way to the bound's prediction; at the same rate when it lies within the largest same-shape value; otherwise "
+        "short of the bound (its side, less than half way) or opposite to the bound (the other side)")
 
 
 def plan(cfg: EqualNConfig) -> list[PlannedModel]:
@@ -207,15 +208,20 @@ def shift_verdicts(pairs: pd.DataFrame) -> tuple[pd.DataFrame, float]:
     return pd.DataFrame(rows), noise
 
 
+#: The verdicts of :data:`RULE`, and the one for a pair the rule cannot judge (a NaN input).
+BOUND, SAME, SHORT, OPPOSITE, UNDECIDED = ("the bound's rate", "the same rate", "short of the bound", "opposite to the bound",
+                                           "undecided")
+
+
 def shift_verdict(shift: float, predicted: float, noise: float) -> str:
-    """"the bound's rate", "the same rate", "another rate" or "undecided" (a NaN input) by :data:`RULE`."""
+    """One of :data:`BOUND`, :data:`SAME`, :data:`SHORT`, :data:`OPPOSITE` by :data:`RULE`, or :data:`UNDECIDED`."""
     if not all(np.isfinite([shift, predicted, noise])):
-        return "undecided"
+        return UNDECIDED
     if abs(shift) <= noise:
-        return "the same rate"
-    if np.sign(shift) == np.sign(predicted) and abs(shift) >= 0.5 * abs(predicted):
-        return "the bound's rate"
-    return "another rate"
+        return SAME
+    if np.sign(shift) != np.sign(predicted):
+        return OPPOSITE
+    return BOUND if abs(shift) >= 0.5 * abs(predicted) else SHORT
 
 
 def run(cfg: EqualNConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -241,5 +247,5 @@ def summary(cfg: EqualNConfig, models: pd.DataFrame, sweep: pd.DataFrame, pairs:
             "explained_variance_at_largest": largest.explained_variance.mean().to_dict(),
             "share_matched_same_shape": float(same.mean()), "share_matched_across_shapes": float(across.mean()),
             "seed_noise": noise, "shifts": shifts.to_dict("records"), "rule": RULE,
-            "bound_rate_found": bool((shifts.verdict == "the bound's rate").any()),
-            "same_rate_everywhere": bool((shifts.verdict == "the same rate").all())}
+            "bound_rate_found": bool((shifts.verdict == BOUND).any()),
+            "same_rate_everywhere": bool((shifts.verdict == SAME).all())}
