@@ -54,12 +54,11 @@ def _paper_layout(app, doctree, docname: str) -> None:
     if app.builder.name != "latex" or docname != app.config.root_doc:
         return
     root = next(iter(doctree.findall(nodes.section)))
-    sections = [child for child in root.children if isinstance(child, nodes.section)]
-    chapters = [node for section in sections for node in section.findall(addnodes.start_of_file)
-                if node.parent is not None and not isinstance(node.parent, addnodes.start_of_file)]
-    holder = next((s for s in sections if any(s is c.parent or s in _ancestors(c) for c in chapters)), None)
-    if holder is None:
+    chapters = [node for node in root.findall(addnodes.start_of_file)
+                if not any(isinstance(a, addnodes.start_of_file) for a in _ancestors(node))]
+    if not chapters:
         return
+    holder = next(a for a in _ancestors(chapters[0]) if a.parent is root)  # the root's section holding the toctree
     opening = [child for child in root.children if not isinstance(child, (nodes.section, nodes.title))]
     for node in chapters:
         node.parent.remove(node)
