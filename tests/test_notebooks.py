@@ -12,6 +12,7 @@ import pandas as pd
 import papermill
 import pytest
 
+from book_source import PASTED, numbered
 from helpers import paths, runner
 from helpers.bundle import BundleError
 from helpers.config import CONFIGS
@@ -20,6 +21,7 @@ ROOT = paths.project_root()
 CHAPTERS = runner.chapters_in_book_order(ROOT)
 GLUE_REFERENCE = re.compile(r"\{glue(?::\w+)?\}`([A-Za-z0-9_]+)")
 GLUE_DIRECTIVE = re.compile(r"```\{glue(?::\w+)?\}\s+([A-Za-z0-9_]+)")
+GLUED_PICTURE = re.compile(r'glue_(figure|table)\("(\w+)"')
 
 
 def source(chapter: str) -> Path:
@@ -343,14 +345,39 @@ def test_discussion_reads_every_claim_from_the_results(smoke_run):
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_every_figure_the_chapter_shows_is_in_its_outputs(smoke_run, chapter):
-    """plt.show() must leave a PNG in the executed notebook even when the caller is headless
-    (the test process runs with MPLBACKEND=Agg; the runner gives kernels the inline backend)."""
+def test_every_glued_figure_and_table_is_pasted_once_with_a_label_and_a_caption(chapter):
+    cells = nbformat.read(source(chapter), as_version=4).cells
+    glued = {key: kind for cell in cells if cell.cell_type == "code" for kind, key in GLUED_PICTURE.findall(cell.source)}
+    pasted = [found for cell in cells if cell.cell_type == "markdown" for found in PASTED.findall(cell.source)]
+    assert sorted(key for key, _, _ in pasted) == sorted(glued), "each glued figure or table is pasted exactly once"
+    for key, label, caption in pasted:
+        assert label.startswith({"figure": "fig-", "table": "tab-"}[glued[key]]), (key, label)
+        assert len(caption.split()) >= 5, (label, caption)
+    assert not any("plt.show()" in cell.source for cell in cells if cell.cell_type == "code"), "a figure is glued, not shown"
+
+
+def test_labels_are_unique_across_the_book():
+    labels = [label for chapter in CHAPTERS for label, _ in numbered(chapter)]
+    assert len(labels) == len(set(labels)) > 40
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_picture_and_table_the_chapter_shows_is_numbered(smoke_run, chapter):
+    """Glued figures carry a PNG and a vector PDF (also when the caller is headless: the runner gives
+    kernels the inline backend); no cell shows an image or a table outside a numbered figure or table."""
     _, outputs, _, _ = smoke_run
-    cells = nbformat.read(outputs[CHAPTERS.index(chapter)], as_version=4).cells
-    for cell in cells:
-        if cell.cell_type == "code" and "plt.show()" in cell.source:
-            assert any("image/png" in out.get("data", {}) for out in cell.outputs), (chapter, cell.source[:80])
+    executed = nbformat.read(outputs[CHAPTERS.index(chapter)], as_version=4)
+    values = glued(executed)
+    for cell in executed.cells:
+        if cell.cell_type != "code":
+            continue
+        for kind, key in GLUED_PICTURE.findall(cell.source):
+            assert kind == "table" or {"image/png", "application/pdf"} <= set(values[key]), (chapter, key)
+        captioned = "figure" in cell.metadata.get("mystnb", {})
+        for output in cell.outputs:
+            shown = output.get("output_type") in ("display_data", "execute_result") and "scrapbook" not in output.get("metadata", {})
+            if shown and {"image/png", "text/html"} & set(output.get("data", {})):
+                assert captioned, (chapter, cell.source[:80])
 
 
 def test_no_chapter_writes_to_stderr(smoke_run):
@@ -367,6 +394,14 @@ def test_the_smoke_book_builds_without_warnings(smoke_run, tmp_path):
     pages = {p.relative_to(html).as_posix() for p in html.rglob("*.html")}
     assert {f"notebooks/{c}.html" for c in CHAPTERS} <= pages
     assert "book/intro.html" in pages
+    for number, chapter in enumerate(CHAPTERS, start=1):  # figures and tables numbered per chapter, in reading order
+        page = (html / "notebooks" / f"{chapter}.html").read_text()
+        counts = {"Figure": 0, "Table": 0}
+        for label, kind in numbered(chapter):
+            counts[kind] += 1
+            at = page.index(f'id="{label}"')
+            caption = re.search(r'class="caption-number">([^<]*)<', page[at:]).group(1).strip()
+            assert caption == f"{kind} {number}.{counts[kind]}", (chapter, label, caption)
 
 
 def test_rerun_reuses_executed_notebooks(smoke_run):

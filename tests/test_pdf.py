@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from book_source import numbered
 from helpers import paths, runner
 
 pytestmark = pytest.mark.pdf
@@ -90,6 +91,24 @@ def test_no_unresolved_reference_and_no_raw_tex():
     text = pdf_text()
     assert "??" not in text
     assert "\\(" not in text and "$$" not in text and "\\begin{" not in text
+
+
+def test_every_figure_and_table_is_a_numbered_float_with_its_caption():
+    text = pdf_text()
+    tex = (PDF.parent / "book.tex").read_text()
+    floats = re.findall(r"\\begin\{(figure|table)\}(.*?)\\end\{\1\}", tex, flags=re.DOTALL)
+    assert all("\\caption{" in body for _, body in floats)
+    outside = re.sub(r"\\begin\{(figure|table)\}.*?\\end\{\1\}", "", tex, flags=re.DOTALL)
+    assert "\\sphinxincludegraphics" not in outside and "\\begin{tabular}" not in outside, "a picture or a table without a number"
+    for number, chapter in enumerate(runner.chapters_in_book_order(ROOT), start=1):
+        labels = numbered(chapter)
+        for label, _ in labels:
+            assert f"\\label{{\\detokenize{{notebooks/{chapter}:{label}}}}}" in tex, (chapter, label)
+        for kind in ("Figure", "Table"):
+            count = sum(k == kind for _, k in labels)
+            assert (f"{kind} {number}.{count}:" in text) == (count > 0), (chapter, kind, count)
+            assert f"{kind} {number}.{count + 1}:" not in text, (chapter, kind, count)
+    assert len(floats) == sum(len(numbered(c)) for c in runner.chapters_in_book_order(ROOT))
 
 
 def test_every_page_renders(tmp_path):

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from helpers import runner
-from helpers.pdf_tables import escape, styler_latex, styler_markdown
+from helpers.pdf_tables import column_spec, escape, styler_latex, styler_markdown
 
 
 def test_escape_by_hand():
@@ -42,3 +42,18 @@ def test_pdf_command_stops_before_executing_when_tools_are_missing(monkeypatch, 
     with pytest.raises(SystemExit):
         runner.main(["pdf", "--preset", "smoke"])
     assert "texlive-xetex" in capsys.readouterr().err
+
+
+def test_narrow_tables_keep_plain_columns_and_wide_text_wraps_by_hand():
+    assert column_spec([["claim", "verdict"], ["a", "yes"]]) == "ll"
+    # lengths 5, 200, 2: the short columns leave 1 − (7 + 4)/110 = 0.9 of the line, 95% of it to the long one
+    assert column_spec([["claim", "x" * 200, "ok"]]) == r"l>{\raggedright\arraybackslash}p{0.855\linewidth}l"
+    # lengths 10, 150, 50: 1 − 12/110 = 0.89091 shared 3:1 → 0.635 and 0.212 of the line
+    spec = column_spec([["y" * 10, "x" * 150, "z" * 50]])
+    assert spec == r"l>{\raggedright\arraybackslash}p{0.635\linewidth}>{\raggedright\arraybackslash}p{0.212\linewidth}"
+
+
+def test_wide_table_wraps_in_latex():
+    frame = pd.DataFrame({"claim": ["importance predicts universality"], "rule": ["interval of the mean r " * 8], "verdict": ["no"]})
+    lines = styler_latex(frame.style.hide(axis="index")).splitlines()
+    assert lines[1].count(r">{\raggedright\arraybackslash}p{") == 2 and lines[1].endswith(r"\linewidth}l}")  # claim and rule wrap

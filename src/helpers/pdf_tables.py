@@ -23,17 +23,38 @@ def escape(text: str) -> str:
     return PATTERN.sub(lambda match: SPECIAL[match.group()], text)
 
 
+#: About how many characters of a table's text fit across the page; a wider table wraps its long columns.
+LINE_CHARACTERS = 110
+#: Columns whose longest cell has at most this many characters are never wrapped.
+SHORT_COLUMN = 16
+
+
+def column_spec(rows: list[list[str]]) -> str:
+    """A tabular column spec for ``rows`` (lists of cell texts): every column ``l`` when the widest
+    row fits the page; otherwise columns longer than :data:`SHORT_COLUMN` become ragged-right
+    paragraph columns sharing what the short columns leave, in proportion to their longest cell."""
+    width = max(len(row) for row in rows)
+    lengths = [max((len(row[i]) for row in rows if i < len(row)), default=0) for i in range(width)]
+    if sum(lengths) <= LINE_CHARACTERS:
+        return "l" * width
+    long_total = sum(n for n in lengths if n > SHORT_COLUMN)
+    left = max(1 - sum(n + 2 for n in lengths if n <= SHORT_COLUMN) / LINE_CHARACTERS, 0.3)
+    return "".join("l" if n <= SHORT_COLUMN else
+                   rf">{{\raggedright\arraybackslash}}p{{{0.95 * left * n / long_total:.3f}\linewidth}}" for n in lengths)
+
+
 def styler_latex(styler: Styler) -> str:
     """A booktabs table of what ``styler`` displays (its formats applied, hidden index and columns
-    left out), scaled down to the text width when wider."""
+    left out): long text columns wrap (:func:`column_spec`), and a table still too wide is scaled
+    down to the text width."""
     values = styler._translate(sparse_index=False, sparse_cols=False)  # noqa: SLF001: the displayed strings
     def cells(row: list[dict]) -> list[str]:
-        return [escape(html.unescape(str(c["display_value"]))).strip() for c in row if c.get("is_visible", True)]
+        return [html.unescape(str(c["display_value"])).strip() for c in row if c.get("is_visible", True)]
 
     head, body = [cells(row) for row in values["head"]], [cells(row) for row in values["body"]]
     width = max(len(row) for row in head + body)
-    line = lambda row: " & ".join(row + [""] * (width - len(row))) + r" \\"  # noqa: E731
-    lines = [r"\begin{adjustbox}{max width=\linewidth}", r"\begin{tabular}{" + "l" * width + "}", r"\toprule",
+    line = lambda row: " & ".join(map(escape, row + [""] * (width - len(row)))) + r" \\"  # noqa: E731
+    lines = [r"\begin{adjustbox}{max width=\linewidth}", r"\begin{tabular}{" + column_spec(head + body) + "}", r"\toprule",
              *map(line, head), r"\midrule", *map(line, body), r"\bottomrule", r"\end{tabular}", r"\end{adjustbox}"]
     return "\n".join(lines)
 

@@ -2,6 +2,10 @@
 
 ``{glue:text}`name:.3f``` suits plain numbers; quantities spanning orders of magnitude are glued as
 Markdown (``{glue:md}`name```) so that they read as 7.06 × 10¹³ rather than 7.06e+13.
+
+Figures and tables are glued too (:func:`glue_figure`, :func:`glue_table`) and placed by the text
+with ``{glue:figure}`name``` under a ``:name:`` label and a caption, so that each is numbered
+(Figure 3.1, Table 3.1) and cross-referenced with ``{numref}``, in the HTML and in the PDF alike.
 """
 
 from __future__ import annotations
@@ -30,6 +34,24 @@ def glue_markdown(name: str, text: str) -> None:
     from myst_nb import glue
 
     glue(name, Markdown(text), display=False)
+
+
+def glue_figure(name: str, figure) -> None:
+    """Glue a matplotlib ``figure`` (in every inline format the book uses) and close it, so that the
+    cell shows nothing and ``{glue:figure}`name``` places it with its caption."""
+    import matplotlib.pyplot as plt
+    from myst_nb import glue
+
+    glue(name, figure, display=False)
+    plt.close(figure)
+
+
+def glue_table(name: str, table) -> None:
+    """Glue a table (a ``DataFrame`` or a pandas ``Styler``) for ``{glue:figure}`name```, which places it
+    numbered as a table (see :mod:`helpers.sphinx_fixes`)."""
+    from myst_nb import glue
+
+    glue(name, table, display=False)
 
 
 def glue_sci(name: str, value: float, digits: int = 3) -> None:

@@ -7,6 +7,10 @@ declaration is a SyntaxError in the browser. Each page keeps each script once, i
 For the PDF (the LaTeX builder), the book is laid out as a paper and shows only what the pages
 show before any click (see :func:`_paper_layout`, :func:`_hide_what_the_html_hides`).
 
+A pasted output (``{glue:figure}``) that holds a table rather than an image is numbered and
+referenced as a table (Table 3.1, its caption above it), in the HTML and in the PDF
+(:class:`table_output`, :class:`TablesAreTables`).
+
 When the build's ``book_pdf`` names the book's PDF (a path relative to the site, set by the runner
 when one was built), every page's download menu gets an entry for it beside the page's own files.
 """
@@ -14,6 +18,52 @@ when one was built), every page's download menu gets an entry for it beside the 
 from __future__ import annotations
 
 from typing import Any
+
+from docutils import nodes
+from sphinx.transforms import SphinxTransform
+
+#: Mime types that make a pasted output a figure rather than a table.
+PICTURE_MIME_PREFIXES = ("image/", "application/pdf", "application/vnd.jupyter.widget-view")
+
+
+class table_output(nodes.figure):  # noqa: N801: docutils names node classes in lower case
+    """A pasted output that is a table: a figure node that Sphinx numbers among the tables."""
+
+
+class TablesAreTables(SphinxTransform):
+    """Turn each pasted figure whose outputs carry no picture into a :class:`table_output`, its caption first."""
+
+    default_priority = 500
+
+    def apply(self, **kwargs: Any) -> None:
+        for figure in list(self.document.findall(nodes.figure)):
+            bundles = [n for n in figure.findall(nodes.container) if n.get("nb_element") == "mime_bundle"]
+            mime_types = [child.get("mime_type", "") for bundle in bundles for child in bundle.children]
+            if type(figure) is not nodes.figure or not mime_types or any(m.startswith(PICTURE_MIME_PREFIXES) for m in mime_types):
+                continue
+            captions = [child for child in figure.children if isinstance(child, nodes.caption)]
+            rest = [child for child in figure.children if not isinstance(child, nodes.caption)]
+            table = table_output(figure.rawsource, *captions, *rest, **figure.attributes)
+            table.source, table.line = figure.source, figure.line
+            figure.replace_self(table)
+            for node_id in table["ids"]:  # references find their target through the document's ids
+                self.document.ids[node_id] = table
+
+
+def _visit_table_html(self, node) -> None:
+    self.visit_figure(node)
+
+
+def _depart_table_html(self, node) -> None:
+    self.depart_figure(node)
+
+
+def _visit_table_latex(self, node) -> None:
+    self.body.append("\n\\begin{table}[htbp]\n\\centering\n")
+
+
+def _depart_table_latex(self, node) -> None:
+    self.body.append("\\end{table}\n\n")
 
 
 def script_key(script: Any) -> tuple:
@@ -56,6 +106,7 @@ def _paper_layout(app, doctree, docname: str) -> None:
     root = next(iter(doctree.findall(nodes.section)))
     chapters = [node for node in root.findall(addnodes.start_of_file)
                 if not any(isinstance(a, addnodes.start_of_file) for a in _ancestors(node))]
+    chapters = [node for node in chapters if not _only_a_title(node)]  # the references page: LaTeX sets the bibliography at the end
     if not chapters:
         return
     holder = next(a for a in _ancestors(chapters[0]) if a.parent is root)  # the root's section holding the toctree
@@ -88,6 +139,14 @@ def _hide_what_the_html_hides(app, doctree, docname: str) -> None:
                 cell.remove(part)
 
 
+def _only_a_title(node) -> bool:
+    """Whether a chapter holds nothing but titles and link targets."""
+    from docutils import nodes
+
+    return all(isinstance(child, (nodes.title, nodes.target)) or (isinstance(child, nodes.section) and _only_a_title(child))
+               for child in node.children)
+
+
 def _ancestors(node) -> list:
     out = []
     while node.parent is not None:
@@ -98,6 +157,9 @@ def _ancestors(node) -> list:
 
 def setup(app) -> dict[str, Any]:
     app.add_config_value("book_pdf", "", "html")
+    app.add_enumerable_node(table_output, "table", html=(_visit_table_html, _depart_table_html),
+                            latex=(_visit_table_latex, _depart_table_latex))
+    app.add_transform(TablesAreTables)
     app.connect("doctree-resolved", _paper_layout)
     app.connect("doctree-resolved", _hide_what_the_html_hides)
     app.connect("html-page-context", _keep_each_script_once, priority=999)
