@@ -353,6 +353,9 @@ def test_every_glued_figure_and_table_is_pasted_once_with_a_label_and_a_caption(
     for key, label, caption in pasted:
         assert label.startswith({"figure": "fig-", "table": "tab-"}[glued[key]]), (key, label)
         assert len(caption.split()) >= 5, (label, caption)
+    for cell in cells:
+        if cell.cell_type == "code" and GLUED_PICTURE.search(cell.source):  # shown once in the book: where it is pasted
+            assert "remove-output" in cell.metadata.get("tags", []), (chapter, cell.source[:80])
     assert not any("plt.show()" in cell.source for cell in cells if cell.cell_type == "code"), "a figure is glued, not shown"
 
 
@@ -389,7 +392,9 @@ def test_no_chapter_writes_to_stderr(smoke_run):
 
 
 def test_the_smoke_book_builds_without_warnings(smoke_run, tmp_path):
-    runs, _, _, _ = smoke_run
+    runs, outputs, _, _ = smoke_run
+    interrupted = outputs[1].parent / f".{outputs[1].stem}.x1y2.tmp.ipynb"  # what a run killed mid-write leaves
+    interrupted.write_text("{")
     html = runner.build("smoke", runs_dir=runs, output=tmp_path, log=lambda line: None)
     pages = {p.relative_to(html).as_posix() for p in html.rglob("*.html")}
     assert {f"notebooks/{c}.html" for c in CHAPTERS} <= pages
@@ -402,6 +407,7 @@ def test_the_smoke_book_builds_without_warnings(smoke_run, tmp_path):
             at = page.index(f'id="{label}"')
             caption = re.search(r'class="caption-number">([^<]*)<', page[at:]).group(1).strip()
             assert caption == f"{kind} {number}.{counts[kind]}", (chapter, label, caption)
+    interrupted.unlink()
 
 
 def test_rerun_reuses_executed_notebooks(smoke_run):

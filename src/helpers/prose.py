@@ -37,21 +37,22 @@ def glue_markdown(name: str, text: str) -> None:
 
 
 def glue_figure(name: str, figure) -> None:
-    """Glue a matplotlib ``figure`` (in every inline format the book uses) and close it, so that the
-    cell shows nothing and ``{glue:figure}`name``` places it with its caption."""
+    """Glue a matplotlib ``figure`` (in every inline format the book uses) and close it. The notebook
+    shows it in place (JupyterLab); the book pastes it, numbered and captioned, where the text says
+    ``{glue:figure}`name```, and leaves the cell's own output out (its tag ``remove-output``)."""
     import matplotlib.pyplot as plt
     from myst_nb import glue
 
-    glue(name, figure, display=False)
+    glue(name, figure)
     plt.close(figure)
 
 
 def glue_table(name: str, table) -> None:
-    """Glue a table (a ``DataFrame`` or a pandas ``Styler``) for ``{glue:figure}`name```, which places it
-    numbered as a table (see :mod:`helpers.sphinx_fixes`)."""
+    """Glue a table (a ``DataFrame`` or a pandas ``Styler``) as :func:`glue_figure` glues a figure; the
+    book numbers it as a table (see :mod:`helpers.sphinx_fixes`)."""
     from myst_nb import glue
 
-    glue(name, table, display=False)
+    glue(name, table)
 
 
 def glue_sci(name: str, value: float, digits: int = 3) -> None:

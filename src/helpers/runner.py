@@ -232,7 +232,8 @@ def stage_book(preset: str, runs_dir: str | Path | None, output: Path, log: Call
             shutil.copytree(source, stage / name)
         else:
             shutil.copy2(source, stage / name)
-    shutil.copytree(executed, stage / "notebooks", ignore=shutil.ignore_patterns("*.key", "*.failed.ipynb"))
+    # left out: cache keys, failed runs, and the hidden temporary file of an execution that was interrupted
+    shutil.copytree(executed, stage / "notebooks", ignore=shutil.ignore_patterns("*.key", "*.failed.ipynb", ".*"))
     web_assets.copy_into(stage / web_assets.STATIC_FOLDER, root, log)
     config = stage_config(yaml.safe_load((root / "_config.yml").read_text()), os.environ.get("BOOK_REPOSITORY_URL"), pdf)
     (stage / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))

@@ -140,11 +140,12 @@ def _hide_what_the_html_hides(app, doctree, docname: str) -> None:
 
 
 def _only_a_title(node) -> bool:
-    """Whether a chapter holds nothing but titles and link targets."""
+    """Whether a chapter shows nothing but its title: all its text is in titles, and it has no picture
+    (the references page, once the LaTeX builder has moved the citations to the end)."""
     from docutils import nodes
 
-    return all(isinstance(child, (nodes.title, nodes.target)) or (isinstance(child, nodes.section) and _only_a_title(child))
-               for child in node.children)
+    return (all(isinstance(text.parent, nodes.title) for text in node.findall(nodes.Text) if text.strip())
+            and not any(node.findall(lambda n: isinstance(n, (nodes.image, nodes.raw)))))
 
 
 def _ancestors(node) -> list:
