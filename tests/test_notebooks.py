@@ -410,6 +410,17 @@ def test_the_smoke_book_builds_without_warnings(smoke_run, tmp_path):
     interrupted.unlink()
 
 
+def test_pipeline_plan_names_every_stage_the_chapters_cached(smoke_run):
+    from helpers import pipeline
+
+    runs, _, _, _ = smoke_run
+    jobs = pipeline.plan("smoke", str(runs))
+    assert all(job.done for job in jobs)
+    assert {job.folder.name for job in jobs if job.kind == "model"} == {p.name for p in (runs / "smoke" / "models").iterdir()}
+    chapter_5 = pd.read_csv(runs / "smoke" / "results" / "05_universality" / "saes.csv")  # chapter 4's SAEs and the replicates
+    assert {job.folder for job in jobs if job.kind == "sae"} == {runs / "smoke" / f for f in chapter_5[chapter_5.role != "random init"].folder}
+
+
 def test_rerun_reuses_executed_notebooks(smoke_run):
     runs, outputs, _, _ = smoke_run
     stamp = outputs[0].stat().st_mtime_ns

@@ -8,6 +8,8 @@ import textwrap
 import time
 
 import numpy as np
+import pandas as pd
+import psutil
 import pytest
 import torch
 
@@ -71,21 +73,50 @@ RUNNER = textwrap.dedent(
 )
 
 
-def test_a_killed_run_resumes_to_the_same_numbers(tokens, tmp_path):
+DDP_RUNNER = textwrap.dedent(
+    """
+    import sys, torch
+    from pathlib import Path
+    from helpers import distributed
+    from helpers.models import ModelShape
+    from helpers.tokens import load_tokens
+    from helpers.training import TrainSettings, train_model
+    settings = TrainSettings(steps=120, batch_size=8, n_ctx=32, warmup_steps=10, eval_interval=20,
+                             eval_windows=8, checkpoint_interval=20)
+    world = distributed.from_environment()
+    device = distributed.start(world, torch.device("cpu"))
+    train_model("m", ModelShape(4, 64), load_tokens(Path(sys.argv[1])), settings, sys.argv[2], device,
+                progress=False, world=world)
+    distributed.stop(world)
+    """
+)
+@pytest.fixture(scope="module")
+def straight(tokens, tmp_path_factory):
+    """RUNNER's model trained without interruption, in one process."""
     settings = TrainSettings(steps=400, batch_size=8, n_ctx=32, warmup_steps=10, eval_interval=50,
                              eval_windows=8, checkpoint_interval=20)
-    shape = ModelShape(4, 64)
-    reference = train_model("m", shape, tokens, settings, tmp_path / "straight", CPU, progress=False)
+    return train_model("m", ModelShape(4, 64), tokens, settings, tmp_path_factory.mktemp("straight"), CPU, progress=False)
 
-    folder = tmp_path / "killed"
-    process = subprocess.Popen([sys.executable, "-c", RUNNER, str(tokens.folder), str(folder)])
+
+def kill_after_first_checkpoint(command: list[str], folder) -> None:
+    """Start ``command`` and kill it, with every process it started (torchrun's workers run in sessions
+    of their own), once a checkpoint exists."""
+    process = subprocess.Popen(command)
     deadline = time.time() + 120
     while not list(folder.glob("*/checkpoint.pt")) and process.poll() is None and time.time() < deadline:
         time.sleep(0.005)
-    process.send_signal(signal.SIGKILL)
+    for member in [*psutil.Process(process.pid).children(recursive=True), psutil.Process(process.pid)]:
+        member.send_signal(signal.SIGKILL)
     process.wait()
     (model_folder,) = folder.iterdir()
     assert (model_folder / "checkpoint.pt").exists() and not (model_folder / "summary.json").exists()
+
+
+def test_a_killed_run_resumes_to_the_same_numbers(tokens, straight, tmp_path):
+    reference, settings, shape = straight, TrainSettings(**straight.summary["settings"]), ModelShape(**straight.summary["shape"])
+    folder = tmp_path / "killed"
+    kill_after_first_checkpoint([sys.executable, "-c", RUNNER, str(tokens.folder), str(folder)], folder)
+    (model_folder,) = folder.iterdir()
 
     resumed = train_model("m", shape, tokens, settings, folder, CPU, progress=False)
     assert resumed.history.step.tolist() == list(range(1, 401))
@@ -94,3 +125,30 @@ def test_a_killed_run_resumes_to_the_same_numbers(tokens, tmp_path):
     for (name, a), (_, b) in zip(resumed.model.state_dict().items(), reference.model.state_dict().items()):
         assert torch.equal(a, b), name
     assert not (model_folder / "checkpoint.pt").exists()
+
+
+def test_a_data_parallel_run_killed_after_its_first_checkpoint_resumes(tokens, tmp_path):
+    """Two gloo processes under torchrun, killed once the first checkpoint exists, then started again:
+    the run keeps the checkpoint's history (marked here, so a restart from scratch would show) and
+    ends exactly where an uninterrupted two-process run ends; only rank 0 wrote files."""
+    script = tmp_path / "train_ddp.py"
+    script.write_text(DDP_RUNNER)
+    def command(folder):
+        return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script),
+                str(tokens.folder), str(folder)]
+    subprocess.run(command(tmp_path / "straight"), check=True, capture_output=True)
+    (straight,) = (tmp_path / "straight").iterdir()
+    kill_after_first_checkpoint(command(tmp_path / "ddp"), tmp_path / "ddp")
+    (model_folder,) = (tmp_path / "ddp").iterdir()
+    assert model_folder.name == straight.name
+    state = torch.load(model_folder / "checkpoint.pt", weights_only=False)
+    state["history"][0]["lr"] = -1.0
+    torch.save(state, model_folder / "checkpoint.pt")
+
+    subprocess.run(command(tmp_path / "ddp"), check=True, capture_output=True)
+    history, reference = pd.read_csv(model_folder / "history.csv"), pd.read_csv(straight / "history.csv")
+    assert history.lr.iloc[0] == -1.0 and history.step.tolist() == list(range(1, 121))
+    pd.testing.assert_frame_equal(history.iloc[1:], reference.iloc[1:])
+    weights, expected = (torch.load(f / "model.pt", weights_only=True) for f in (model_folder, straight))
+    assert all(torch.equal(weights[k], expected[k]) for k in expected)
+    assert sorted(p.name for p in model_folder.iterdir()) == ["history.csv", "model.pt", "snapshots", "summary.json"]

@@ -88,9 +88,13 @@ class GPT(nn.Module):
 
     def loss(self, tokens: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Mean next-token cross-entropy in nats; tokens, targets: (batch, pos)."""
-        logits = self(tokens)
-        return F.cross_entropy(logits.float().view(-1, logits.shape[-1]), targets.reshape(-1))
+        return next_token_loss(self(tokens), targets)
 
     def non_embedding_parameters(self) -> int:
         skip = {id(self.transformer.wte.weight), id(self.transformer.wpe.weight)}
         return sum(p.numel() for p in self.parameters() if id(p) not in skip)
+
+
+def next_token_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy in nats of logits (batch, pos, d_vocab) against targets (batch, pos)."""
+    return F.cross_entropy(logits.float().view(-1, logits.shape[-1]), targets.reshape(-1))

@@ -4,6 +4,7 @@ the same held-out windows for every model."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -46,18 +47,32 @@ def model_roles(cfg: SAEsConfig) -> dict[str, str]:
     return roles
 
 
+def replicated_models(cfg: SAEsConfig) -> list[str]:
+    """The models that chapter 5 gives several SAE seeds at its site: the family and the seed control."""
+    planned = language_models.plan(cfg.language_models())
+    return list(dict.fromkeys(p.name for p in planned if p.role in ("family", "seed control")))
+
+
 def sae_seed(cfg: SAEsConfig, model_seed: int, replicate: int) -> int:
     """The SAE seed of ``replicate`` (0, 1, …) on a model trained with ``model_seed``: different for
     every (model seed, replicate), so a seed-control model's SAEs never share a seed with the others'."""
     return cfg.seed + replicate + 1000 * (model_seed - cfg.language_models().seed)
 
 
-def _train_row(cfg: SAEsConfig, name: str, model: TrainedModel, hooked, requested: str, seed: int, role: str,
-               data: TokenData, device: torch.device, evaluate_on: torch.Tensor | None) -> dict:
+def train_one(cfg: SAEsConfig, name: str, model: TrainedModel, hooked, requested: str, seed: int, data: TokenData,
+              device: torch.device) -> Path:
+    """Train (or find) the SAE of model ``name`` at the ``requested`` hook (mapped to the model's depth)
+    from ``seed``; returns its folder."""
     hook = map_hook(requested, cfg.language_models().n_layers, model.model.shape.n_layers)
     folder = paths.run_dir(cfg.preset, cfg.runs_dir or None) / "saes"
     settings = dataclasses.replace(settings_for(cfg), seed=seed)
-    sae_folder = train_sae(name, model.summary["key"], hooked, hook, data.train, data.key, settings, folder, device)
+    return train_sae(name, model.summary["key"], hooked, hook, data.train, data.key, settings, folder, device)
+
+
+def _train_row(cfg: SAEsConfig, name: str, model: TrainedModel, hooked, requested: str, seed: int, role: str,
+               data: TokenData, device: torch.device, evaluate_on: torch.Tensor | None) -> dict:
+    hook = map_hook(requested, cfg.language_models().n_layers, model.model.shape.n_layers)
+    sae_folder = train_one(cfg, name, model, hooked, requested, seed, data, device)
     metrics = {} if evaluate_on is None else evaluate_sae(hooked, hook, load_sae(sae_folder, device), evaluate_on.to(device))
     summary = pd.read_json(sae_folder / "summary.json", typ="series")
     return {"model": name, "role": role, "n_layers": model.model.shape.n_layers, "d_model": model.model.shape.d_model,

@@ -5,6 +5,11 @@ Kaplan's learning-rate rule by default, gradient clipping at 1.0, bf16 autocast 
 float32 on CPU. The batch of step t is drawn from a generator seeded by (seed, t), so a run that
 is killed and resumed from its last checkpoint sees exactly the batches it would have seen.
 
+Under ``torchrun`` (:mod:`helpers.distributed`) each of N processes computes an equal share of the
+same global batch, in micro-batches if asked, and DistributedDataParallel averages the gradients:
+every optimizer step sees the data it sees in one process, so the model's cache key does not depend
+on N. Only rank 0 evaluates, shows progress and writes files.
+
 Files in a model's folder (``runs/<preset>/models/<name>-<key>/``):
 ``checkpoint.pt`` while training (atomic, every ``checkpoint_interval`` steps), the weights at each of
 those steps in ``snapshots/step-<n>.pt`` (kept: chapter 6 measures how results move as a model
@@ -13,6 +18,7 @@ trains), then ``model.pt`` (final weights), ``history.csv`` (train and validatio
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -27,8 +33,9 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from helpers import atomic
-from helpers.gpt import GPT
+from helpers import atomic, distributed
+from helpers.distributed import SINGLE, World
+from helpers.gpt import GPT, next_token_loss
 from helpers.models import ModelShape
 from helpers.scaling import kaplan_parameter_count
 from helpers.tokens import TokenData
@@ -80,8 +87,9 @@ class TrainedModel:
     summary: dict[str, Any]
 
 
-def model_key(shape: ModelShape, data: TokenData, settings: TrainSettings) -> str:
-    payload = json.dumps([dataclasses.asdict(shape), data.key, dataclasses.asdict(settings)], sort_keys=True)
+def model_key(shape: ModelShape, tokens_key: str, settings: TrainSettings) -> str:
+    """The model's cache key: its shape, its tokens and its settings (not how many processes train it)."""
+    payload = json.dumps([dataclasses.asdict(shape), tokens_key, dataclasses.asdict(settings)], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
@@ -130,6 +138,25 @@ def _optimizer(model: GPT, settings: TrainSettings, device: torch.device) -> tor
     return torch.optim.AdamW(groups, lr=0.0, betas=(0.9, 0.95), fused=device.type == "cuda")
 
 
+def _backward(network: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, micro_batch: int, device: torch.device) -> float:
+    """Forward and backward over x, y (rows, n_ctx) in chunks of at most ``micro_batch`` rows (0: all
+    at once), the gradients summed as those of the rows' mean loss; returns that mean loss. Under
+    DistributedDataParallel only the last chunk synchronises the gradients."""
+    size = micro_batch or len(x)
+    starts = range(0, len(x), size)
+    total = 0.0
+    for start in starts:
+        last = start + size >= len(x)
+        sync = contextlib.nullcontext() if last or not hasattr(network, "no_sync") else network.no_sync()
+        with sync, _autocast(device):
+            loss = next_token_loss(network(x[start : start + size].to(device)), y[start : start + size].to(device))
+            if len(starts) > 1:
+                loss = loss * (len(x[start : start + size]) / len(x))
+        loss.backward()
+        total += loss.item()
+    return total
+
+
 def train_model(
     name: str,
     shape: ModelShape,
@@ -138,14 +165,19 @@ def train_model(
     models_dir: str | Path,
     device: torch.device,
     progress: bool = True,
+    world: World = SINGLE,
+    micro_batch: int = 0,
 ) -> TrainedModel:
-    """Train (or resume, or load) one model; the folder name carries the configuration's key."""
-    key = model_key(shape, data, settings)
+    """Train (or resume, or load) one model; the folder name carries the configuration's key. Under
+    torchrun every process calls this with its ``world``; all return the same trained model."""
+    distributed.check_batch(world, settings.batch_size, micro_batch)
+    key = model_key(shape, data.key, settings)
     folder = Path(models_dir) / f"{name}-{key}"
     if (folder / "summary.json").exists():
         return load_trained(name, folder, device)
 
     model = GPT(shape, settings.n_ctx, data.vocab_size, seed=settings.seed).to(device)
+    network = model if world.size == 1 else torch.nn.parallel.DistributedDataParallel(model)
     optimizer = _optimizer(model, settings, device)
     peak = settings.learning_rate_for(shape)
     start, rows, elapsed = 0, [], 0.0
@@ -156,49 +188,59 @@ def train_model(
         optimizer.load_state_dict(state["optimizer"])
         start, rows, elapsed = state["step"], state["history"], state["elapsed_s"]
 
-    bar = tqdm(range(start, settings.steps), initial=start, total=settings.steps, desc=name, disable=not progress)
+    bar = tqdm(range(start, settings.steps), initial=start, total=settings.steps, desc=name,
+               disable=not (progress and world.is_main))
     started = time.perf_counter() - elapsed
+    mine = world.rows(settings.batch_size)
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = settings.lr_at(step, peak)
         x, y = batch_at(data.train, step, settings)
-        with _autocast(device):
-            loss = model.loss(x.to(device), y.to(device))
-        loss.backward()
+        loss = distributed.mean(_backward(network, x[mine], y[mine], micro_batch, device), world)
         torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         row = {"step": step + 1, "tokens": (step + 1) * settings.batch_size * settings.n_ctx,
-               "lr": optimizer.param_groups[0]["lr"], "train_loss": loss.item(), "val_loss": float("nan")}
-        if (step + 1) % settings.eval_interval == 0 or step + 1 == settings.steps:
+               "lr": optimizer.param_groups[0]["lr"], "train_loss": loss, "val_loss": float("nan")}
+        if world.is_main and ((step + 1) % settings.eval_interval == 0 or step + 1 == settings.steps):
             row["val_loss"] = evaluate(model, data.val, settings, device)
             bar.set_postfix(val=f"{row['val_loss']:.3f}")
         rows.append(row)
-        if (step + 1) % settings.checkpoint_interval == 0 and step + 1 < settings.steps:
+        if world.is_main and (step + 1) % settings.checkpoint_interval == 0 and step + 1 < settings.steps:
             with atomic.atomic_path(snapshot_path(folder, step + 1)) as tmp:
                 torch.save(model.state_dict(), tmp)
             with atomic.atomic_path(checkpoint) as tmp:
                 torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step + 1,
                             "history": rows, "elapsed_s": time.perf_counter() - started}, tmp)
 
+    if world.is_main:
+        trained = _finish(name, key, shape, data, settings, folder, model, rows, time.perf_counter() - started, start,
+                          elapsed, device, world)
+    distributed.barrier(world)  # the others return what rank 0 wrote
+    return trained if world.is_main else load_trained(name, folder, device)
+
+
+def _finish(name: str, key: str, shape: ModelShape, data: TokenData, settings: TrainSettings, folder: Path, model: GPT,
+            rows: list[dict], wall: float, start: int, elapsed: float, device: torch.device, world: World) -> TrainedModel:
+    """Write the final weights, the history and the summary (last: it marks the folder complete), then
+    drop the checkpoint."""
     history = pd.DataFrame(rows)
-    wall = time.perf_counter() - started
     summary = {
         "name": name, "key": key, "shape": dataclasses.asdict(shape), "settings": dataclasses.asdict(settings),
-        "tokens_key": data.key, "vocab_size": data.vocab_size, "peak_lr": peak,
+        "tokens_key": data.key, "vocab_size": data.vocab_size, "peak_lr": settings.learning_rate_for(shape),
         "non_embedding_params": model.non_embedding_parameters(),
         "kaplan_params": float(kaplan_parameter_count(shape.n_layers, shape.d_model)),
         "final_train_loss": float(history["train_loss"].tail(max(settings.eval_interval, 1)).mean()),
         "final_val_loss": float(history["val_loss"].dropna().iloc[-1]),
         "train_tokens": settings.steps * settings.batch_size * settings.n_ctx,
         "wall_time_s": wall, "tokens_per_s": (settings.steps - start) * settings.batch_size * settings.n_ctx / max(wall - elapsed, 1e-9),
-        "device": str(device),
+        "device": str(device), "processes": world.size,
     }
     with atomic.atomic_path(folder / "model.pt") as tmp:
         torch.save(model.state_dict(), tmp)
     atomic.write_csv(folder / "history.csv", history)
-    atomic.write_json(folder / "summary.json", summary)  # written last: marks the folder complete
-    checkpoint.unlink(missing_ok=True)
+    atomic.write_json(folder / "summary.json", summary)
+    (folder / "checkpoint.pt").unlink(missing_ok=True)
     return TrainedModel(name, folder, model, history, summary)
 
 
