@@ -49,6 +49,10 @@ class Job:
                 + (f" --replicate {self.replicate}" if self.replicate else ""))
 
 
+class MissingInputError(RuntimeError):
+    """A job's input (another job's output) is not there yet; the message names the job to run first."""
+
+
 def configs(preset: str, runs_dir: str | None) -> tuple[LanguageModelsConfig, SAEsConfig, UniversalityConfig]:
     """Chapters 3, 4 and 5's validated configs in ``preset``."""
     def load(cls, chapter: str):
@@ -121,7 +125,7 @@ def train(preset: str, model: str, runs_dir: str | None = None, micro_batch: int
         if world.is_main:
             distributed.barrier(world)
         trained = train_model(planned.name, planned.shape, data, language_models.settings_for(lm_cfg, planned.seed),
-                                              paths.models_dir(preset, runs_dir), device, world=world, micro_batch=micro_batch)
+                              paths.models_dir(preset, runs_dir), device, world=world, micro_batch=micro_batch)
     finally:
         distributed.stop(world)
     assert trained.folder == job.folder
@@ -144,10 +148,6 @@ def train_one_sae(preset: str, model: str, hook: str, replicate: int = 0, runs_d
                                  sae_suite.sae_seed(sae_cfg, seed, replicate), data, device)
     assert folder == job.folder, (folder, job.folder)
     return folder
-
-
-class MissingInputError(RuntimeError):
-    """A job's input (another job's output) is not there yet; the message names the job to run first."""
 
 
 def main(argv: list[str] | None = None) -> None:
