@@ -96,9 +96,9 @@ def test_no_unresolved_reference_and_no_raw_tex():
 def test_every_figure_and_table_is_a_numbered_float_with_its_caption():
     text = pdf_text()
     tex = (PDF.parent / "book.tex").read_text()
-    floats = re.findall(r"\\begin\{(figure|table)\}(.*?)\\end\{\1\}", tex, flags=re.DOTALL)
+    floats = re.findall(r"\\begin\{(figure|table|longtable)\}(.*?)\\end\{\1\}", tex, flags=re.DOTALL)
     assert all("\\caption{" in body for _, body in floats)
-    outside = re.sub(r"\\begin\{(figure|table)\}.*?\\end\{\1\}", "", tex, flags=re.DOTALL)
+    outside = re.sub(r"\\begin\{(figure|table|longtable)\}.*?\\end\{\1\}", "", tex, flags=re.DOTALL)
     assert "\\sphinxincludegraphics" not in outside and "\\begin{tabular}" not in outside, "a picture or a table without a number"
     for number, chapter in enumerate(runner.chapters_in_book_order(ROOT), start=1):
         labels = numbered(chapter)

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from helpers import runner
-from helpers.pdf_tables import column_spec, escape, styler_latex, styler_markdown
+from helpers.pdf_tables import LONG_TABLE_ROWS, column_spec, escape, styler_latex, styler_markdown
 
 
 def test_escape_by_hand():
@@ -57,3 +57,13 @@ def test_wide_table_wraps_in_latex():
     frame = pd.DataFrame({"claim": ["importance predicts universality"], "rule": ["interval of the mean r " * 8], "verdict": ["no"]})
     lines = styler_latex(frame.style.hide(axis="index")).splitlines()
     assert lines[1].count(r">{\raggedright\arraybackslash}p{") == 2 and lines[1].endswith(r"\linewidth}l}")  # claim and rule wrap
+
+
+def test_long_table_breaks_across_pages_with_its_header_repeated():
+    frame = pd.DataFrame({"pair": [f"L8-d{i} #0" for i in range(LONG_TABLE_ROWS + 1)], "r": [0.5] * (LONG_TABLE_ROWS + 1)})
+    lines = styler_latex(frame.style.format({"r": "{:.3f}"}).hide(axis="index")).splitlines()
+    assert lines[:2] == [r"\begingroup\small", r"\begin{longtable}{ll}"]
+    assert lines.count(r"pair & r \\") == 2 and lines.index(r"\endfirsthead") < lines.index(r"\endhead")
+    assert lines[-3:] == [r"\bottomrule", r"\end{longtable}", r"\endgroup"] and r"L8-d0 \#0 & 0.500 \\" in lines
+    short = styler_latex(frame.head(LONG_TABLE_ROWS).style.hide(axis="index")).splitlines()
+    assert short[0].startswith(r"\begin{adjustbox}") and "longtable" not in "".join(short)

@@ -23,19 +23,24 @@ def escape(text: str) -> str:
     return PATTERN.sub(lambda match: SPECIAL[match.group()], text)
 
 
-#: About how many characters of a table's text fit across the page; a wider table wraps its long columns.
+#: About how many characters of a table's text fit across the page at the book's size.
 LINE_CHARACTERS = 110
+#: A table wider than this many characters wraps its long columns; a narrower one is scaled down to fit.
+WRAP_CHARACTERS = 160
 #: Columns whose longest cell has at most this many characters are never wrapped.
 SHORT_COLUMN = 16
+#: A table with more body rows than this is typeset as a ``longtable``, which breaks across pages.
+LONG_TABLE_ROWS = 25
 
 
-def column_spec(rows: list[list[str]]) -> str:
-    """A tabular column spec for ``rows`` (lists of cell texts): every column ``l`` when the widest
-    row fits the page; otherwise columns longer than :data:`SHORT_COLUMN` become ragged-right
-    paragraph columns sharing what the short columns leave, in proportion to their longest cell."""
+def column_spec(rows: list[list[str]], wrap_beyond: int = WRAP_CHARACTERS) -> str:
+    """A tabular column spec for ``rows`` (lists of cell texts): every column ``l`` while the widest
+    row has at most ``wrap_beyond`` characters; otherwise columns longer than :data:`SHORT_COLUMN`
+    become ragged-right paragraph columns sharing what the short columns leave of the line, in
+    proportion to their longest cell."""
     width = max(len(row) for row in rows)
     lengths = [max((len(row[i]) for row in rows if i < len(row)), default=0) for i in range(width)]
-    if sum(lengths) <= LINE_CHARACTERS:
+    if sum(lengths) <= wrap_beyond:
         return "l" * width
     long_total = sum(n for n in lengths if n > SHORT_COLUMN)
     left = max(1 - sum(n + 2 for n in lengths if n <= SHORT_COLUMN) / LINE_CHARACTERS, 0.3)
@@ -45,8 +50,10 @@ def column_spec(rows: list[list[str]]) -> str:
 
 def styler_latex(styler: Styler) -> str:
     """A booktabs table of what ``styler`` displays (its formats applied, hidden index and columns
-    left out): long text columns wrap (:func:`column_spec`), and a table still too wide is scaled
-    down to the text width."""
+    left out). Long text columns wrap (:func:`column_spec`); a table still too large for the page is
+    scaled down to it; one with more than :data:`LONG_TABLE_ROWS` rows is a ``longtable`` that breaks
+    across pages, its header repeated (its caption, when the book gives it one, goes inside:
+    :mod:`helpers.sphinx_fixes`)."""
     values = styler._translate(sparse_index=False, sparse_cols=False)  # noqa: SLF001: the displayed strings
     def cells(row: list[dict]) -> list[str]:
         return [html.unescape(str(c["display_value"])).strip() for c in row if c.get("is_visible", True)]
@@ -54,8 +61,14 @@ def styler_latex(styler: Styler) -> str:
     head, body = [cells(row) for row in values["head"]], [cells(row) for row in values["body"]]
     width = max(len(row) for row in head + body)
     line = lambda row: " & ".join(map(escape, row + [""] * (width - len(row)))) + r" \\"  # noqa: E731
-    lines = [r"\begin{adjustbox}{max width=\linewidth}", r"\begin{tabular}{" + column_spec(head + body) + "}", r"\toprule",
-             *map(line, head), r"\midrule", *map(line, body), r"\bottomrule", r"\end{tabular}", r"\end{adjustbox}"]
+    header = [r"\toprule", *map(line, head), r"\midrule"]
+    if len(body) > LONG_TABLE_ROWS:
+        spec = column_spec(head + body, wrap_beyond=LINE_CHARACTERS)
+        return "\n".join([r"\begingroup\small", r"\begin{longtable}{" + spec + "}", *header, r"\endfirsthead",
+                          *header, r"\endhead", *map(line, body), r"\bottomrule", r"\end{longtable}", r"\endgroup"])
+    lines = [r"\begin{adjustbox}{max width=\linewidth, max totalheight=0.85\textheight}",
+             r"\begin{tabular}{" + column_spec(head + body) + "}", *header, *map(line, body), r"\bottomrule",
+             r"\end{tabular}", r"\end{adjustbox}"]
     return "\n".join(lines)
 
 

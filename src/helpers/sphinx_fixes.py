@@ -58,12 +58,26 @@ def _depart_table_html(self, node) -> None:
     self.depart_figure(node)
 
 
+LONG_TABLE = "\\begin{longtable}"
+
+
 def _visit_table_latex(self, node) -> None:
-    self.body.append("\n\\begin{table}[htbp]\n\\centering\n")
+    """A float holding the caption, then the table; a ``longtable`` (:mod:`helpers.pdf_tables`) breaks
+    across pages and takes the caption as its first row instead, so its opening is moved before it."""
+    raw = next((r for r in node.findall(nodes.raw) if LONG_TABLE in r.astext()), None)
+    if raw is None:
+        self.body.append("\n\\begin{table}[htbp]\n\\centering\n")
+        return
+    text = raw.astext()
+    split = text.index("\n", text.index(LONG_TABLE)) + 1
+    self.body.append("\n" + text[:split])
+    raw.children = [nodes.Text("\\\\\n" + text[split:])]  # ends the caption's row
+    node["long_table"] = True
 
 
 def _depart_table_latex(self, node) -> None:
-    self.body.append("\\end{table}\n\n")
+    if not node.get("long_table"):
+        self.body.append("\\end{table}\n\n")
 
 
 def script_key(script: Any) -> tuple:
