@@ -6,6 +6,7 @@ has the same cache key, and resumes from its checkpoint."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -36,9 +37,15 @@ def one_process(tmp_path_factory) -> Path:
     return pipeline.train("smoke", MODEL, str(tmp_path_factory.mktemp("one")))
 
 
+def runs_with_tokens(folder: Path, one_process: Path) -> Path:
+    """An empty runs folder but for the token cache of the one-process run (tokenizing once is enough)."""
+    shutil.copytree(one_process.parents[2] / "cache", folder / "cache")
+    return folder
+
+
 @pytest.fixture(scope="module")
-def two_processes(tmp_path_factory) -> Path:
-    return torchrun(tmp_path_factory.mktemp("two"))
+def two_processes(tmp_path_factory, one_process) -> Path:
+    return torchrun(runs_with_tokens(tmp_path_factory.mktemp("two"), one_process))
 
 
 def history(folder: Path) -> pd.DataFrame:
@@ -57,7 +64,7 @@ def test_two_processes_follow_one_with_the_same_cache_key(one_process, two_proce
 
 
 def test_micro_batches_follow_the_whole_batch(one_process, tmp_path):
-    folder = pipeline.train("smoke", MODEL, str(tmp_path), micro_batch=3)  # shares of 3, 3 and 2 sequences
+    folder = pipeline.train("smoke", MODEL, str(runs_with_tokens(tmp_path, one_process)), micro_batch=3)  # shares of 3, 3 and 2 sequences
     assert folder.name == one_process.name
     assert (history(folder).train_loss - history(one_process).train_loss).abs().max() < TOLERANCE
 
