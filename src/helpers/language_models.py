@@ -48,8 +48,9 @@ def settings_for(cfg: LanguageModelsConfig, seed: int) -> TrainSettings:
     )
 
 
-def prepare_data(cfg: LanguageModelsConfig) -> tuple[Corpus, TokenData]:
-    corpus = load_corpus(cfg.corpus)
+def prepare_data(cfg: LanguageModelsConfig, corpus: Corpus | None = None) -> tuple[Corpus, TokenData]:
+    """The corpus (read now unless given) and its token shards (built once, then read from the cache)."""
+    corpus = corpus or load_corpus(cfg.corpus)
     return corpus, prepare_tokens(corpus, cfg.d_vocab, cfg.val_fraction, paths.cache_dir(cfg.runs_dir or None))
 
 

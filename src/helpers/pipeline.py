@@ -19,7 +19,7 @@ from pathlib import Path
 from helpers import distributed, equal_n, hardware, language_models, paths, sae_suite
 from helpers.config import EqualNConfig, LanguageModelsConfig, ParameterError, SAEsConfig, UniversalityConfig, preset_block
 from helpers.language_models import PlannedModel
-from helpers.corpus import load_corpus
+from helpers.corpus import Corpus, load_corpus
 from helpers.saes import map_hook, sae_key
 from helpers.tokens import token_key
 from helpers.models import to_hooked
@@ -71,12 +71,13 @@ def planned_models(preset: str, runs_dir: str | None = None) -> dict[str, Planne
     return models
 
 
-def plan(preset: str, runs_dir: str | None = None) -> list[Job]:
+def plan(preset: str, runs_dir: str | None = None, corpus: Corpus | None = None) -> list[Job]:
     """Every language model (chapters 3 and 7), then every SAE of chapters 4 and 5 (one per model of
     chapter 3 and hook, and the extra seeds at chapter 5's site for the models it replicates), each
-    with its cache key and folder. Chapters 6 and 7 train their own SAEs when they run."""
+    with its cache key and folder (``corpus``: the preset's, when already read). Chapters 6 and 7 train
+    their own SAEs when they run."""
     lm_cfg, sae_cfg, u_cfg = configs(preset, runs_dir)
-    tokens = token_key(load_corpus(lm_cfg.corpus), lm_cfg.d_vocab, lm_cfg.val_fraction)
+    tokens = token_key(corpus or load_corpus(lm_cfg.corpus), lm_cfg.d_vocab, lm_cfg.val_fraction)
     models: dict[str, Job] = {}
     for name, planned in planned_models(preset, runs_dir).items():
         key = model_key(planned.shape, tokens, language_models.settings_for(lm_cfg, planned.seed))
@@ -115,13 +116,14 @@ def train(preset: str, model: str, runs_dir: str | None = None, micro_batch: int
     world = distributed.from_environment()
     lm_cfg, _, _ = configs(preset, runs_dir)
     distributed.check_batch(world, lm_cfg.batch_size, micro_batch)
-    job = find(plan(preset, runs_dir), "model", model)  # all checks before any file is written
+    corpus = load_corpus(lm_cfg.corpus)  # read once: for the plan's keys and for the tokens
+    job = find(plan(preset, runs_dir, corpus), "model", model)  # all checks before any file is written
     planned = planned_models(preset, runs_dir)[model]
     device = distributed.start(world, hardware.resolve_device(lm_cfg.device))
     try:
         if not world.is_main:
             distributed.barrier(world)  # rank 0 prepares the tokens; the others then read them
-        _, data = language_models.prepare_data(lm_cfg)
+        _, data = language_models.prepare_data(lm_cfg, corpus)
         if world.is_main:
             distributed.barrier(world)
         trained = train_model(planned.name, planned.shape, data, language_models.settings_for(lm_cfg, planned.seed),
@@ -134,13 +136,14 @@ def train(preset: str, model: str, runs_dir: str | None = None, micro_batch: int
 
 def train_one_sae(preset: str, model: str, hook: str, replicate: int = 0, runs_dir: str | None = None) -> Path:
     """Train one SAE of a trained model; stops with the command to run first when the model is missing."""
-    jobs = plan(preset, runs_dir)
+    lm_cfg, sae_cfg, _ = configs(preset, runs_dir)
+    corpus = load_corpus(lm_cfg.corpus)
+    jobs = plan(preset, runs_dir, corpus)
     job = find(jobs, "sae", model, hook, replicate)
     model_job = find(jobs, "model", model)
     if not model_job.done:
         raise MissingInputError(f"the SAE of {model} at {hook} needs its model first: {model_job.command(preset)}")
-    lm_cfg, sae_cfg, _ = configs(preset, runs_dir)
-    _, data = language_models.prepare_data(lm_cfg)
+    _, data = language_models.prepare_data(lm_cfg, corpus)
     seed = planned_models(preset, runs_dir)[model].seed
     device = hardware.resolve_device(sae_cfg.device)
     trained = load_trained(model, model_job.folder, device)
