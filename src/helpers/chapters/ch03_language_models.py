@@ -1,0 +1,79 @@
+"""Chapter 3: the corpus and its tokens, the width family, the equal-N pair and a second seed, the conversion check."""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from helpers import language_models, models, reference, scaling
+from helpers.config import LanguageModelsConfig
+from helpers.corpus import Corpus
+from helpers.provenance import ChapterRun
+from helpers.tokens import TokenData
+from helpers.training import TrainedModel
+
+CONVERSION_TOLERANCE = 1e-4  # largest |logit difference| allowed between our model and its HookedTransformer
+
+
+@dataclass(frozen=True)
+class LanguageModels:
+    """What chapter 3 shows."""
+
+    corpus: Corpus
+    data: TokenData
+    trained: dict[str, TrainedModel]  # by model name
+    table: pd.DataFrame  # one row per model: shape, N, role, losses, throughput
+    family: pd.DataFrame  # the width family's rows of ``table``
+    pair: pd.DataFrame  # the equal-N pair's two rows
+    seed_rows: pd.DataFrame  # the seed-control width's two seeds
+    loss_fit: scaling.PowerLawFit  # the family's final validation loss against N
+    conversion_hook: str  # a hook the converted model exposes
+    max_logit_diff: float  # our widest model against its HookedTransformer, two validation windows
+
+
+def compute(cfg: LanguageModelsConfig, run: ChapterRun) -> LanguageModels:
+    """Tokenize the corpus and train every model of chapter 3 (each cached by its configuration)."""
+    corpus, data = language_models.prepare_data(cfg)
+    run.save_json("corpus", {"spec": cfg.corpus, "description": corpus.description, "fingerprint": corpus.fingerprint,
+                             "python": platform.python_version(), "documents": len(corpus.names), "bytes": corpus.n_bytes,
+                             "tokens": data.meta})
+    trained = language_models.train_all(cfg, data)
+    table = language_models.summary_table(cfg, trained)
+    run.save_table("models", table)
+    run.save_table("training_curves", pd.concat([t.history.assign(model=name) for name, t in trained.items()], ignore_index=True))
+
+    family = table[table.role == "family"]
+    fit = scaling.fit_power_law(family["N (12·L·d²)"], family["final_val_loss"])
+    talk_alpha = reference.original_run()["language_models"]["fitted_law"]["alpha"]
+    run.save_json("loss_fit", {"n_c": fit.n_c, "alpha": fit.alpha, "r_squared": fit.r_squared,
+                               "kaplan_alpha": scaling.KAPLAN_2020.alpha_n, "talk_alpha": talk_alpha})
+
+    pair = table[table.role == "pair"].reset_index(drop=True)
+    seed_rows = table[table.d_model.eq(cfg.seed_control_width) & table.n_layers.eq(cfg.n_layers)].drop_duplicates("model")
+    run.save_json("pair_and_seed", {"pair": pair[["model", "aspect_ratio", "final_val_loss"]].to_dict("records"),
+                                    "seed_control": seed_rows[["model", "seed", "final_val_loss"]].to_dict("records")})
+
+    widest = family.iloc[-1]["model"]
+    hook, difference = conversion_check(trained[widest], data, cfg.n_ctx, cfg.n_layers)
+    run.save_json("conversion_check", {"model": widest, "max_abs_logit_diff": difference})
+    return LanguageModels(corpus, data, trained, table, family, pair, seed_rows, fit, hook, difference)
+
+
+def conversion_check(trained: TrainedModel, data: TokenData, n_ctx: int, n_layers: int) -> tuple[str, float]:
+    """Convert ``trained`` to a ``HookedTransformer`` and return one of its MLP-output hooks and the
+    largest |logit difference| between the two on two validation windows; raises if the difference
+    exceeds :data:`CONVERSION_TOLERANCE` or the hook is missing."""
+    model = trained.model.float().cpu().eval()
+    hooked = models.to_hooked(model, data.tokenizer)
+    x = torch.from_numpy(data.val[: 2 * n_ctx].astype(np.int64)).view(2, n_ctx)
+    with torch.no_grad():
+        difference = float((hooked(x) - model(x)).abs().max())
+    hook = f"blocks.{min(5, n_layers - 1)}.hook_mlp_out"
+    if hook not in hooked.hook_dict or difference > CONVERSION_TOLERANCE:
+        raise AssertionError(f"conversion to HookedTransformer failed: hook {hook} present: {hook in hooked.hook_dict}, "
+                             f"max |logit difference| {difference:.2e} (allowed {CONVERSION_TOLERANCE:g})")
+    return hook, difference

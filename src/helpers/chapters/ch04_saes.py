@@ -1,0 +1,52 @@
+"""Chapter 4: one SAE per (model, site), evaluated on identical held-out windows, and the spliced-loss scaling fits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from helpers import language_models, reference, sae_suite, scaling
+from helpers.config import SAEsConfig
+from helpers.provenance import ChapterRun
+
+ORIGINAL_SITE = "blocks.6.hook_resid_pre"  # where the original run's SAEs were trained
+
+
+@dataclass(frozen=True)
+class SAEs:
+    """What chapter 4 shows."""
+
+    table: pd.DataFrame  # one row per (model, site): training settings, L0, explained variance, losses
+    family: pd.DataFrame  # the width family's rows of ``table``
+    fits: pd.DataFrame  # one row per (source, site, loss): power law of clean and spliced CE against N
+
+
+def compute(cfg: SAEsConfig, run: ChapterRun) -> SAEs:
+    """Train (or load) and evaluate every SAE of chapter 4 (each cached by its configuration)."""
+    lm_cfg = cfg.language_models()
+    _, data = language_models.prepare_data(lm_cfg)
+    trained = language_models.train_all(lm_cfg, data)
+    table = sae_suite.run(cfg, trained, data)
+    run.save_table("sae_metrics", table)
+    family = table[table.role.str.contains("family")]
+    fits = spliced_loss_fits(family)
+    run.save_table("spliced_loss_fits", fits)
+    return SAEs(table, family, fits)
+
+
+def spliced_loss_fits(family: pd.DataFrame) -> pd.DataFrame:
+    """Power laws L = (N_c / N)^α of the clean and the SAE-spliced loss against N, per site of this run
+    (``family``: rows of the width family) and for the original run's published table."""
+    fits = []
+    for site, rows in family.groupby("site"):
+        for column in ("ce_clean", "ce_spliced"):
+            fit = scaling.fit_power_law(rows["N (12·L·d²)"], rows[column])
+            fits.append({"source": "this run", "site": site, "loss": column, "alpha": fit.alpha, "n_c": fit.n_c, "r_squared": fit.r_squared})
+    original = reference.original_saes()
+    n_original = reference.original_language_models()["non_embedding_params"]
+    for column in ("ce_clean", "ce_spliced"):
+        fit = scaling.fit_power_law(n_original, original[column])
+        fits.append({"source": "original run", "site": ORIGINAL_SITE, "loss": column, "alpha": fit.alpha, "n_c": fit.n_c,
+                     "r_squared": fit.r_squared})
+    return pd.DataFrame(fits)

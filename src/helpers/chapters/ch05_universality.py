@@ -1,0 +1,153 @@
+"""Chapter 5: importance against universality for every pair of SAEs, with fits, intervals, floors,
+ceilings, one-to-one matching, the top-x% splice against its controls, the shared-latent split and
+top-activating examples."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+
+from helpers import language_models, results, sae_suite, scaling, verdicts
+from helpers import universality_suite as suite_
+from helpers.config import ParameterError, UniversalityConfig
+from helpers.provenance import ChapterRun
+from helpers.scaling import PowerLawFit
+
+CROSS_WIDTH = "cross-width"
+
+
+@dataclass(frozen=True)
+class Universality:
+    """What chapter 5 shows; every table is also a results file (``latents`` keeps first replicates)."""
+
+    suite: suite_.Suite  # every SAE's activations on the statistics windows
+    windows: torch.Tensor  # (stat_windows, sae_context) held-out token ids the statistics read
+    saes: pd.DataFrame  # one row per SAE: chapter 4's, the extra seeds, the untrained model's
+    latents: pd.DataFrame  # one row per (comparison, latent), every replicate
+    first: pd.DataFrame  # ``latents`` for the first replicate of each model only
+    summary: pd.DataFrame  # one row per comparison: r, its interval over latents, fits, matching shares
+    by_kind: pd.DataFrame  # r per (site, kind) with an interval over SAE seeds and latents
+    by_pair: pd.DataFrame  # the same per (site, kind, pair of models)
+    r_grid: pd.DataFrame  # the 4×4 table: scored width (rows) against compared width (columns)
+    controls: pd.DataFrame  # one row per kind of comparison: mean universality, matching shares, r
+    floors: dict[str, float]  # mean universality of the token-identity, random-model and shuffled floors
+    shared: verdicts.Verdict  # are cross-width latents shared beyond every floor?
+    top_fraction_losses: pd.DataFrame  # CE with the top / random / least-important x% of latents kept, per model
+    top_fraction_slopes: pd.DataFrame  # α of those losses against N, per (rule, kept share), with R²
+    top_fraction_verdict: tuple[str, str]  # (verdict, reason) of the top-x% rule
+    width_counts: pd.DataFrame  # live, matched and one-to-one latents per width
+    clean_law: PowerLawFit  # chapter 4's clean loss against N at the site (for effective N)
+    split: pd.DataFrame  # shared-latent split against a random subset of the same size, per width pair and τ
+    examples: pd.DataFrame  # top-activating contexts of the most and least universal latents
+
+
+def compute(cfg: UniversalityConfig, run: ChapterRun) -> Universality:
+    """Every number of chapter 5: reads every SAE over the same held-out tokens (cached), correlates
+    and fits (seconds to minutes), splices latents into the models."""
+    sae_cfg = cfg.saes()
+    lm_cfg = sae_cfg.language_models()
+    site = cfg.analysis_site
+    _, data = language_models.prepare_data(lm_cfg)
+    capacity = len(data.val) // sae_cfg.sae_context
+    if cfg.stat_windows > capacity:  # checked before any activation is written
+        raise ParameterError("stat_windows", cfg.stat_windows,
+                             f"at most {capacity} windows of {sae_cfg.sae_context} tokens in the validation split")
+    trained = language_models.train_all(lm_cfg, data)
+    chapter_4 = sae_suite.train_saes(sae_cfg, trained, data).assign(replicate=0)
+    replicated = {name: trained[name] for name in sae_suite.replicated_models(sae_cfg)}
+    replicates = sae_suite.train_replicates(sae_cfg, replicated, data, site, cfg.sae_seeds)
+    untrained = language_models.random_init_model(lm_cfg, data, lm_cfg.seed_control_width, lm_cfg.seed)
+    random_sae = sae_suite.train_replicates(sae_cfg, {untrained.name: untrained}, data, site, 1,
+                                            roles={untrained.name: "random init"}, model_seeds={untrained.name: lm_cfg.seed})
+    saes = pd.concat([chapter_4, replicates[replicates.replicate > 0], random_sae], ignore_index=True)
+    windows = sae_suite.held_out_windows(data, cfg.stat_windows, sae_cfg.sae_context)
+    eval_windows = sae_suite.eval_tokens(data, sae_cfg)
+    suite = suite_.collect_all(cfg, saes, {**trained, untrained.name: untrained}, data, windows)
+
+    correlations = suite_.correlate(suite)
+    latents = suite_.latent_table(suite, correlations)
+    draws = suite_.r_draws(latents, cfg)
+    summary = suite_.pair_summary(latents, cfg, draws)
+    by_kind = suite_.interval_by_kind(summary, draws, cfg)
+    by_pair = suite_.interval_by_kind(summary, draws, cfg, by_pair=True)
+    first = suite_.first_replicates(latents)
+    run.save_table("latents", first)  # first replicates only: every seed pair's numbers are in pair_summary
+    run.save_table("pair_summary", summary)
+    run.save_table("r_intervals", pd.concat([by_kind.assign(level="kind"), by_pair.assign(level="model pair")], ignore_index=True))
+    run.save_table("saes", saes.assign(activations=[str(suite.activations[(m, s, int(k))].folder)
+                                                    for m, s, k in zip(saes.model, saes.site, saes.sae_seed)]))
+    r_grid = suite_.r_grid(by_pair, site)
+    run.save_table("r_grid", r_grid.reset_index())
+
+    controls = suite_.controls_table(summary, by_kind, site, cfg.match_threshold)
+    run.save_table("controls", controls)
+    floors, shared = shared_beyond_floors(controls, summary, site)
+    cross_means = cross_width_rows(summary, site).mean_universality
+    run.save_json("shared_features", {"verdict": shared.verdict, "rule": shared.rule, "floors": floors,
+                                      "cross_mean": float(cross_means.mean()), "cross_min": float(cross_means.min()),
+                                      "cross_max": float(cross_means.max())})
+
+    losses = suite_.fraction_losses(suite, latents, eval_windows)
+    slopes = suite_.fraction_slopes(losses)
+    verdict_text, reason = suite_.fraction_verdict(slopes)
+    counts = suite_.width_counts(latents[latents.site == site], cfg.match_threshold)
+    run.save_table("top_fraction_losses", losses)
+    run.save_table("top_fraction_slopes", slopes)
+    run.save_table("width_counts", counts)
+    run.save_json("top_fraction_verdict", {"verdict": verdict_text, "reason": reason, "min_r_squared": suite_.MIN_POWER_LAW_R2})
+
+    clean_law = chapter_4_clean_law(cfg, site)
+    spliced = {m: float(g[(g.keep_fraction == 1.0) & (g.rule == "most important")].ce_spliced.iloc[0]) for m, g in losses.groupby("model")}
+    split = suite_.shared_feature_split(suite, latents, eval_windows, spliced, clean_law)
+    run.save_table("shared_feature_split", split)
+
+    widths = sorted(cross_width_rows(summary, site).d_model.unique(), reverse=True)
+    examples = example_table(cfg, suite, first, [f"L{lm_cfg.n_layers}-d{w}" for w in widths[:2]], windows.numel())
+    run.save_table("examples", examples)
+    return Universality(suite, windows, saes, latents, first, summary, by_kind, by_pair, r_grid, controls, floors, shared,
+                        losses, slopes, (verdict_text, reason), counts, clean_law, split, examples)
+
+
+def cross_width_rows(summary: pd.DataFrame, site: str) -> pd.DataFrame:
+    """The rows of ``summary`` that compare SAEs of two widths at ``site``."""
+    return summary[(summary.site == site) & (summary.kind == CROSS_WIDTH)]
+
+
+def shared_beyond_floors(controls: pd.DataFrame, summary: pd.DataFrame, site: str) -> tuple[dict[str, float], verdicts.Verdict]:
+    """The three floors' mean universality (token identity, random model, shuffled windows) and the
+    verdict of :func:`helpers.verdicts.beyond_floors` on the cross-width pairs' mean universality."""
+    kinds = controls.set_index("kind")
+    floors = {kind: float(kinds.mean_universality[kind]) for kind in ("token identity", "random model", "shuffled")}
+    means = cross_width_rows(summary, site).mean_universality
+    return floors, verdicts.beyond_floors(float(means.mean()), float(means.min()), float(means.max()), floors)
+
+
+def chapter_4_clean_law(cfg: UniversalityConfig, site: str) -> PowerLawFit:
+    """Chapter 4's clean loss of the width family at ``site`` against N (read from its results)."""
+    sae_metrics = results.table(cfg.preset, "04_saes", "sae_metrics", cfg.runs_dir).rename(columns={"N (12·L·d²)": "N"})
+    family_rows = sae_metrics[sae_metrics.role.str.contains("family") & (sae_metrics.site == site)]
+    return scaling.fit_power_law(family_rows.N, family_rows.ce_clean)
+
+
+def example_table(cfg: UniversalityConfig, suite: suite_.Suite, first: pd.DataFrame, models: list[str], stat_tokens: int) -> pd.DataFrame:
+    """Top-activating contexts of the ``n_examples`` most and least universal latents of ``models[0]``
+    (scored against ``models[1]``) and of their best partners; latents firing on fewer than
+    ``example_contexts`` of the ``stat_tokens`` statistics tokens are skipped."""
+    site = cfg.analysis_site
+    widest, second = models
+    cross = first[(first.site == site) & (first.kind == CROSS_WIDTH)]
+    scored = cross[(cross.scored == widest) & (cross.against == second)]
+    eligible = scored[(~scored.dead) & (scored.frequency * stat_tokens >= cfg.example_contexts)].sort_values("universality")
+    chosen = pd.concat([eligible.tail(cfg.n_examples).iloc[::-1].assign(kind="most universal"),
+                        eligible.head(cfg.n_examples).assign(kind="least universal")])
+    rows = []
+    for latent in chosen.itertuples():
+        for model, index in ((widest, latent.latent), (second, latent.match)):
+            for example in suite_.example_contexts(suite, site, model, int(index), cfg.example_contexts, cfg.example_tokens):
+                rows.append({"kind": latent.kind, "latent": f"{widest} #{latent.latent}", "universality": latent.universality,
+                             "model": model, "its latent": int(index),
+                             "context": (example["before"] + "[" + example["token"] + "]").replace("\n", "⏎"),
+                             "activation": example["activation"]})
+    return pd.DataFrame(rows)
