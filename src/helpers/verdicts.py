@@ -67,3 +67,41 @@ def beats_control(value: float, control: float, spread: float, claim: bool = Tru
     if value < control - spread:
         return Verdict(NOT_REPRODUCED if claim else NO, rule)
     return Verdict(INCONCLUSIVE, rule)
+
+
+def top_fraction(verdict: str) -> str:
+    """Chapter 5's top-x% rule (``reproduced``/``not reproduced``/``inconclusive…``) as a claim's verdict."""
+    return {"reproduced": REPRODUCED, "not reproduced": NOT_REPRODUCED}.get(verdict, INCONCLUSIVE)
+
+
+def every_case(successes: int, cases: int) -> str:
+    """A new measurement counted over ``cases``: yes when every case succeeds, no when none does."""
+    if cases > 0 and successes == cases:
+        return YES
+    if successes == 0:
+        return NO
+    return INCONCLUSIVE
+
+
+#: Chapter 7's frequency-shift verdicts that say the bound's rate was not met.
+SHIFT_SHORT = ("the same rate", "short of the bound", "opposite to the bound")
+SHIFT_MET = "the bound's rate"
+
+
+def bound_rate(shift_verdicts: list[str]) -> str:
+    """Do latents matched across equal-N shapes fire at the bound's rate? Yes when every pair of
+    shapes says so, no when every pair falls short of it (or goes the other way)."""
+    if all(v == SHIFT_MET for v in shift_verdicts):
+        return YES
+    if all(v in SHIFT_SHORT for v in shift_verdicts):
+        return NO
+    return INCONCLUSIVE
+
+
+#: How many seed gaps an equal-N pair's loss gap may span and still count as "equal loss".
+PAIR_SEED_GAPS = 2
+
+
+def equal_loss(pair_gap: float, seed_gap: float) -> bool:
+    """The premise "equal N, equal loss": the pair's loss gap is within PAIR_SEED_GAPS seed gaps."""
+    return pair_gap <= PAIR_SEED_GAPS * seed_gap
