@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -13,7 +14,7 @@ import papermill
 import pytest
 
 from book_source import PASTED, numbered
-from helpers import paths, runner
+from helpers import paths, pipeline, runner
 from helpers.bundle import BundleError
 from helpers.config import CONFIGS
 
@@ -121,6 +122,32 @@ def test_results_hold_no_absolute_path_of_the_run(smoke_run):
     assert not leaking
     saes = pd.read_csv(runs / "smoke" / "results" / "04_saes" / "sae_metrics.csv")
     assert all((runs / "smoke" / folder / "summary.json").exists() for folder in saes.folder)
+
+
+def stage_folders(run: Path) -> set[str]:
+    """Every cached stage of a run (models, SAEs, activations), as paths relative to it."""
+    return {str(p.relative_to(run)) for kind in ("models", "saes", "activations") for p in (run / kind).glob("*/*")}
+
+
+def test_the_pipeline_writes_the_notebooks_results_byte_for_byte(smoke_run, tmp_path):
+    """`python -m helpers.pipeline run` on the notebooks' cached stages (results and executed notebooks
+    left behind) rewrites every results file identically, provenance aside, and trains nothing again."""
+    runs, _, _, _ = smoke_run
+    copy = tmp_path / "runs"
+    shutil.copytree(runs, copy, ignore=lambda folder, names: [n for n in names if Path(folder) == runs / "smoke"
+                                                              and n in ("results", "notebooks")])
+    stages = stage_folders(copy / "smoke")
+    assert stages and not (copy / "smoke" / "results").exists()
+    pipeline.main(["run", "--preset", "smoke", "--runs-dir", str(copy)])
+    ours, theirs = runs / "smoke" / "results", copy / "smoke" / "results"
+    files = sorted(p.relative_to(ours) for p in ours.rglob("*") if p.is_file() and p.name != "provenance.json")
+    assert len(files) >= 40
+    assert files == sorted(p.relative_to(theirs) for p in theirs.rglob("*") if p.is_file() and p.name != "provenance.json")
+    assert [str(f) for f in files if (ours / f).read_bytes() != (theirs / f).read_bytes()] == []
+    assert stage_folders(copy / "smoke") == stages
+    for chapter in CHAPTERS:
+        record = json.loads((theirs / chapter / "provenance.json").read_text())
+        assert record["parameters"] == json.loads((ours / chapter / "provenance.json").read_text())["parameters"]
 
 
 def test_scaling_chapter_results_are_machine_readable(smoke_run):

@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from helpers import hardware, language_models, paths, sae_suite
+from helpers import hardware, language_models, paths, sae_suite, verdicts
 from helpers.config import EqualNConfig, half_block_site
 from helpers.language_models import PlannedModel
 from helpers.matching import one_to_one
@@ -209,8 +209,8 @@ def shift_verdicts(pairs: pd.DataFrame) -> tuple[pd.DataFrame, float]:
 
 
 #: The verdicts of :data:`RULE`, and the one for a pair the rule cannot judge (a NaN input).
-BOUND, SAME, SHORT, OPPOSITE, UNDECIDED = ("the bound's rate", "the same rate", "short of the bound", "opposite to the bound",
-                                           "undecided")
+BOUND, SAME, SHORT, OPPOSITE, UNDECIDED = (verdicts.SHIFT_BOUND, verdicts.SHIFT_SAME, verdicts.SHIFT_SHORT, verdicts.SHIFT_OPPOSITE,
+                                           verdicts.SHIFT_UNDECIDED)
 
 
 def shift_verdict(shift: float, predicted: float, noise: float) -> str:

@@ -1,8 +1,10 @@
-"""The book's heavy stages as plain commands, without Jupyter: a preset's job plan, and one job at a
-time, so that jobs can be fanned out (a Slurm job array, one process per GPU) and a language model
-can be trained data-parallel under ``torchrun``. Jobs write the same cached folders the chapters
-read, so a book built afterwards finds every stage done.
+"""The book's computations as plain commands, without Jupyter: every chapter's computation
+(``run``), a preset's job plan, and one job at a time, so that jobs can be fanned out (a Slurm job
+array, one process per GPU) and a language model can be trained data-parallel under ``torchrun``.
+Commands write the same cached folders and results files the chapters do, so a book built
+afterwards finds every stage done.
 
+    python -m helpers.pipeline run   --preset quick --chapters 03,04,05
     python -m helpers.pipeline plan  --preset paper
     torchrun --nproc_per_node=4 -m helpers.pipeline train --preset paper --model L8-d768
     python -m helpers.pipeline sae   --preset paper --model L8-d768 --hook blocks.6.hook_resid_pre
@@ -13,11 +15,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers import distributed, equal_n, hardware, language_models, paths, sae_suite
-from helpers.config import EqualNConfig, LanguageModelsConfig, ParameterError, SAEsConfig, UniversalityConfig, preset_block
+from helpers import chapters, distributed, equal_n, hardware, language_models, paths, sae_suite
+from helpers.config import (CONFIGS, EqualNConfig, LanguageModelsConfig, ParameterError, SAEsConfig, UniversalityConfig, load_preset,
+                            preset_block)
+from helpers.provenance import ChapterRun
 from helpers.language_models import PlannedModel
 from helpers.corpus import Corpus, load_corpus
 from helpers.saes import map_hook, sae_key
@@ -153,15 +158,53 @@ def train_one_sae(preset: str, model: str, hook: str, replicate: int = 0, runs_d
     return folder
 
 
+def chapter_names(selection: str | None) -> list[str]:
+    """Chapters named by ``selection`` (``"03,04"`` or full names, comma-separated), in book order;
+    every chapter when ``None``. Raises :class:`ParameterError` naming ``chapters`` on an unknown one."""
+    if selection is None:
+        return list(CONFIGS)
+    by_number = {name.split("_")[0]: name for name in CONFIGS}
+    wanted = set()
+    for item in (part.strip() for part in selection.split(",")):
+        name = by_number.get(item.zfill(2) if item.isdigit() else item, item)
+        if name not in CONFIGS:
+            raise ParameterError("chapters", item, "comma-separated chapter numbers or names: " + ", ".join(CONFIGS))
+        wanted.add(name)
+    return [name for name in CONFIGS if name in wanted]
+
+
+def run_chapters(preset: str, selection: str | None = None, runs_dir: str | None = None) -> list[Path]:
+    """Each selected chapter's computation in book order, exactly as its notebook calls it, writing
+    ``runs/<preset>/results/<chapter>/`` (``provenance.json`` last); returns those folders. The whole
+    preset and the selection are checked before any work starts. A chapter that reads an earlier one's
+    results stops with the chapter to run first when they are missing."""
+    names = chapter_names(selection)
+    load_preset(preset)
+    configs = [CONFIGS[name].from_params(**{**preset_block(preset, name), "runs_dir": runs_dir or ""}) for name in names]
+    folders = []
+    for cfg in configs:
+        started = time.perf_counter()
+        print(f"[{preset}] {cfg.chapter}: computing", flush=True)
+        run = ChapterRun(cfg)
+        chapters.module(cfg.chapter).compute(cfg, run)
+        run.close()
+        print(f"[{preset}] {cfg.chapter}: done in {time.perf_counter() - started:.1f} s", flush=True)
+        folders.append(run.results)
+    return folders
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m helpers.pipeline", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, text in (("plan", "list the preset's independent jobs with their cache keys and state"),
+    for name, text in (("run", "every chapter's computation (or --chapters), writing the chapters' results files"),
+                       ("plan", "list the preset's independent jobs with their cache keys and state"),
                        ("train", "train one language model (under torchrun: data-parallel)"),
                        ("sae", "train one SAE of a trained model at one hook")):
         command = commands.add_parser(name, help=text)
         command.add_argument("--preset", required=True, help="a preset name (a file in presets/)")
         command.add_argument("--runs-dir", default=None, help="folder for runs/<preset>/ (default: <project>/runs)")
+        if name == "run":
+            command.add_argument("--chapters", default=None, help="comma-separated chapter numbers or names, e.g. 03,04,05 (default: all)")
         if name in ("train", "sae"):
             command.add_argument("--model", required=True, help="a model name from `plan`, e.g. L8-d128")
         if name == "train":
@@ -172,7 +215,10 @@ def main(argv: list[str] | None = None) -> None:
             command.add_argument("--replicate", type=int, default=0, help="the SAE's seed replicate (0: chapter 4's)")
     args = parser.parse_args(argv)
     try:
-        if args.command == "plan":
+        if args.command == "run":
+            for folder in run_chapters(args.preset, args.chapters, args.runs_dir):
+                print(folder)
+        elif args.command == "plan":
             jobs = plan(args.preset, args.runs_dir)
             print(f"{'state':8} {'kind':6} {'key':16} command")
             for job in jobs:
@@ -181,7 +227,7 @@ def main(argv: list[str] | None = None) -> None:
             print(train(args.preset, args.model, args.runs_dir, args.micro_batch))
         else:
             print(train_one_sae(args.preset, args.model, args.hook, args.replicate, args.runs_dir))
-    except (ParameterError, MissingInputError) as error:
+    except (ParameterError, MissingInputError, FileNotFoundError) as error:
         parser.exit(2, f"{parser.prog} {args.command}: error: {error}\n")
 
 

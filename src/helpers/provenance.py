@@ -106,10 +106,15 @@ class ChapterRun:
             "wall_time_s": round(time.perf_counter() - self.started, 3),
         }
 
-    def finish(self) -> dict[str, Any]:
-        """Write ``provenance.json`` and glue ``provenance_summary`` and ``provenance_table``."""
+    def close(self) -> dict[str, Any]:
+        """Write ``provenance.json`` and return it (the headless pipeline's end of a chapter)."""
         record = self.provenance()
         self.save_json("provenance", record)
+        return record
+
+    def finish(self) -> dict[str, Any]:
+        """:meth:`close`, then glue ``provenance_summary`` and ``provenance_table`` for the page."""
+        record = self.close()
         versions = ", ".join(f"{k} {v}" for k, v in record["versions"].items())
         summary = (
             f"preset `{record['preset']}` on {record['device_name']}, "

@@ -83,17 +83,18 @@ def every_case(successes: int, cases: int) -> str:
     return INCONCLUSIVE
 
 
-#: Chapter 7's frequency-shift verdicts that say the bound's rate was not met.
-SHIFT_SHORT = ("the same rate", "short of the bound", "opposite to the bound")
-SHIFT_MET = "the bound's rate"
+#: Chapter 7's frequency-shift verdicts (``helpers.equal_n.shift_verdict``): the bound's rate, the
+#: same rate, short of the bound, opposite to it, and undecided (an input is NaN).
+SHIFT_BOUND, SHIFT_SAME, SHIFT_SHORT, SHIFT_OPPOSITE, SHIFT_UNDECIDED = (
+    "the bound's rate", "the same rate", "short of the bound", "opposite to the bound", "undecided")
 
 
 def bound_rate(shift_verdicts: list[str]) -> str:
     """Do latents matched across equal-N shapes fire at the bound's rate? Yes when every pair of
-    shapes says so, no when every pair falls short of it (or goes the other way)."""
-    if all(v == SHIFT_MET for v in shift_verdicts):
+    shapes says so, no when every pair falls short of it (the same rate, short, or opposite)."""
+    if all(v == SHIFT_BOUND for v in shift_verdicts):
         return YES
-    if all(v in SHIFT_SHORT for v in shift_verdicts):
+    if all(v in (SHIFT_SAME, SHIFT_SHORT, SHIFT_OPPOSITE) for v in shift_verdicts):
         return NO
     return INCONCLUSIVE
 
