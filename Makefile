@@ -38,7 +38,7 @@ execute: $(STAMP)
 	$(BIN)/python -m helpers.runner execute --preset $(PRESET)
 
 bundle: $(STAMP)
-	$(BIN)/python -m helpers.bundle make --preset $(PRESET)
+	$(BIN)/python -m helpers.publish.bundle make --preset $(PRESET)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -52,7 +52,7 @@ test-pdf: $(STAMP)
 	REQUIRE_PDF=1 $(BIN)/python -m pytest -m pdf
 
 bench: $(STAMP)
-	$(BIN)/python -m helpers.bench
+	$(BIN)/python -m helpers.publish.bench
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root)

@@ -7,7 +7,7 @@ import re
 
 import nbformat
 
-from helpers import paths
+from helpers.core import paths
 
 #: A pasted figure or table: its glue key, its label and its caption.
 PASTED = re.compile(r"```\{glue:figure\} (\w+)\n:name: ([\w-]+)\n\n(.*?)\n```", re.DOTALL)

@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from helpers import atomic
+from helpers.core import atomic
 
 
 def test_writers_round_trip(tmp_path):

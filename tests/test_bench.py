@@ -1,6 +1,6 @@
 """The benchmarks run end to end at a tiny size (speed itself is reported by `make bench`, not asserted)."""
 
-from helpers.bench import training_throughput, universality_engine
+from helpers.publish.bench import training_throughput, universality_engine
 
 
 def test_universality_benchmark_compares_identical_maxima():

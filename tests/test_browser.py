@@ -32,7 +32,7 @@ import nbformat
 import pytest
 import yaml
 
-from helpers import paths
+from helpers.core import paths
 
 pytestmark = pytest.mark.browser
 

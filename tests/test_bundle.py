@@ -8,8 +8,8 @@ import json
 import pandas as pd
 import pytest
 
-from helpers import bundle
-from helpers.bundle import BundleError, committed_bundles, make_bundle, read_bundle
+from helpers.publish import bundle
+from helpers.publish.bundle import BundleError, committed_bundles, make_bundle, read_bundle
 from helpers.runner import bundles_fingerprint
 
 CHAPTERS = ["03_language_models", "05_universality"]
@@ -110,7 +110,7 @@ def test_bundle_fingerprint_changes_with_any_bundle(finished_run, tmp_path):
 
 def test_a_missing_bundles_folder_stops_the_run_before_any_notebook(tmp_path):
     from helpers import runner
-    from helpers.config import ParameterError
+    from helpers.core.parameters import ParameterError
 
     with pytest.raises(ParameterError, match="parameter 'bundles_dir'.*an existing folder"):
         committed_bundles(tmp_path / "nowhere")

@@ -8,9 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import dynamics, equal_n, pipeline, verdicts
+from helpers.chapters import dynamics, equal_n, verdicts
+from helpers import pipeline
 from helpers.chapters import MODULES, ch04_saes, ch05_universality, ch06_training_dynamics, ch07_equal_n, module
-from helpers.config import CONFIGS, ParameterError
+from helpers.chapters.configs import CONFIGS
+from helpers.core.parameters import ParameterError
 
 
 def test_every_chapter_has_one_compute_module():

@@ -5,16 +5,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import paths
-from helpers.config import (
-    CONFIGS,
-    ParameterError,
-    ScalingLawsConfig,
-    UniversalityConfig,
-    check_hook_names,
-    load_preset,
-    parse_corpus,
-)
+from helpers.core import paths
+from helpers.chapters.configs import CONFIGS, ScalingLawsConfig, UniversalityConfig, load_preset
+from helpers.core.parameters import ParameterError
+from helpers.lm.family import check_hook_names
+from helpers.lm.corpus import parse_corpus
 
 
 def error_for(**params) -> ParameterError:

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from helpers.config import ParameterError
-from helpers.corpus import load_corpus
-from helpers.tokens import prepare_tokens
+from helpers.core.parameters import ParameterError
+from helpers.lm.corpus import load_corpus
+from helpers.lm.tokens import prepare_tokens
 
 
 @pytest.fixture
@@ -136,7 +136,7 @@ def test_tokens_are_streamed_in_batches_with_the_same_bytes(text_folder, tmp_pat
     """Encoding in batches of documents writes exactly the ids of encoding everything at once."""
     from tokenizers import Tokenizer
 
-    from helpers.tokens import _write_tokens
+    from helpers.lm.tokens import _write_tokens
 
     corpus = load_corpus(f"text:{text_folder}")
     data = prepare_tokens(corpus, 300, 0.25, tmp_path / "cache")

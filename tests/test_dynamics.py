@@ -3,9 +3,10 @@
 import pandas as pd
 import pytest
 
-from helpers import dynamics
-from helpers.config import DynamicsConfig, ParameterError
-from helpers.dynamics import LM_AXIS, SAE_AXIS
+from helpers.chapters import dynamics
+from helpers.chapters.configs import DynamicsConfig
+from helpers.core.parameters import ParameterError
+from helpers.chapters.dynamics import LM_AXIS, SAE_AXIS
 
 
 def test_parameters_are_checked_against_chapters_3_to_5():

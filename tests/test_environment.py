@@ -5,7 +5,7 @@ import tomllib
 
 import yaml
 
-from helpers import paths
+from helpers.core import paths
 
 ROOT = paths.project_root()
 

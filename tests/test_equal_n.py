@@ -9,9 +9,11 @@ import pytest
 import torch
 from scipy.optimize import brentq
 
-from helpers import equal_n
-from helpers.config import EqualNConfig, ParameterError, half_block_site
-from helpers.universality import write_sparse
+from helpers.chapters import equal_n
+from helpers.chapters.configs import EqualNConfig
+from helpers.core.parameters import ParameterError
+from helpers.lm.family import half_block_site
+from helpers.universality.activations import write_sparse
 
 
 @pytest.mark.parametrize("layers, depth, hook", [

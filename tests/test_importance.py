@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from helpers.importance import (bootstrap_r, rank_correlation, fit_saturating, hierarchical_interval, kde_density, partial_correlation,
+from helpers.universality.fits import (bootstrap_r, rank_correlation, fit_saturating, hierarchical_interval, kde_density, partial_correlation,
                                 pearson_with_ci, saturating)
 
 

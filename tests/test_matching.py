@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from helpers.matching import distinct_partners, mutual_nearest, one_to_one
+from helpers.universality.matching import distinct_partners, mutual_nearest, one_to_one
 
 
 def test_one_to_one_is_the_best_permutation_by_brute_force():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from helpers.models import ModelShape, hook_names_for, non_embedding_parameters
+from helpers.lm.family import ModelShape, hook_names_for, non_embedding_parameters
 
 
 def hand_count(n_layers: int, d: int) -> int:

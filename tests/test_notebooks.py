@@ -14,9 +14,10 @@ import papermill
 import pytest
 
 from book_source import PASTED, numbered
-from helpers import paths, pipeline, runner
-from helpers.bundle import BundleError
-from helpers.config import CONFIGS
+from helpers.core import paths
+from helpers import pipeline, runner
+from helpers.publish.bundle import BundleError
+from helpers.chapters.configs import CONFIGS
 
 ROOT = paths.project_root()
 CHAPTERS = runner.chapters_in_book_order(ROOT)
@@ -164,7 +165,7 @@ def test_scaling_chapter_results_are_machine_readable(smoke_run):
 
 def test_superposition_chapter_results_are_machine_readable(smoke_run):
 
-    from helpers import superposition as sp
+    from helpers.theory import superposition as sp
 
     runs, _, _, _ = smoke_run
     results = runs / "smoke" / "results" / "02_superposition"
@@ -216,7 +217,7 @@ def test_sae_chapter_results_are_machine_readable_and_load_in_saelens(smoke_run)
 def test_universality_chapter_results_are_exact_and_consistent(smoke_run):
     import numpy as np
 
-    from helpers.universality import SparseActivations
+    from helpers.universality.activations import SparseActivations
 
     runs, _, _, _ = smoke_run
     results = runs / "smoke" / "results" / "05_universality"
@@ -306,8 +307,8 @@ def test_training_dynamics_ends_at_chapter_5s_pair_and_starts_at_initialisation(
 def test_training_dynamics_stops_before_work_when_a_snapshot_is_missing(smoke_run, tmp_path):
     import shutil
 
-    from helpers import dynamics, language_models
-    from helpers.config import DynamicsConfig
+    from helpers.chapters import dynamics, model_suite
+    from helpers.chapters.configs import DynamicsConfig
 
     shared, _, _, _ = smoke_run
     runs = tmp_path / "runs"
@@ -315,8 +316,8 @@ def test_training_dynamics_stops_before_work_when_a_snapshot_is_missing(smoke_ru
     shutil.copytree(shared / "cache", runs / "cache")
     cfg = DynamicsConfig.from_params(preset="smoke", device="cpu", runs_dir=str(runs), lm_steps=[0, 16])
     lm = cfg.universality().saes().language_models()
-    _, data = language_models.prepare_data(lm)
-    trained = language_models.train_all(lm, data)
+    _, data = model_suite.prepare_data(lm)
+    trained = model_suite.train_all(lm, data)
     shutil.rmtree(trained["L2-d32"].folder / "snapshots")
     saes_before = sorted(p.name for p in (runs / "smoke" / "saes" / "L2-d32").iterdir())
     with pytest.raises(dynamics.MissingSnapshotError, match="step-000016.pt is missing: L2-d32"):
@@ -473,7 +474,7 @@ def test_bad_parameter_stops_the_notebook_before_it_writes(tmp_path):
 
 
 def test_runner_rejects_a_bad_preset_before_executing(tmp_path):
-    from helpers.config import ParameterError
+    from helpers.core.parameters import ParameterError
 
     with pytest.raises(ParameterError, match="'preset' = 'nope'"):
         runner.execute("nope", runs_dir=tmp_path)
@@ -490,7 +491,7 @@ def bundles_of(runs, root, presets):
     """Bundles of the smoke run's results filed under other presets' names (a stand-in for their runs)."""
     import shutil
 
-    from helpers.bundle import make_bundle
+    from helpers.publish.bundle import make_bundle
 
     root.mkdir(parents=True, exist_ok=True)
     for preset in presets:
@@ -500,8 +501,8 @@ def bundles_of(runs, root, presets):
 
 
 def test_ladder_has_one_rung_per_bundle(smoke_run, tmp_path):
-    from helpers import ladder
-    from helpers.config import UniversalityConfig
+    from helpers.publish import ladder
+    from helpers.chapters.configs import UniversalityConfig
 
     runs, _, _, _ = smoke_run
     intervals = pd.read_csv(runs / "smoke" / "results" / "05_universality" / "r_intervals.csv")

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from book_source import numbered
-from helpers import paths, runner
+from helpers.core import paths
+from helpers import runner
 
 pytestmark = pytest.mark.pdf
 

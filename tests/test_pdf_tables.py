@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from helpers import runner
-from helpers.pdf_tables import LONG_TABLE_ROWS, column_spec, escape, styler_latex, styler_markdown
+from helpers.publish.pdf_tables import LONG_TABLE_ROWS, column_spec, escape, styler_latex, styler_markdown
 
 
 def test_escape_by_hand():

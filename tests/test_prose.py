@@ -1,6 +1,6 @@
 import numpy as np
 
-from helpers.prose import plain, sci
+from helpers.publish.prose import plain, sci
 
 
 def test_scientific_notation_for_prose():

@@ -2,7 +2,8 @@
 
 import yaml
 
-from helpers import paths, runner
+from helpers.core import paths
+from helpers import runner
 
 
 def test_chapters_follow_the_table_of_contents():

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.gpt import GPT
-from helpers.models import ModelShape, to_hooked
-from helpers.saes import (SAESettings, evaluate_sae, load_sae, loss_recovered, map_hook, reconstruction_metrics, spliced_loss,
-                          train_sae)
+from helpers.lm.gpt import GPT
+from helpers.lm.family import ModelShape, to_hooked
+from helpers.sae.training import SAESettings, load_sae, map_hook, train_sae
+from helpers.sae.evaluation import evaluate_sae, loss_recovered, reconstruction_metrics, spliced_loss
 
 torch.manual_seed(0)
 
@@ -163,7 +163,7 @@ def test_kept_checkpoints_do_not_change_the_sae_and_load_like_the_final_one(mode
     import sae_lens
     from safetensors.torch import load_file
 
-    from helpers.saes import _inference_checkpoints, _sae_config, checkpoint_folders, seeded, training_windows
+    from helpers.sae.training import _inference_checkpoints, _sae_config, checkpoint_folders, seeded, training_windows
 
     _, hooked, _ = model_pair
     train = np.random.default_rng(0).integers(0, 50, 20_000).astype(np.uint16)

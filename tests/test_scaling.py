@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from helpers import scaling
-from helpers.scaling import BESIROGLU_2024, HOFFMANN_2022, KAPLAN_2020
+from helpers.theory import scaling
+from helpers.theory.scaling import BESIROGLU_2024, HOFFMANN_2022, KAPLAN_2020
 
 
 def test_kaplan_loss_n_hand_values():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from helpers import superposition as sp
+from helpers.theory import superposition as sp
 
 
 def test_model_a_b_table_matches_the_note_for_a_doubling():
@@ -89,7 +89,7 @@ def test_cylinder_keeps_volume_and_loses_surface():
 
 
 def test_sticking_null_share_by_hand_and_by_sampling():
-    from helpers.superposition import sticking_null_share
+    from helpers.theory.superposition import sticking_null_share
 
     points = np.array([1, 3 / 4, 2 / 3, 1 / 2, 2 / 5, 3 / 8])
     # by hand: [0.95, 1] + [0.7, 0.8] (3/4 and 2/3 overlap: 0.6167–0.8) ... as one union

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from helpers.toy_models import train_toy_models
+from helpers.theory.toy_models import train_toy_models
 
 STICKING_POINTS = np.array([1, 3 / 4, 2 / 3, 1 / 2, 2 / 5, 3 / 8])
 

@@ -13,10 +13,10 @@ import psutil
 import pytest
 import torch
 
-from helpers.corpus import load_corpus
-from helpers.models import ModelShape, to_hooked
-from helpers.tokens import prepare_tokens
-from helpers.training import TrainSettings, kaplan_learning_rate, train_model
+from helpers.lm.corpus import load_corpus
+from helpers.lm.family import ModelShape, to_hooked
+from helpers.lm.tokens import prepare_tokens
+from helpers.lm.training import TrainSettings, kaplan_learning_rate, train_model
 
 CPU = torch.device("cpu")
 
@@ -62,9 +62,9 @@ RUNNER = textwrap.dedent(
     """
     import sys, torch
     from pathlib import Path
-    from helpers.models import ModelShape
-    from helpers.tokens import load_tokens
-    from helpers.training import TrainSettings, train_model
+    from helpers.lm.family import ModelShape
+    from helpers.lm.tokens import load_tokens
+    from helpers.lm.training import TrainSettings, train_model
     settings = TrainSettings(steps=400, batch_size=8, n_ctx=32, warmup_steps=10, eval_interval=50,
                              eval_windows=8, checkpoint_interval=20)
     train_model("m", ModelShape(4, 64), load_tokens(Path(sys.argv[1])), settings, sys.argv[2],
@@ -77,10 +77,10 @@ DDP_RUNNER = textwrap.dedent(
     """
     import sys, torch
     from pathlib import Path
-    from helpers import distributed
-    from helpers.models import ModelShape
-    from helpers.tokens import load_tokens
-    from helpers.training import TrainSettings, train_model
+    from helpers.lm import distributed
+    from helpers.lm.family import ModelShape
+    from helpers.lm.tokens import load_tokens
+    from helpers.lm.training import TrainSettings, train_model
     settings = TrainSettings(steps=120, batch_size=8, n_ctx=32, warmup_steps=10, eval_interval=20,
                              eval_windows=8, checkpoint_interval=20)
     world = distributed.from_environment()

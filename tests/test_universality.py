@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.gpt import GPT
-from helpers.models import ModelShape, to_hooked
-from helpers.universality import (ORIGINAL_EPSILON, collect_activations, latent_stats, max_correlations, permute_windows,
-                                  token_activations, top_activations, with_original_dead_arithmetic, write_sparse)
+from helpers.lm.gpt import GPT
+from helpers.lm.family import ModelShape, to_hooked
+from helpers.universality.correlation import ORIGINAL_EPSILON, latent_stats, max_correlations, with_original_dead_arithmetic
+from helpers.universality.activations import (collect_activations, permute_windows, token_activations, top_activations, write_sparse)
 
 
 def sparse_random(rng, tokens, latents, active, dead=3):

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.universality_suite import (fraction_slopes, fraction_verdict, keep_mask, loss_gap,
+from helpers.chapters.universality_suite import (fraction_slopes, fraction_verdict, keep_mask, loss_gap,
                                         width_counts)
 
 
@@ -79,7 +79,7 @@ def test_loss_gap_is_symmetric_in_nats():
 
 
 def test_first_replicates_keeps_each_models_lowest_seed_on_both_sides():
-    from helpers.universality_suite import first_replicates
+    from helpers.chapters.universality_suite import first_replicates
 
     rows = pd.concat([
         latent_rows("A", 16, "B", 32, np.array([0.1]), scored_seed=0, against_seed=0),

@@ -5,8 +5,9 @@ import json
 import yaml
 from sphinx.builders.html._assets import _JavaScript
 
-from helpers import paths, web_assets
-from helpers.sphinx_fixes import _keep_each_script_once
+from helpers.core import paths
+from helpers.publish import web_assets
+from helpers.publish.sphinx_fixes import _keep_each_script_once
 
 ROOT = paths.project_root()
 

@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from helpers import superposition as sp
-from helpers.toy_models import train_toy_models
-from helpers.widgets import ShapeExplorer, ToyModelExplorer
+from helpers.theory import superposition as sp
+from helpers.theory.toy_models import train_toy_models
+from helpers.publish.widgets import ShapeExplorer, ToyModelExplorer
 
 
 def required_sparsity_shown(explorer: ShapeExplorer) -> float:
@@ -47,7 +47,7 @@ def test_toy_explorer_shows_the_chosen_instance():
 def test_explorer_display_carries_its_current_figure_for_static_renderings():
     import base64
 
-    from helpers.widgets import ShapeExplorer
+    from helpers.publish.widgets import ShapeExplorer
 
     explorer = ShapeExplorer()
     before = explorer._repr_mimebundle_()

@@ -19,16 +19,19 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers import chapters, distributed, equal_n, hardware, language_models, paths, sae_suite
-from helpers.config import (CONFIGS, EqualNConfig, LanguageModelsConfig, ParameterError, SAEsConfig, UniversalityConfig, load_preset,
-                            preset_block)
-from helpers.provenance import ChapterRun
-from helpers.language_models import PlannedModel
-from helpers.corpus import Corpus, load_corpus
-from helpers.saes import map_hook, sae_key
-from helpers.tokens import token_key
-from helpers.models import to_hooked
-from helpers.training import load_trained, model_key, train_model
+from helpers import chapters
+from helpers.lm import distributed
+from helpers.chapters import equal_n, model_suite, sae_suite
+from helpers.core import hardware, paths
+from helpers.chapters.configs import (CONFIGS, EqualNConfig, LanguageModelsConfig, SAEsConfig, UniversalityConfig, load_preset, preset_block)
+from helpers.core.parameters import ParameterError
+from helpers.core.provenance import ChapterRun
+from helpers.chapters.model_suite import PlannedModel
+from helpers.lm.corpus import Corpus, load_corpus
+from helpers.sae.training import map_hook, sae_key
+from helpers.lm.tokens import token_key
+from helpers.lm.family import to_hooked
+from helpers.lm.training import load_trained, model_key, train_model
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ def planned_models(preset: str, runs_dir: str | None = None) -> dict[str, Planne
     lm_cfg, _, _ = configs(preset, runs_dir)
     eq_cfg = EqualNConfig.from_params(**{**preset_block(preset, "07_equal_n"), "runs_dir": runs_dir or ""})
     models: dict[str, PlannedModel] = {}
-    for planned in [*language_models.plan(lm_cfg), *equal_n.plan(eq_cfg)]:
+    for planned in [*model_suite.plan(lm_cfg), *equal_n.plan(eq_cfg)]:
         models.setdefault(planned.name, planned)
     return models
 
@@ -85,9 +88,9 @@ def plan(preset: str, runs_dir: str | None = None, corpus: Corpus | None = None)
     tokens = token_key(corpus or load_corpus(lm_cfg.corpus), lm_cfg.d_vocab, lm_cfg.val_fraction)
     models: dict[str, Job] = {}
     for name, planned in planned_models(preset, runs_dir).items():
-        key = model_key(planned.shape, tokens, language_models.settings_for(lm_cfg, planned.seed))
+        key = model_key(planned.shape, tokens, model_suite.settings_for(lm_cfg, planned.seed))
         models[name] = Job("model", name, "", 0, key, paths.models_dir(preset, runs_dir) / f"{name}-{key}", "")
-    chapter_3 = {p.name: p for p in language_models.plan(lm_cfg)}
+    chapter_3 = {p.name: p for p in model_suite.plan(lm_cfg)}
     replicated = sae_suite.replicated_models(sae_cfg)
     saes = []
     for name, planned in chapter_3.items():
@@ -128,10 +131,10 @@ def train(preset: str, model: str, runs_dir: str | None = None, micro_batch: int
     try:
         if not world.is_main:
             distributed.barrier(world)  # rank 0 prepares the tokens; the others then read them
-        _, data = language_models.prepare_data(lm_cfg, corpus)
+        _, data = model_suite.prepare_data(lm_cfg, corpus)
         if world.is_main:
             distributed.barrier(world)
-        trained = train_model(planned.name, planned.shape, data, language_models.settings_for(lm_cfg, planned.seed),
+        trained = train_model(planned.name, planned.shape, data, model_suite.settings_for(lm_cfg, planned.seed),
                               paths.models_dir(preset, runs_dir), device, world=world, micro_batch=micro_batch)
     finally:
         distributed.stop(world)
@@ -148,7 +151,7 @@ def train_one_sae(preset: str, model: str, hook: str, replicate: int = 0, runs_d
     model_job = find(jobs, "model", model)
     if not model_job.done:
         raise MissingInputError(f"the SAE of {model} at {hook} needs its model first: {model_job.command(preset)}")
-    _, data = language_models.prepare_data(lm_cfg, corpus)
+    _, data = model_suite.prepare_data(lm_cfg, corpus)
     seed = planned_models(preset, runs_dir)[model].seed
     device = hardware.resolve_device(sae_cfg.device)
     trained = load_trained(model, model_job.folder, device)

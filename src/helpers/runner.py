@@ -31,9 +31,10 @@ from typing import Any
 
 import yaml
 
-from helpers import atomic, paths, web_assets
-from helpers.bundle import committed_bundles
-from helpers.config import CONFIGS, load_preset
+from helpers.core import atomic, paths
+from helpers.publish import web_assets
+from helpers.publish.bundle import committed_bundles
+from helpers.chapters.configs import CONFIGS, load_preset
 
 BOOK_FILES = ("_toc.yml", "book")
 BINDERHUB = "https://mybinder.org"
@@ -180,7 +181,7 @@ def stage_config(config: dict[str, Any], repository_url: str | None, pdf: str | 
     """The book's configuration for this build: the original run's setup as MyST substitutions
     for the narrative pages, with a repository address launch buttons, and with ``pdf`` (the PDF's
     address relative to the site) a download entry for it on every page."""
-    from helpers.reference import substitutions
+    from helpers.core.reference import substitutions
 
     parse = dict(config.get("parse") or {})
     parse["myst_substitutions"] = {**(parse.get("myst_substitutions") or {}), **substitutions()}

@@ -1,6 +1,6 @@
 """One module per chapter: the computation that both front ends call.
 
-``compute(cfg, run)`` takes the chapter's validated config and a :class:`~helpers.provenance.ChapterRun`,
+``compute(cfg, run)`` takes the chapter's validated config and a :class:`~helpers.core.provenance.ChapterRun`,
 does every piece of work the chapter's numbers need, writes every results file of
 ``runs/<preset>/results/<chapter>/`` through ``run`` and returns what the notebook presents. The
 notebook adds prose, figures and tables; ``python -m helpers.pipeline run`` adds nothing and writes the

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from helpers import models, reference, scaling
-from helpers.config import ScalingLawsConfig
-from helpers.provenance import ChapterRun
+from helpers.lm import family
+from helpers.core import reference
+from helpers.theory import scaling
+from helpers.chapters.configs import ScalingLawsConfig
+from helpers.core.provenance import ChapterRun
 
 TOKEN_BUDGETS = (1e8, 1e9, 1e10, 1e11)  # D of the L(N, D) curves
 COMPUTE_LAWS = {"chinchilla": scaling.HOFFMANN_2022, "epoch": scaling.BESIROGLU_2024}
@@ -76,7 +78,7 @@ def parameter_counts(cfg: ScalingLawsConfig) -> pd.DataFrame:
     original = reference.original_language_models().set_index("d_model")
     rows = []
     for shape in cfg.shapes():
-        exact = models.non_embedding_parameters(shape, cfg.n_ctx, cfg.d_vocab)
+        exact = family.non_embedding_parameters(shape, cfg.n_ctx, cfg.d_vocab)
         approx = float(scaling.kaplan_parameter_count(shape.n_layers, shape.d_model))
         rows.append({
             "d_model": shape.d_model,

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from helpers import superposition as sp
-from helpers.config import SuperpositionConfig
-from helpers.provenance import ChapterRun
-from helpers.toy_models import ToyModels, train_toy_models
+from helpers.theory import superposition as sp
+from helpers.chapters.configs import SuperpositionConfig
+from helpers.core.provenance import ChapterRun
+from helpers.theory.toy_models import ToyModels, train_toy_models
 
 STICKING_POINTS = np.array([1, 3 / 4, 2 / 3, 1 / 2, 2 / 5, 3 / 8])  # dimensions per feature of Elhage et al.'s polytopes
 STICKING_TOLERANCE = 0.05  # a feature "sticks" when its dimensionality is this close to a sticking point

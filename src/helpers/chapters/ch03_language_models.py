@@ -9,12 +9,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from helpers import language_models, models, reference, scaling
-from helpers.config import LanguageModelsConfig
-from helpers.corpus import Corpus
-from helpers.provenance import ChapterRun
-from helpers.tokens import TokenData
-from helpers.training import TrainedModel
+from helpers.chapters import model_suite
+from helpers.lm import family
+from helpers.core import reference
+from helpers.theory import scaling
+from helpers.chapters.configs import LanguageModelsConfig
+from helpers.lm.corpus import Corpus
+from helpers.core.provenance import ChapterRun
+from helpers.lm.tokens import TokenData
+from helpers.lm.training import TrainedModel
 
 CONVERSION_TOLERANCE = 1e-4  # largest |logit difference| allowed between our model and its HookedTransformer
 
@@ -37,12 +40,12 @@ class LanguageModels:
 
 def compute(cfg: LanguageModelsConfig, run: ChapterRun) -> LanguageModels:
     """Tokenize the corpus and train every model of chapter 3 (each cached by its configuration)."""
-    corpus, data = language_models.prepare_data(cfg)
+    corpus, data = model_suite.prepare_data(cfg)
     run.save_json("corpus", {"spec": cfg.corpus, "description": corpus.description, "fingerprint": corpus.fingerprint,
                              "python": platform.python_version(), "documents": len(corpus.names), "bytes": corpus.n_bytes,
                              "tokens": data.meta})
-    trained = language_models.train_all(cfg, data)
-    table = language_models.summary_table(cfg, trained)
+    trained = model_suite.train_all(cfg, data)
+    table = model_suite.summary_table(cfg, trained)
     run.save_table("models", table)
     run.save_table("training_curves", pd.concat([t.history.assign(model=name) for name, t in trained.items()], ignore_index=True))
 
@@ -68,7 +71,7 @@ def conversion_check(trained: TrainedModel, data: TokenData, n_ctx: int, n_layer
     largest |logit difference| between the two on two validation windows; raises if the difference
     exceeds :data:`CONVERSION_TOLERANCE` or the hook is missing."""
     model = trained.model.float().cpu().eval()
-    hooked = models.to_hooked(model, data.tokenizer)
+    hooked = family.to_hooked(model, data.tokenizer)
     x = torch.from_numpy(data.val[: 2 * n_ctx].astype(np.int64)).view(2, n_ctx)
     with torch.no_grad():
         difference = float((hooked(x) - model(x)).abs().max())

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from helpers import language_models, reference, sae_suite, scaling
-from helpers.config import SAEsConfig
-from helpers.provenance import ChapterRun
+from helpers.chapters import model_suite, sae_suite
+from helpers.core import reference
+from helpers.theory import scaling
+from helpers.chapters.configs import SAEsConfig
+from helpers.core.provenance import ChapterRun
 
 ORIGINAL_SITE = "blocks.6.hook_resid_pre"  # where the original run's SAEs were trained
 
@@ -25,8 +27,8 @@ class SAEs:
 def compute(cfg: SAEsConfig, run: ChapterRun) -> SAEs:
     """Train (or load) and evaluate every SAE of chapter 4 (each cached by its configuration)."""
     lm_cfg = cfg.language_models()
-    _, data = language_models.prepare_data(lm_cfg)
-    trained = language_models.train_all(lm_cfg, data)
+    _, data = model_suite.prepare_data(lm_cfg)
+    trained = model_suite.train_all(lm_cfg, data)
     table = sae_suite.run(cfg, trained, data)
     run.save_table("sae_metrics", table)
     family = table[table.role.str.contains("family")]

@@ -9,11 +9,14 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from helpers import language_models, results, sae_suite, scaling, verdicts
-from helpers import universality_suite as suite_
-from helpers.config import ParameterError, UniversalityConfig
-from helpers.provenance import ChapterRun
-from helpers.scaling import PowerLawFit
+from helpers.chapters import model_suite, sae_suite, verdicts
+from helpers.core import results
+from helpers.theory import scaling
+from helpers.chapters import universality_suite as suite_
+from helpers.core.parameters import ParameterError
+from helpers.chapters.configs import UniversalityConfig
+from helpers.core.provenance import ChapterRun
+from helpers.theory.scaling import PowerLawFit
 
 CROSS_WIDTH = "cross-width"
 
@@ -49,16 +52,16 @@ def compute(cfg: UniversalityConfig, run: ChapterRun) -> Universality:
     sae_cfg = cfg.saes()
     lm_cfg = sae_cfg.language_models()
     site = cfg.analysis_site
-    _, data = language_models.prepare_data(lm_cfg)
+    _, data = model_suite.prepare_data(lm_cfg)
     capacity = len(data.val) // sae_cfg.sae_context
     if cfg.stat_windows > capacity:  # checked before any activation is written
         raise ParameterError("stat_windows", cfg.stat_windows,
                              f"at most {capacity} windows of {sae_cfg.sae_context} tokens in the validation split")
-    trained = language_models.train_all(lm_cfg, data)
+    trained = model_suite.train_all(lm_cfg, data)
     chapter_4 = sae_suite.train_saes(sae_cfg, trained, data).assign(replicate=0)
     replicated = {name: trained[name] for name in sae_suite.replicated_models(sae_cfg)}
     replicates = sae_suite.train_replicates(sae_cfg, replicated, data, site, cfg.sae_seeds)
-    untrained = language_models.random_init_model(lm_cfg, data, lm_cfg.seed_control_width, lm_cfg.seed)
+    untrained = model_suite.random_init_model(lm_cfg, data, lm_cfg.seed_control_width, lm_cfg.seed)
     random_sae = sae_suite.train_replicates(sae_cfg, {untrained.name: untrained}, data, site, 1,
                                             roles={untrained.name: "random init"}, model_seeds={untrained.name: lm_cfg.seed})
     saes = pd.concat([chapter_4, replicates[replicates.replicate > 0], random_sae], ignore_index=True)
@@ -117,7 +120,7 @@ def cross_width_rows(summary: pd.DataFrame, site: str) -> pd.DataFrame:
 
 def shared_beyond_floors(controls: pd.DataFrame, summary: pd.DataFrame, site: str) -> tuple[dict[str, float], verdicts.Verdict]:
     """The three floors' mean universality (token identity, random model, shuffled windows) and the
-    verdict of :func:`helpers.verdicts.beyond_floors` on the cross-width pairs' mean universality."""
+    verdict of :func:`helpers.chapters.verdicts.beyond_floors` on the cross-width pairs' mean universality."""
     kinds = controls.set_index("kind")
     floors = {kind: float(kinds.mean_universality[kind]) for kind in ("token identity", "random model", "shuffled")}
     means = cross_width_rows(summary, site).mean_universality

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from helpers import dynamics, results
-from helpers.config import DynamicsConfig
-from helpers.provenance import ChapterRun
+from helpers.chapters import dynamics
+from helpers.core import results
+from helpers.chapters.configs import DynamicsConfig
+from helpers.core.provenance import ChapterRun
 
 
 @dataclass(frozen=True)

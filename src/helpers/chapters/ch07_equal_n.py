@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from helpers import equal_n
-from helpers.config import EqualNConfig
-from helpers.provenance import ChapterRun
+from helpers.chapters import equal_n
+from helpers.chapters.configs import EqualNConfig
+from helpers.core.provenance import ChapterRun
 
 LARGEST_COLUMNS = ["explained_variance", "loss_recovered", "l0", "live", "load"]
 

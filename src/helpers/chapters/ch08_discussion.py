@@ -8,11 +8,12 @@ from typing import Any
 
 import pandas as pd
 
-from helpers import reference, results, verdicts
-from helpers.config import DiscussionConfig, LanguageModelsConfig, SAEsConfig, UniversalityConfig
-from helpers.prose import sci
-from helpers.provenance import ChapterRun
-from helpers.universality_suite import loss_gap
+from helpers.core import reference, results
+from helpers.chapters import verdicts
+from helpers.chapters.configs import DiscussionConfig, LanguageModelsConfig, SAEsConfig, UniversalityConfig
+from helpers.publish.prose import sci
+from helpers.core.provenance import ChapterRun
+from helpers.chapters.universality_suite import loss_gap
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class PairPremise:
     aspect_factor: float  # how many times apart the pair's aspect ratios are
     pair_gap: float  # |loss difference| of the pair (nats)
     seed_gap: float  # |loss difference| of two seeds of one shape (nats)
-    holds: bool  # :func:`helpers.verdicts.equal_loss`
+    holds: bool  # :func:`helpers.chapters.verdicts.equal_loss`
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,254 @@
+"""Chapter 7's check of the theory note: shapes of equal N at several aspect ratios, each trained
+from several seeds with chapter 3's recipe, read at the same relative depth.
+
+Stages, each cached: language models (a shape and seed chapter 3 already trained is found in its
+cache) → SAEs of every dictionary size at each model's site (chapter 4's recipe otherwise; the SAE
+seed of chapter 4 for the model's seed) → each SAE evaluated on chapter 4's windows → the largest
+SAEs read over chapter 5's held-out windows → every pair of models matched one-to-one.
+
+What is compared, and against what:
+
+- **loss**: each shape's validation loss (mean over seeds) against the best shape's, beside the
+  spread between seeds of one shape;
+- **capacity per site**: per SAE, explained variance, L0 and live latents, and the compressed-
+  sensing load L0 · ln(live / L0) / d_model (the bound m ≳ k log(n/k), constants unknown);
+- **the note's prediction**: latents matched one-to-one across two shapes fire at the rate the
+  bound asks of the narrower site (:func:`predicted_log_ratio`) or at the same rate, judged against
+  the same comparison between two seeds of one shape (:data:`RULE`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from helpers.core import hardware, paths
+from helpers.chapters import model_suite, sae_suite, verdicts
+from helpers.chapters.configs import EqualNConfig
+from helpers.lm.family import half_block_site
+from helpers.chapters.model_suite import PlannedModel
+from helpers.universality.matching import one_to_one
+from helpers.lm.family import ModelShape, to_hooked
+from helpers.sae.evaluation import evaluate_sae
+from helpers.sae.training import load_sae, train_sae
+from helpers.theory.superposition import SPARSE_BRANCH_START, partner_sparsity
+from helpers.lm.tokens import TokenData
+from helpers.lm.training import TrainedModel, train_model
+from helpers.universality.activations import SparseActivations, collect_activations
+from helpers.universality.correlation import max_correlations
+from helpers.chapters.universality_suite import loss_gap, windows_key
+
+SAME_SHAPE, ACROSS_SHAPES = "same shape, two seeds", "two shapes"
+RULE = ("matched latents of two shapes fire at the bound's rate when the median log ratio of their firing frequencies "
+        "(narrower site over wider) lies beyond every same-shape seed pair's, on the bound's side, and at least half "
+        "way to the bound's prediction; at the same rate when it lies within the largest same-shape value; otherwise "
+        "short of the bound (its side, less than half way) or opposite to the bound (the other side)")
+
+
+def plan(cfg: EqualNConfig) -> list[PlannedModel]:
+    """Every (shape, seed), named as chapter 3 names its models (a seed other than chapter 3's gets a suffix)."""
+    lm = cfg.universality().saes().language_models()
+    return [PlannedModel(f"L{layers}-d{width}" + ("" if seed == lm.seed else f"-seed{seed}"), "equal N",
+                         ModelShape(layers, width, lm.head_dim, lm.min_heads), seed)
+            for layers, width in cfg.shapes for seed in cfg.lm_seeds]
+
+
+def train_models(cfg: EqualNConfig, data: TokenData) -> dict[str, TrainedModel]:
+    """Train (or find) every planned model with chapter 3's settings."""
+    lm = cfg.universality().saes().language_models()
+    device = hardware.resolve_device(cfg.device)
+    folder = paths.models_dir(cfg.preset, cfg.runs_dir or None)
+    return {p.name: train_model(p.name, p.shape, data, model_suite.settings_for(lm, p.seed), folder, device)
+            for p in tqdm(plan(cfg), desc="equal-N models")}
+
+
+def shape_table(cfg: EqualNConfig, trained: dict[str, TrainedModel]) -> pd.DataFrame:
+    """One row per model: shape, site, parameters (with and without embeddings) and validation loss."""
+    lm = cfg.universality().saes().language_models()
+    rows = []
+    for p in plan(cfg):
+        model = trained[p.name].model
+        shape = model.shape
+        embedding = lm.d_vocab * shape.d_model + lm.n_ctx * shape.d_model
+        rows.append({"model": p.name, "shape": f"L{shape.n_layers}-d{shape.d_model}", "lm_seed": p.seed,
+                     "n_layers": shape.n_layers, "d_model": shape.d_model, "aspect_ratio": shape.d_model / shape.n_layers,
+                     "site": half_block_site(shape.n_layers, cfg.relative_depth),
+                     "kaplan_N": 12 * shape.n_layers * shape.d_model**2,
+                     "non_embedding": model.non_embedding_parameters(), "embedding": embedding,
+                     "total": model.non_embedding_parameters() + embedding,
+                     "neurons": shape.n_layers * (shape.d_model + shape.d_mlp),
+                     "val_loss": float(trained[p.name].summary["final_val_loss"])})
+    return pd.DataFrame(rows)
+
+
+def loss_premise(models: pd.DataFrame, tolerance: float) -> dict:
+    """Equal N, equal loss? Per shape the mean loss over seeds; the largest gap to the best shape,
+    absolute and relative; the largest spread (max − min) between seeds of one shape."""
+    by_shape = models.groupby("shape", sort=False).val_loss
+    mean = by_shape.mean()
+    spread = float(by_shape.agg(lambda v: v.max() - v.min()).max())
+    gap = loss_gap(float(mean.max()), float(mean.min()))
+    relative = gap / float(mean.min())
+    return {"mean_loss": mean.to_dict(), "best": str(mean.idxmin()), "worst": str(mean.idxmax()), "gap_nats": gap,
+            "relative_gap": relative, "seed_spread_nats": spread, "tolerance": tolerance,
+            "comparable": bool(relative <= tolerance)}
+
+
+def train_sweep(cfg: EqualNConfig, trained: dict[str, TrainedModel], data: TokenData) -> pd.DataFrame:
+    """Train (or find) an SAE of every dictionary size at every model's site and evaluate it on
+    chapter 4's windows; one row per SAE."""
+    s_cfg = cfg.universality().saes()
+    device = hardware.resolve_device(cfg.device)
+    saes_dir = paths.run_dir(cfg.preset, cfg.runs_dir or None) / "saes"
+    eval_windows = sae_suite.eval_tokens(data, s_cfg).to(device)
+    rows = []
+    bar = tqdm(total=len(trained) * len(cfg.dictionary_sizes), desc="SAEs of every size")
+    for p in plan(cfg):
+        model = trained[p.name]
+        hooked = to_hooked(model.model, data.tokenizer, device)
+        hook = half_block_site(p.shape.n_layers, cfg.relative_depth)
+        for d_sae in sorted(cfg.dictionary_sizes):
+            settings = dataclasses.replace(sae_suite.settings_for(s_cfg), d_sae=d_sae,
+                                           seed=sae_suite.sae_seed(s_cfg, p.seed, 0))
+            folder = train_sae(p.name, model.summary["key"], hooked, hook, data.train, data.key, settings, saes_dir, device)
+            metrics = evaluate_sae(hooked, hook, load_sae(folder, device), eval_windows)
+            rows.append({"model": p.name, "shape": f"L{p.shape.n_layers}-d{p.shape.d_model}", "lm_seed": p.seed,
+                         "d_model": p.shape.d_model, "site": hook, "d_sae": d_sae, **metrics,
+                         "live": d_sae - metrics["dead_latents"],
+                         "load": capacity_load(metrics["l0"], d_sae - metrics["dead_latents"], p.shape.d_model),
+                         "folder": str(Path(folder).relative_to(saes_dir.parent))})
+            bar.update()
+    bar.close()
+    return pd.DataFrame(rows)
+
+
+def capacity_load(l0: float, live: int, d_model: int) -> float:
+    """The compressed-sensing load of a site, k · ln(n / k) / m with k = L0 active latents of n live
+    ones in m = d_model dimensions (recovery needs m ≳ C · k ln(n/k)); NaN when k ≥ n or k = 0."""
+    if not 0 < l0 < live:
+        return float("nan")
+    return float(l0 * np.log(live / l0) / d_model)
+
+
+def read_largest(cfg: EqualNConfig, trained: dict[str, TrainedModel], sweep: pd.DataFrame,
+                 data: TokenData) -> dict[str, SparseActivations]:
+    """Each model's largest SAE read over chapter 5's held-out windows (cached beside chapter 5's)."""
+    u_cfg = cfg.universality()
+    device = hardware.resolve_device(cfg.device)
+    run_dir = paths.run_dir(cfg.preset, cfg.runs_dir or None)
+    windows = sae_suite.held_out_windows(data, u_cfg.stat_windows, u_cfg.saes().sae_context)
+    out = {}
+    for row in tqdm(list(sweep[sweep.d_sae == cfg.largest_dictionary].itertuples()), desc="activations"):
+        folder = run_dir / "activations" / row.model / f"{Path(row.folder).name}-w{windows_key(windows)}"
+        if (folder / "meta.json").exists():
+            out[row.model] = SparseActivations.open(folder)
+        else:
+            hooked = to_hooked(trained[row.model].model, data.tokenizer, device)
+            out[row.model] = collect_activations(hooked, row.site, load_sae(run_dir / row.folder, device),
+                                                 windows.to(device), folder)
+    return out
+
+
+def predicted_log_ratio(wide_frequency: float, width_ratio: float) -> float:
+    """ln(density the bound asks of the narrower site / density in the wider one) for a feature of
+    density ``wide_frequency`` held at capacity by a site ``width_ratio`` (≥ 1) times wider; NaN off the
+    bound's sparse branch (density above 1/e)."""
+    if not 0 < wide_frequency <= 1 - SPARSE_BRANCH_START:
+        return float("nan")
+    needed = 1 - float(partner_sparsity(1 - wide_frequency, width_ratio))
+    return float(np.log(needed / wide_frequency))
+
+
+def match_pairs(cfg: EqualNConfig, models: pd.DataFrame, activations: dict[str, SparseActivations],
+                threshold: float) -> pd.DataFrame:
+    """Every pair of models matched one-to-one (Hungarian on the correlation matrix of their largest
+    SAEs); one row per pair with the share matched at ``threshold``, and for the matched latents the
+    median log ratio of firing frequencies (narrower site over wider; for one shape, second over
+    first) and the bound's prediction for it."""
+    device = hardware.resolve_device(cfg.device)
+    info = models.set_index("model")
+    rows = []
+    for a, b in tqdm(list(itertools.combinations(info.index, 2)), desc="pairs matched"):
+        if info.d_model[a] > info.d_model[b]:
+            a, b = b, a  # a: the narrower site
+        result = max_correlations(activations[a], activations[b], device=device, keep_matrix=True)
+        assigned = one_to_one(result.matrix)
+        matched = assigned.values >= threshold
+        freq_a = result.stats_a.frequency[assigned.rows[matched]]
+        freq_b = result.stats_b.frequency[assigned.cols[matched]]
+        log_ratio = np.log(freq_a / freq_b)
+        width_ratio = info.d_model[b] / info.d_model[a]
+        wide_median = float(np.median(freq_b)) if matched.any() else float("nan")
+        live = min(int((~result.stats_a.dead).sum()), int((~result.stats_b.dead).sum()))
+        rows.append({"first": a, "second": b, "first_shape": info["shape"][a], "second_shape": info["shape"][b],
+                     "kind": SAME_SHAPE if info["shape"][a] == info["shape"][b] else ACROSS_SHAPES,
+                     "width_ratio": float(width_ratio), "matched": int(matched.sum()), "live": live,
+                     "share_matched": float(matched.sum() / live) if live else float("nan"),
+                     "mean_partner_correlation": float(assigned.values.mean()) if len(assigned.values) else float("nan"),
+                     "median_log_ratio": float(np.median(log_ratio)) if matched.any() else float("nan"),
+                     "wide_median_frequency": wide_median,
+                     "predicted_log_ratio": predicted_log_ratio(wide_median, width_ratio) if width_ratio > 1 else 0.0})
+    return pd.DataFrame(rows)
+
+
+def shift_verdicts(pairs: pd.DataFrame) -> tuple[pd.DataFrame, float]:
+    """Per pair of shapes, the median over its seed combinations of the median log ratio and of the
+    prediction, and the verdict of :data:`RULE`; also the seed noise (largest |median log ratio|
+    over same-shape pairs)."""
+    noise = float(pairs[pairs.kind == SAME_SHAPE].median_log_ratio.abs().max())
+    rows = []
+    across = pairs[pairs.kind == ACROSS_SHAPES]
+    for (narrow, wide), group in across.groupby(["first_shape", "second_shape"], sort=False):
+        shift, predicted = float(group.median_log_ratio.median()), float(group.predicted_log_ratio.median())
+        rows.append({"narrower": narrow, "wider": wide, "width_ratio": float(group.width_ratio.iloc[0]),
+                     "shift": shift, "predicted": predicted, "seed_noise": noise,
+                     "share_matched": float(group.share_matched.mean()), "verdict": shift_verdict(shift, predicted, noise)})
+    return pd.DataFrame(rows), noise
+
+
+#: The verdicts of :data:`RULE`, and the one for a pair the rule cannot judge (a NaN input).
+BOUND, SAME, SHORT, OPPOSITE, UNDECIDED = (verdicts.SHIFT_BOUND, verdicts.SHIFT_SAME, verdicts.SHIFT_SHORT, verdicts.SHIFT_OPPOSITE,
+                                           verdicts.SHIFT_UNDECIDED)
+
+
+def shift_verdict(shift: float, predicted: float, noise: float) -> str:
+    """One of :data:`BOUND`, :data:`SAME`, :data:`SHORT`, :data:`OPPOSITE` by :data:`RULE`, or :data:`UNDECIDED`."""
+    if not all(np.isfinite([shift, predicted, noise])):
+        return UNDECIDED
+    if abs(shift) <= noise:
+        return SAME
+    if np.sign(shift) != np.sign(predicted):
+        return OPPOSITE
+    return BOUND if abs(shift) >= 0.5 * abs(predicted) else SHORT
+
+
+def run(cfg: EqualNConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The whole check: (model table, SAE sweep, matched pairs)."""
+    u_cfg = cfg.universality()
+    _, data = model_suite.prepare_data(u_cfg.saes().language_models())
+    trained = train_models(cfg, data)
+    models = shape_table(cfg, trained)
+    sweep = train_sweep(cfg, trained, data)
+    activations = read_largest(cfg, trained, sweep, data)
+    return models, sweep, match_pairs(cfg, models, activations, u_cfg.match_threshold)
+
+
+def summary(cfg: EqualNConfig, models: pd.DataFrame, sweep: pd.DataFrame, pairs: pd.DataFrame) -> dict:
+    """What chapter 7 concludes, as saved in ``summary.json`` and read by the ladder and chapter 8."""
+    shifts, noise = shift_verdicts(pairs)
+    largest = sweep[sweep.d_sae == cfg.largest_dictionary].groupby("shape", sort=False)
+    same = pairs[pairs.kind == SAME_SHAPE].share_matched
+    across = pairs[pairs.kind == ACROSS_SHAPES].share_matched
+    return {"shapes": list(models["shape"].unique()), "lm_seeds": cfg.lm_seeds, "relative_depth": cfg.relative_depth,
+            "loss": loss_premise(models, cfg.loss_tolerance),
+            "load_at_largest": largest.load.mean().to_dict(), "l0_at_largest": largest.l0.mean().to_dict(),
+            "explained_variance_at_largest": largest.explained_variance.mean().to_dict(),
+            "share_matched_same_shape": float(same.mean()), "share_matched_across_shapes": float(across.mean()),
+            "seed_noise": noise, "shifts": shifts.to_dict("records"), "rule": RULE,
+            "bound_rate_found": bool((shifts.verdict == BOUND).any()),
+            "same_rate_everywhere": bool((shifts.verdict == SAME).all())}

@@ -1,0 +1,515 @@
+"""Chapter 5's plan: every SAE read over the same held-out tokens, then the comparisons, the floors
+that a comparison must beat, and the splices.
+
+Stages, each cached or cheap: latent activations per SAE on disk (sparse, keyed by the SAE and the
+windows) → correlations per pair of SAEs (both directions, and the whole matrix for one-to-one
+matching) → per-latent tables → fits, intervals, counts, splices and examples.
+
+Kinds of comparison (``Comparison.kind``), all on the same tokens:
+
+- "cross-width": two widths of the family, every pair of their SAE seeds;
+- "SAE seed": one model, two SAEs from different seeds (what SAE training alone changes);
+- "seed control": the same width trained from another seed, model and SAE (a ceiling for width);
+- "shuffled": the seed control with one side's windows shuffled (chance, frequency and position);
+- "random model": a family SAE against the SAE of an untrained model of the same depth;
+- "token identity": an SAE against one-hot indicators of the current token (what tokenization
+  alone explains; the scored latent's maximum there is its token-likeness).
+
+Shapes of equal N are compared in chapter 7 (:mod:`helpers.chapters.equal_n`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from helpers.core import hardware, paths
+from helpers.theory import scaling
+from helpers.chapters.configs import UniversalityConfig
+from helpers.universality.fits import (CI_LEVEL, Correlation, bootstrap_r, fit_saturating, hierarchical_interval,
+                                partial_correlation, percentile_interval, rank_correlation)
+from helpers.universality.matching import OneToOne, distinct_partners, mutual_nearest, one_to_one
+from helpers.lm.family import to_hooked
+from helpers.sae.training import load_sae
+from helpers.sae.evaluation import spliced_loss
+from helpers.lm.tokens import TokenData
+from helpers.lm.training import TrainedModel
+from helpers.universality.correlation import (LatentStats, MaxCorrelation, latent_stats, max_correlations, with_original_dead_arithmetic)
+from helpers.universality.activations import (SparseActivations, collect_activations, permute_windows, token_activations, top_activations)
+
+#: The against-side name of the token-identity dictionary.
+TOKENS = "tokens"
+
+SAEKey = tuple[str, str, int]  # (model, site, SAE seed)
+
+
+@dataclass
+class Suite:
+    """Everything chapter 5 reads: models, SAE table (one row per SAE), windows and activations."""
+
+    cfg: UniversalityConfig
+    data: TokenData
+    trained: dict[str, TrainedModel]
+    saes: pd.DataFrame  # one row per SAE: model, role, d_model, n_layers, N, site, hook, sae_seed, replicate, folder
+    windows: torch.Tensor  # (stat_windows, context) token ids
+    activations: dict[SAEKey, SparseActivations]
+    tokens: SparseActivations  # the token-identity dictionary on the same windows
+    device: torch.device
+    _hooked: dict = field(default_factory=dict, repr=False)
+    _saes: dict = field(default_factory=dict, repr=False)
+
+    def row(self, model: str, site: str, seed: int | None = None) -> pd.Series:
+        """The SAE of (model, site) with ``seed``, or its first replicate."""
+        rows = self.saes[(self.saes.model == model) & (self.saes.site == site)]
+        rows = rows[rows.sae_seed == seed] if seed is not None else rows.sort_values("replicate")
+        return rows.iloc[0]
+
+    def seeds(self, model: str, site: str) -> list[int]:
+        """SAE seeds of (model, site), replicate 0 first."""
+        rows = self.saes[(self.saes.model == model) & (self.saes.site == site)].sort_values("replicate")
+        return rows.sae_seed.astype(int).tolist()
+
+    def hooked(self, model: str):
+        """The model as a HookedTransformer, converted once."""
+        if model not in self._hooked:
+            self._hooked[model] = to_hooked(self.trained[model].model, self.data.tokenizer, self.device)
+        return self._hooked[model]
+
+    def sae(self, model: str, site: str):
+        """The first replicate's SAE of (model, site), loaded once."""
+        if (model, site) not in self._saes:
+            self._saes[(model, site)] = load_sae(self.row(model, site).folder, self.device)
+        return self._saes[(model, site)]
+
+
+def windows_key(windows: torch.Tensor) -> str:
+    return hashlib.sha256(windows.numpy().astype(np.int64).tobytes()).hexdigest()[:12]
+
+
+def collect_all(cfg: UniversalityConfig, saes: pd.DataFrame, trained: dict[str, TrainedModel], data: TokenData,
+                windows: torch.Tensor) -> Suite:
+    """Latent activations of every SAE on ``windows`` (cached under runs/<preset>/activations/),
+    and the token-identity dictionary on the same windows."""
+    device = hardware.resolve_device(cfg.device)
+    root = paths.run_dir(cfg.preset, cfg.runs_dir or None) / "activations"
+    key = windows_key(windows)
+    activations = {}
+    for model, rows in tqdm(list(saes.groupby("model", sort=False)), desc="activations"):
+        hooked = None
+        for row in rows.itertuples():
+            folder = root / model / f"{Path(row.folder).name}-w{key}"
+            if not (folder / "meta.json").exists():
+                if hooked is None:
+                    hooked = to_hooked(trained[model].model, data.tokenizer, device)
+                collect_activations(hooked, row.hook, load_sae(row.folder, device), windows.to(device), folder)
+            activations[(model, row.site, int(row.sae_seed))] = SparseActivations.open(folder)
+    d_vocab = cfg.saes().language_models().d_vocab
+    token_folder = root / TOKENS / f"vocab{d_vocab}-w{key}"
+    tokens = SparseActivations.open(token_folder) if (token_folder / "meta.json").exists() else \
+        token_activations(windows, d_vocab, token_folder)
+    return Suite(cfg, data, trained, saes, windows, activations, tokens, device)
+
+
+# --------------------------------------------------------------------------------------------
+# Pairs of SAEs.
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Latents of ``scored`` (SAE seed ``scored_seed``) against ``against`` at ``site``; ``kind``
+    names the role (see the module's docstring). ``against`` is ``TOKENS`` for the token dictionary."""
+
+    kind: str
+    site: str
+    scored: str
+    scored_seed: int
+    against: str
+    against_seed: int
+
+
+@dataclass(frozen=True)
+class Roles:
+    """The names of chapter 3's models in their roles, and the untrained model."""
+
+    family: list[str]
+    seeded: str
+    control: str
+    random: str
+
+
+def roles(suite: Suite) -> Roles:
+    lm = suite.cfg.saes().language_models()
+    seeded = f"L{lm.n_layers}-d{lm.seed_control_width}"
+    return Roles([f"L{lm.n_layers}-d{w}" for w in lm.widths], seeded, f"{seeded}-seed{lm.control_seed}", f"{seeded}-random")
+
+
+def comparisons(suite: Suite) -> list[Comparison]:
+    """Every comparison of chapter 5. At the analysed site: cross-width pairs and seed controls over
+    every pair of SAE seeds, SAE-seed pairs and the floors (shuffled, random model, token identity).
+    At every other site: cross-width pairs of the first replicates."""
+    site, r = suite.cfg.analysis_site, roles(suite)
+    seeds = lambda model: suite.seeds(model, site)  # noqa: E731
+    out = []
+    for other in (s for s in suite.saes.site.unique() if s != site):
+        first = lambda model: suite.seeds(model, other)[0]  # noqa: E731
+        out += [Comparison("cross-width", other, a, first(a), b, first(b)) for a in r.family for b in r.family if a != b]
+    out += [Comparison("cross-width", site, a, sa, b, sb) for a in r.family for b in r.family if a != b
+            for sa in seeds(a) for sb in seeds(b)]
+    out += [Comparison("SAE seed", site, m, sa, m, sb) for m in r.family for sa in seeds(m) for sb in seeds(m) if sa != sb]
+    out += [Comparison("seed control", site, a, sa, b, sb) for a, b in ((r.seeded, r.control), (r.control, r.seeded))
+            for sa in seeds(a) for sb in seeds(b)]
+    out.append(Comparison("shuffled", site, r.seeded, seeds(r.seeded)[0], r.control, seeds(r.control)[0]))
+    out += [Comparison("random model", site, m, seeds(m)[0], r.random, seeds(r.random)[0]) for m in r.family]
+    out += [Comparison("token identity", site, m, s, TOKENS, 0) for m in [*r.family, r.control] for s in seeds(m)]
+    return out
+
+
+def correlate(suite: Suite) -> dict[Comparison, MaxCorrelation]:
+    """Correlations for every comparison (one engine call per unordered pair of SAEs; the whole
+    matrix kept for one-to-one matching except against the token dictionary)."""
+    done: dict[tuple, MaxCorrelation] = {}
+    out = {}
+    stats: dict[str, LatentStats] = {}  # per activation folder; a window shuffle leaves them unchanged
+
+    def stats_of(acts: SparseActivations) -> LatentStats:
+        if str(acts.folder) not in stats:
+            stats[str(acts.folder)] = latent_stats(acts)
+        return stats[str(acts.folder)]
+
+    shuffled_root = paths.run_dir(suite.cfg.preset, suite.cfg.runs_dir or None) / "activations" / "shuffled"
+    for c in tqdm(comparisons(suite), desc="correlations"):
+        a = suite.activations[(c.scored, c.site, c.scored_seed)]
+        b = suite.tokens if c.against == TOKENS else suite.activations[(c.against, c.site, c.against_seed)]
+        pair_stats = (stats_of(a), stats_of(b))
+        if c.kind == "shuffled":
+            folder = shuffled_root / f"{b.folder.name}-seed{suite.cfg.seed}"
+            b = SparseActivations.open(folder) if (folder / "meta.json").exists() else \
+                permute_windows(b, suite.windows.shape[1], suite.cfg.seed, folder)
+        key, reverse = (c.kind == "shuffled", str(a.folder), str(b.folder)), (c.kind == "shuffled", str(b.folder), str(a.folder))
+        if reverse in done:
+            out[c] = done[reverse].reversed()
+            continue
+        if key not in done:
+            done[key] = max_correlations(a, b, device=suite.device, stats=pair_stats, keep_matrix=c.against != TOKENS,
+                                         epsilon=suite.cfg.epsilon)
+        out[c] = done[key]
+    return out
+
+
+def latent_table(suite: Suite, correlations: dict[Comparison, MaxCorrelation]) -> pd.DataFrame:
+    """One row per (comparison, latent of the scored SAE): its statistics, its universality (NaN
+    for a dead latent unless the original's arithmetic is on), its best match, its one-to-one
+    partner's correlation, whether the match is mutual, and its token-likeness."""
+    token_likeness = {(c.scored, c.site, c.scored_seed): result.a_to_b for c, result in correlations.items()
+                      if c.kind == "token identity"}
+    assignments: dict[tuple, OneToOne] = {}  # one per unordered SAE pair; the reverse direction swaps sides
+
+    def partners(c: Comparison, result: MaxCorrelation) -> np.ndarray:
+        n = len(result.stats_a.max)
+        if result.matrix is None:
+            return np.full(n, np.nan)
+        a, b = (c.scored, c.scored_seed), (c.against, c.against_seed)
+        if (c.kind, c.site, b, a) in assignments:
+            done = assignments[(c.kind, c.site, b, a)]
+            return OneToOne(done.cols, done.rows, done.values).partner_correlation(n)
+        assignments[(c.kind, c.site, a, b)] = one_to_one(result.matrix)
+        return assignments[(c.kind, c.site, a, b)].partner_correlation(n)
+
+    frames = []
+    for c, result in correlations.items():
+        stats = result.stats_a
+        n = len(stats.max)
+        partner = partners(c, result)
+        against_d_model = 0 if c.against == TOKENS else int(suite.row(c.against, c.site, c.against_seed).d_model)
+        frames.append(pd.DataFrame({
+            "site": c.site, "kind": c.kind, "scored": c.scored, "scored_seed": c.scored_seed, "against": c.against,
+            "against_seed": c.against_seed, "d_model": int(suite.row(c.scored, c.site, c.scored_seed).d_model),
+            "against_d_model": against_d_model, "latent": np.arange(n), "max_activation": stats.max,
+            "importance": stats.importance, "frequency": stats.frequency, "mean": stats.mean, "dead": stats.dead,
+            "universality": result.a_to_b, "match": result.a_to_b_index,
+            "universality_original_arithmetic": result.a_to_b if suite.cfg.epsilon else with_original_dead_arithmetic(result),
+            "one_to_one": partner, "mutual": mutual_nearest(result.a_to_b_index, result.b_to_a_index),
+            "token_likeness": token_likeness.get((c.scored, c.site, c.scored_seed), np.full(n, np.nan)),
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+COMPARISON_COLUMNS = ["kind", "site", "scored", "scored_seed", "against", "against_seed"]
+#: The weightings of the saturating fit as reported: (column prefix, weighting, a fixed at).
+FITS = (("original", "original", None), ("inverse_density", "inverse density", None), ("unweighted", "none", None),
+        ("a1", "original", 1.0))
+
+
+def first_replicates(latents: pd.DataFrame) -> pd.DataFrame:
+    """The rows that compare first replicates (each model's lowest SAE seed) on both sides; the
+    token dictionary has one. Comparisons of one model's two SAE seeds are not among them."""
+    sides = [latents[[model, seed]].set_axis(["model", "seed"], axis=1)
+             for model, seed in (("scored", "scored_seed"), ("against", "against_seed"))]
+    first = pd.concat(sides).groupby("model").seed.min()
+    return latents[(latents.scored_seed == latents.scored.map(first)) & (latents.against_seed == latents.against.map(first))]
+
+
+def scored_points(latents: pd.DataFrame) -> pd.DataFrame:
+    """The (importance, universality) points that enter fits and r: every latent with a value."""
+    return latents[latents.universality.notna()]
+
+
+def r_draws(latents: pd.DataFrame, cfg: UniversalityConfig) -> dict[tuple, np.ndarray]:
+    """Per comparison: r(importance, universality) on ``bootstrap_samples`` resamples of its latents."""
+    out = {}
+    for k, (key, group) in enumerate(latents.groupby(COMPARISON_COLUMNS, sort=False)):
+        points = scored_points(group)
+        out[key] = bootstrap_r(points.importance, points.universality, cfg.bootstrap_samples, seed=cfg.seed + k)
+    return out
+
+
+def _fit_columns(x: np.ndarray, y: np.ndarray) -> dict:
+    row = {}
+    for label, weighting, fix_a in FITS:
+        fit = fit_saturating(x, y, weighting, fix_a)
+        row.update({f"{label}_a": fit.a, f"{label}_b": fit.b, f"{label}_c": fit.c, f"{label}_r2": fit.r_squared,
+                    f"{label}_below_c": fit.below_c, f"{label}_at_bound": fit.at_bound, f"{label}_is_fit": fit.is_fit,
+                    f"{label}_formula": fit.formula()})
+    return row
+
+
+def pair_summary(latents: pd.DataFrame, cfg: UniversalityConfig, draws: dict[tuple, np.ndarray]) -> pd.DataFrame:
+    """One row per comparison: counts; mean universality; the share of live latents matched at each
+    τ by maximum correlation, one-to-one and as mutual nearest neighbours, and the number of distinct
+    partners; r with its interval over latents; Spearman; r with the original's dead-latent
+    arithmetic; partial correlations controlling for frequency and token-likeness; the four fits."""
+    rows = []
+    for key, group in latents.groupby(COMPARISON_COLUMNS, sort=False):
+        points = scored_points(group)
+        x, y = points.importance.to_numpy(), points.universality.to_numpy()
+        alive = group[~group.dead]
+        low, high = percentile_interval(draws[key])
+        row = dict(zip(COMPARISON_COLUMNS, key)) | {
+            "d_model": group.d_model.iloc[0], "against_d_model": group.against_d_model.iloc[0],
+            "latents": len(group), "dead": int(group.dead.sum()), "points": len(points),
+            "mean_universality": float(alive.universality.mean()), "median_universality": float(alive.universality.median()),
+            "mean_one_to_one": float(alive.one_to_one.mean()),
+        }
+        for t in cfg.match_thresholds:
+            row[f"share_matched_{t:g}"] = float((alive.universality >= t).mean())
+            row[f"share_one_to_one_{t:g}"] = float((alive.one_to_one >= t).mean())
+            row[f"share_mutual_{t:g}"] = float((alive.mutual & (alive.universality >= t)).mean())
+            row[f"partners_{t:g}"] = distinct_partners(alive.universality.to_numpy(), alive.match.to_numpy(), t)
+        row |= {"r": float(np.corrcoef(x, y)[0, 1]), "r_low": low, "r_high": high,
+                "spearman": rank_correlation(x, y),
+                "r_original_arithmetic": float(np.corrcoef(group.importance, group.universality_original_arithmetic)[0, 1])}
+        controlled = points[np.isfinite(points.token_likeness) & (points.frequency > 0)]
+        if key[0] != "token identity" and len(controlled) > 4:
+            controls = np.column_stack([np.log10(controlled.frequency), controlled.token_likeness])
+            row |= {"partial_r": partial_correlation(controlled.importance, controlled.universality, controls),
+                    "partial_spearman": partial_correlation(controlled.importance, controlled.universality, controls, rank=True),
+                    "spearman_token_likeness": rank_correlation(controlled.token_likeness, controlled.universality),
+                    "spearman_frequency": rank_correlation(controlled.frequency, controlled.universality),
+                    "mean_token_likeness": float(controlled.token_likeness.mean())}
+        if key[0] != "token identity":
+            row |= _fit_columns(x, y)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def interval_by_kind(summary: pd.DataFrame, draws: dict[tuple, np.ndarray], cfg: UniversalityConfig,
+                     by_pair: bool = False) -> pd.DataFrame:
+    """Mean r per kind of comparison (or per pair of models with ``by_pair``) with the two-level
+    bootstrap interval of :func:`helpers.universality.fits.hierarchical_interval` (SAE seeds, then latents)."""
+    rows = []
+    group_columns = ["site", "kind", "scored", "against"] if by_pair else ["site", "kind"]
+    for key, group in summary.groupby(group_columns, sort=False):
+        units = [(g.scored, g.scored_seed, g.against, g.against_seed) for g in group.itertuples()]
+        stacked = np.stack([draws[tuple(g[c] for c in COMPARISON_COLUMNS)] for _, g in group.iterrows()])
+        result: Correlation = hierarchical_interval(units, group.r.to_numpy(), stacked, cfg.bootstrap_samples, CI_LEVEL,
+                                                    cfg.seed)
+        rows.append(dict(zip(group_columns, key)) | {
+            "r": result.r, "r_low": result.low, "r_high": result.high, "sae_pairs": len(group),
+            "model_pairs": group[["scored", "against"]].drop_duplicates().shape[0],
+            "d_model": group.d_model.iloc[0], "against_d_model": group.against_d_model.iloc[0]})
+    return pd.DataFrame(rows)
+
+
+def controls_table(summary: pd.DataFrame, intervals: pd.DataFrame, site: str, tau: float) -> pd.DataFrame:
+    """Per kind at ``site``: mean universality, the shares matched at ``tau`` three ways, mean
+    token-likeness, and mean r with its interval over SAE seeds and latents."""
+    at = summary[summary.site == site]
+    table = at.groupby("kind", sort=False).agg(
+        comparisons=("r", "size"), mean_universality=("mean_universality", "mean"),
+        share_matched=(f"share_matched_{tau:g}", "mean"), share_one_to_one=(f"share_one_to_one_{tau:g}", "mean"),
+        share_mutual=(f"share_mutual_{tau:g}", "mean"), mean_token_likeness=("mean_token_likeness", "mean"))
+    return table.join(intervals[intervals.site == site].set_index("kind")[["r", "r_low", "r_high"]]).reset_index()
+
+
+def r_grid(intervals_by_pair: pd.DataFrame, site: str) -> pd.DataFrame:
+    """Cross-width r (mean over SAE seeds) as a widths × widths table (rows scored), widest first."""
+    cross = intervals_by_pair[(intervals_by_pair.kind == "cross-width") & (intervals_by_pair.site == site)]
+    grid = cross.pivot(index="d_model", columns="against_d_model", values="r")
+    order = sorted(set(grid.index) | set(grid.columns), reverse=True)
+    return grid.reindex(index=order, columns=order)
+
+
+# --------------------------------------------------------------------------------------------
+# Splices: a share of the latents only, and the latents shared with a narrower model.
+
+
+#: How the kept latents are chosen: the talk's rule and its two controls.
+KEEP_RULES = ("most important", "random", "least important")
+
+
+def keep_mask(importance: np.ndarray, fraction: float, rule: str = "most important", seed: int = 0) -> torch.Tensor:
+    """(n_latents,) bool: ceil(fraction · n) latents, the most or least important (ties: lower index
+    first) or a random subset drawn with ``seed``."""
+    if rule not in KEEP_RULES:
+        raise ValueError(f"rule must be one of {', '.join(map(repr, KEEP_RULES))}, got {rule!r}")
+    n_keep = int(np.ceil(fraction * len(importance) - 1e-9))
+    if rule == "random":
+        order = np.random.default_rng(seed).permutation(len(importance))
+    else:
+        order = np.argsort(-importance if rule == "most important" else importance, kind="stable")
+    keep = torch.zeros(len(importance), dtype=torch.bool)
+    keep[torch.from_numpy(order[:n_keep])] = True
+    return keep
+
+
+def family_importance(latents: pd.DataFrame, model: str) -> np.ndarray:
+    """(n_latents,) importance of the first replicate's latents of ``model`` (from any comparison)."""
+    rows = first_replicates(latents[latents.kind == "cross-width"])
+    return rows[rows.scored == model].drop_duplicates("latent").sort_values("latent").importance.to_numpy()
+
+
+def fraction_losses(suite: Suite, latents: pd.DataFrame, eval_windows: torch.Tensor) -> pd.DataFrame:
+    """CE loss with a share x of the latents spliced in, per family model, rule and x (first replicate)."""
+    site = suite.cfg.analysis_site
+    rows = []
+    for model in tqdm(roles(suite).family, desc="top-x% splices and controls"):
+        row = suite.row(model, site)
+        importance = family_importance(latents[latents.site == site], model)
+        losses: dict[bytes, float] = {}  # the same mask (every latent, for one) is spliced once
+        for rule in KEEP_RULES:
+            for fraction in suite.cfg.keep_fractions:
+                keep = keep_mask(importance, fraction, rule, suite.cfg.seed)
+                key = keep.numpy().tobytes()
+                if key not in losses:
+                    losses[key] = spliced_loss(suite.hooked(model), row.hook, suite.sae(model, site),
+                                               eval_windows.to(suite.device), keep.to(suite.device))
+                loss = losses[key]
+                rows.append({"model": model, "d_model": int(row.d_model), "N": float(row["N (12·L·d²)"]), "rule": rule,
+                             "keep_fraction": fraction, "kept": int(keep.sum()), "ce_spliced": loss})
+    return pd.DataFrame(rows)
+
+
+def fraction_slopes(losses: pd.DataFrame) -> pd.DataFrame:
+    """Per rule and kept share x: the exponent α of CE ∝ N^−α across the family, with its R²."""
+    rows = []
+    for (rule, fraction), group in losses.groupby(["rule", "keep_fraction"], sort=False):
+        fit = scaling.fit_power_law(group.N, group.ce_spliced)
+        rows.append({"rule": rule, "keep_fraction": fraction, "alpha": fit.alpha, "r_squared": fit.r_squared})
+    return pd.DataFrame(rows)
+
+
+#: The smallest R² of a power law whose exponent a verdict may use.
+MIN_POWER_LAW_R2 = 0.8
+
+
+def fraction_verdict(slopes: pd.DataFrame) -> tuple[str, str]:
+    """(verdict, reason) for "the exponent rises as more latents are kept, beyond what splice damage
+    does": α under the talk's rule must lie below α under both controls at every x < 1, each fit with
+    R² ≥ ``MIN_POWER_LAW_R2``; otherwise "not reproduced", or "inconclusive" when a fit is too poor."""
+    partial = slopes[slopes.keep_fraction < 1]
+    if partial.empty:
+        return "inconclusive", "no share below 100% was spliced"
+    poor = partial[partial.r_squared < MIN_POWER_LAW_R2]
+    if len(poor):
+        return "inconclusive", f"{len(poor)} of {len(partial)} power-law fits have R² < {MIN_POWER_LAW_R2:g}"
+    table = partial.pivot(index="keep_fraction", columns="rule", values="alpha")
+    below = (table["most important"] < table["random"]) & (table["most important"] < table["least important"])
+    if below.all():
+        return "reproduced", "α(top x%) below both controls at every x < 1"
+    return "not reproduced", f"α(top x%) below both controls at {int(below.sum())} of {len(below)} shares"
+
+
+def width_counts(latents: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Per family width (first replicates): latents, alive latents, and latents matched (≥ threshold)
+    in at least one and in every other width, by maximum correlation and one-to-one."""
+    cross = first_replicates(latents[latents.kind == "cross-width"])
+    rows = []
+    for (model, d_model), group in cross.groupby(["scored", "d_model"], sort=False):
+        hits = {column: group.assign(hit=group[column] >= threshold).pivot(index="latent", columns="against", values="hit")
+                for column in ("universality", "one_to_one")}
+        rows.append({"model": model, "d_model": d_model, "latents": hits["universality"].shape[0],
+                     "alive": int((~group.drop_duplicates("latent").dead).sum()),
+                     "matched_any": int(hits["universality"].any(axis=1).sum()),
+                     "matched_all": int(hits["universality"].all(axis=1).sum()),
+                     "one_to_one_any": int(hits["one_to_one"].any(axis=1).sum()),
+                     "one_to_one_all": int(hits["one_to_one"].all(axis=1).sum())})
+    return pd.DataFrame(rows).sort_values("d_model").reset_index(drop=True)
+
+
+def loss_gap(loss_a: float, loss_b: float) -> float:
+    """The one definition of two models' loss gap used across chapters: |L_a − L_b| in nats."""
+    return abs(loss_a - loss_b)
+
+
+def shared_feature_split(suite: Suite, latents: pd.DataFrame, eval_windows: torch.Tensor, spliced: dict[str, float],
+                         clean_law: scaling.PowerLawFit) -> pd.DataFrame:
+    """For every family pair (narrow, wide) and τ: the wide model's loss with only its latents that
+    match the narrow model (≥ τ) spliced in, with a random subset of the same size (the control),
+    and the share of the loss gap each closes; every loss also as an effective N through
+    ``clean_law`` (chapter 4's clean-loss power law), so that splice damage shows as lost N.
+
+    gap = L_narrow − L_wide(all); shared share = (L_narrow − L_wide(matched)) / gap.
+    ``spliced`` gives each model's loss with its whole SAE (first replicates).
+    """
+    site = suite.cfg.analysis_site
+    cross = first_replicates(latents[(latents.kind == "cross-width") & (latents.site == site)])
+    rows = []
+    pairs = cross[cross.d_model > cross.against_d_model][["scored", "against", "d_model", "against_d_model"]].drop_duplicates()
+    for pair in tqdm(list(pairs.itertuples()), desc="shared-latent splices"):
+        wide, narrow = pair.scored, pair.against
+        scores = cross[(cross.scored == wide) & (cross.against == narrow)].sort_values("latent")
+        hooked, sae, hook = suite.hooked(wide), suite.sae(wide, site), suite.row(wide, site).hook
+        gap = spliced[narrow] - spliced[wide]
+        for k, threshold in enumerate(suite.cfg.match_thresholds):
+            keep = torch.from_numpy(np.array(scores.universality >= threshold, dtype=bool))
+            random = keep_mask(np.zeros(len(keep)), float(keep.sum()) / len(keep), "random", suite.cfg.seed + k)
+            loss, loss_random = (spliced_loss(hooked, hook, sae, eval_windows.to(suite.device), mask.to(suite.device))
+                                 for mask in (keep, random))
+            rows.append({"narrow": narrow, "wide": wide, "narrow_d_model": pair.against_d_model, "wide_d_model": pair.d_model,
+                         "tau": threshold, "matched": int(keep.sum()), "latents": len(keep),
+                         "loss_narrow": spliced[narrow], "loss_wide_matched": loss, "loss_wide_random": loss_random,
+                         "loss_wide_all": spliced[wide], "gap": gap,
+                         "shared_share": (spliced[narrow] - loss) / gap if gap else np.nan,
+                         "random_share": (spliced[narrow] - loss_random) / gap if gap else np.nan,
+                         "n_eff_narrow": float(clean_law.effective_n(spliced[narrow])),
+                         "n_eff_wide_all": float(clean_law.effective_n(spliced[wide])),
+                         "n_eff_wide_matched": float(clean_law.effective_n(loss)),
+                         "n_eff_wide_random": float(clean_law.effective_n(loss_random))})
+    table = pd.DataFrame(rows)
+    table["extra_share"] = 1 - table.shared_share
+    return table
+
+
+# --------------------------------------------------------------------------------------------
+# Examples.
+
+
+def example_contexts(suite: Suite, site: str, model: str, latent: int, k: int, before: int) -> list[dict]:
+    """The ``k`` top-activating tokens of one latent (first replicate): text before the token, the
+    token, the activation."""
+    acts = suite.activations[(model, site, suite.seeds(model, site)[0])]
+    positions, values = top_activations(acts, latent, k)
+    context = suite.windows.shape[1]
+    tokens = suite.windows.reshape(-1)
+    out = []
+    for position, value in zip(positions, values):
+        start = max(int(position) - before, (int(position) // context) * context)
+        out.append({"before": suite.data.tokenizer.decode(tokens[start:position].tolist()),
+                    "token": suite.data.tokenizer.decode([int(tokens[position])]), "activation": float(value)})
+    return out

@@ -1,0 +1,208 @@
+"""Results bundles: a finished run's results, committed under ``results/<preset>/`` so the book can
+show them without re-running them.
+
+A bundle holds every CSV and JSON of ``runs/<preset>/results/`` (the chapters' tables and their
+``provenance.json``) except the per-latent table ``latents.csv`` (one row per latent per comparison,
+over 10 MB at the study scale; it stays with the run), the preset file as ``preset.yaml``, and ``manifest.json``: the sha256 of each
+file, the git commit that ran each chapter and the one that made the bundle, package versions,
+device and wall time per chapter. Weights and activations are never bundled.
+
+Reading a bundle validates it first: a missing file, a changed hash, a file the manifest does not
+list, or a manifest from another schema raises one :class:`BundleError` naming the file.
+
+Command line::
+
+    python -m helpers.publish.bundle make --preset study [--runs-dir DIR]   # runs/study/results → results/study
+    python -m helpers.publish.bundle check                                  # validate every committed bundle
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from helpers.core import atomic, paths
+from helpers.core.parameters import ParameterError, check_preset
+from helpers.core.provenance import source_commit
+
+SCHEMA = 1
+MANIFEST = "manifest.json"
+PRESET_FILE = "preset.yaml"
+MAX_BYTES = 20 * 2**20
+BUNDLED_SUFFIXES = (".csv", ".json")
+LEFT_IN_THE_RUN = ("latents.csv",)
+
+
+class BundleError(ValueError):
+    """A bundle that cannot be trusted; the message names the offending file."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        super().__init__(f"results bundle file {path}: {problem}")
+
+
+def bundles_root(root: Path | None = None) -> Path:
+    """``<project>/results``: one folder per bundled preset."""
+    return (root or paths.project_root()) / "results"
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A validated bundle; tables and records are read through it, never around it."""
+
+    folder: Path
+    manifest: dict[str, Any]
+
+    @property
+    def preset(self) -> str:
+        return self.manifest["preset"]
+
+    def path(self, chapter: str, name: str) -> Path:
+        relative = f"{chapter}/{name}"
+        if relative not in self.manifest["files"]:
+            raise BundleError(self.folder / relative, f"not in the bundle of preset {self.preset!r} "
+                                                      f"(re-run it and `make bundle PRESET={self.preset}`)")
+        return self.folder / relative
+
+    def table(self, chapter: str, name: str) -> pd.DataFrame:
+        """``<chapter>/<name>.csv`` of the bundled run."""
+        return pd.read_csv(self.path(chapter, f"{name}.csv"))
+
+    def record(self, chapter: str, name: str) -> Any:
+        """``<chapter>/<name>.json`` of the bundled run."""
+        return json.loads(self.path(chapter, f"{name}.json").read_text())
+
+
+def read_bundle(folder: str | Path) -> Bundle:
+    """Validate ``folder`` against its manifest and return it; raise :class:`BundleError` otherwise."""
+    folder = Path(folder)
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        raise BundleError(manifest_path, "missing; a bundle is made with `make bundle PRESET=<name>`")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except json.JSONDecodeError as error:
+        raise BundleError(manifest_path, f"not valid JSON ({error})") from None
+    if manifest.get("schema") != SCHEMA:
+        raise BundleError(manifest_path, f"schema {manifest.get('schema')!r}; this code reads schema {SCHEMA} "
+                                         "(re-make the bundle with this version)")
+    listed = manifest.get("files", {})
+    for relative, entry in sorted(listed.items()):
+        path = folder / relative
+        if not path.is_file():
+            raise BundleError(path, "listed in the manifest but missing")
+        if sha256(path) != entry["sha256"]:
+            raise BundleError(path, "its sha256 differs from the manifest's (the file was changed)")
+    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} - {MANIFEST}
+    for relative in sorted(present - set(listed)):
+        raise BundleError(folder / relative, "not listed in the manifest")
+    return Bundle(folder, manifest)
+
+
+def committed_bundles(bundles_dir: str | Path | None = None) -> list[Bundle]:
+    """Every bundle under ``bundles_dir`` (default ``<project>/results``, which may be absent),
+    validated, by preset name. A folder there that is not a valid bundle is an error, not skipped,
+    and so is a ``bundles_dir`` that does not exist."""
+    if bundles_dir and not Path(bundles_dir).is_dir():
+        raise ParameterError("bundles_dir", str(bundles_dir), "an existing folder, or '' for <project>/results")
+    root = Path(bundles_dir) if bundles_dir else bundles_root()
+    if not root.is_dir():
+        return []
+    return [read_bundle(folder) for folder in sorted(p for p in root.iterdir() if p.is_dir())]
+
+
+def make_bundle(preset: str, runs_dir: str | Path | None = None, bundles_dir: str | Path | None = None,
+                chapters: list[str] | None = None) -> Bundle:
+    """Copy ``runs/<preset>/results`` into ``<bundles_dir>/<preset>`` with a manifest; return it read back.
+
+    Every chapter of the book (or of ``chapters``) must have finished (its ``provenance.json``
+    exists). The new bundle is assembled beside the old one and swapped in by renames.
+    """
+    from helpers.runner import chapters_in_book_order
+
+    check_preset(preset)
+    results = paths.run_dir(preset, runs_dir) / "results"
+    chapters = chapters or chapters_in_book_order()
+    unfinished = [c for c in chapters if not (results / c / "provenance.json").is_file()]
+    if unfinished:
+        raise BundleError(results / unfinished[0] / "provenance.json",
+                          f"missing: chapter {unfinished[0]} of preset {preset!r} has not finished "
+                          f"(make execute PRESET={preset})")
+    files = sorted(p for c in chapters for p in (results / c).rglob("*")
+                   if p.is_file() and p.suffix in BUNDLED_SUFFIXES and not p.name.startswith(".") and p.name not in LEFT_IN_THE_RUN)
+    size = sum(p.stat().st_size for p in files)
+    if size > MAX_BYTES:
+        largest = max(files, key=lambda p: p.stat().st_size)
+        raise BundleError(largest, f"the bundle would hold {size / 2**20:.1f} MiB, over the {MAX_BYTES / 2**20:.0f} MiB "
+                                   f"limit; this file is the largest ({largest.stat().st_size / 2**20:.1f} MiB)")
+    provenance = {c: json.loads((results / c / "provenance.json").read_text()) for c in chapters}
+    root = Path(bundles_dir) if bundles_dir else bundles_root()
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{preset}.", dir=root))
+    try:
+        for path in files:
+            target = staging / path.relative_to(results)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+        shutil.copyfile(paths.presets_dir() / f"{preset}.yaml", staging / PRESET_FILE)
+        first = provenance[chapters[0]]
+        manifest = {
+            "schema": SCHEMA,
+            "preset": preset,
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "bundled_by_commit": source_commit(),
+            "run_commits": {c: p.get("git_commit", "not recorded") for c, p in provenance.items()},
+            "versions": first["versions"],
+            "device": first["device_name"],
+            "wall_time_s": {c: p["wall_time_s"] for c, p in provenance.items()},
+            "files": {p.relative_to(staging).as_posix(): {"sha256": sha256(p), "bytes": p.stat().st_size}
+                      for p in sorted(staging.rglob("*")) if p.is_file()},
+        }
+        atomic.write_json(staging / MANIFEST, manifest)
+        read_bundle(staging)
+        destination = root / preset
+        retired = root / f".{preset}.old"
+        shutil.rmtree(retired, ignore_errors=True)
+        if destination.exists():
+            os.replace(destination, retired)
+        os.replace(staging, destination)
+        shutil.rmtree(retired, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return read_bundle(destination)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m helpers.publish.bundle", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    make = commands.add_parser("make", help="bundle runs/<preset>/results into results/<preset>")
+    make.add_argument("--preset", required=True)
+    make.add_argument("--runs-dir", default=None, help="folder holding runs/<preset>/ (default <project>/runs)")
+    check = commands.add_parser("check", help="validate every committed bundle")
+    check.add_argument("--bundles-dir", default=None)
+    args = parser.parse_args(argv)
+    if args.command == "make":
+        bundle = make_bundle(args.preset, args.runs_dir)
+        total = sum(f["bytes"] for f in bundle.manifest["files"].values())
+        print(f"{bundle.folder}: {len(bundle.manifest['files'])} files, {total / 2**20:.2f} MiB")
+    else:
+        for bundle in committed_bundles(args.bundles_dir):
+            print(f"{bundle.folder}: valid ({len(bundle.manifest['files'])} files)")
+
+
+if __name__ == "__main__":
+    main()

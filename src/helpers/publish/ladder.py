@@ -1,0 +1,202 @@
+"""The scale ladder: one measurement read from this run and from every committed results bundle.
+
+A rung is one preset's finished run: the run the book is executing now, and each bundle under
+``results/`` (:mod:`helpers.publish.bundle`) of another preset. Rungs are ordered by the non-embedding N of
+their widest language model. Each ``*_ladder`` function returns one row per rung, the columns
+the chapters plot against scale; a bundle that lacks a file the row needs raises
+:class:`helpers.publish.bundle.BundleError` naming it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from helpers.core import results
+from helpers.publish.bundle import committed_bundles
+from helpers.chapters.configs import CONFIGS, ChapterConfig
+
+LM, SAES, UNIVERSALITY, DYNAMICS, EQUAL_N, DISCUSSION = ("03_language_models", "04_saes", "05_universality",
+                                                         "06_training_dynamics", "07_equal_n", "08_discussion")
+N_COLUMN = "N (12·L·d²)"
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One preset's results, read through ``table(chapter, name)`` and ``record(chapter, name)``, and
+    the parameters each chapter ran with (``parameters(chapter)``)."""
+
+    preset: str
+    source: str  # "this run" or "bundle"
+    table: Callable[[str, str], pd.DataFrame]
+    record: Callable[[str, str], Any]
+    parameters: Callable[[str], dict[str, Any]]
+
+    def family(self) -> pd.DataFrame:
+        """Chapter 3's rows of the width family (one per width)."""
+        models = self.table(LM, "models")
+        return models[models.role == "family"].sort_values("d_model")
+
+    @property
+    def widest_n(self) -> float:
+        return float(self.family()[N_COLUMN].max())
+
+    @property
+    def label(self) -> str:
+        return f"{self.preset} ({self.source})"
+
+    def analysis_site(self) -> str:
+        return self.parameters(UNIVERSALITY)["site"] or self.parameters(SAES)["hooks"][-1]
+
+
+def rungs(config: ChapterConfig) -> list[Rung]:
+    """The rung of the run ``config`` belongs to (its chapters' parameters from the same preset)
+    and one per committed bundle of another preset, smallest scale first."""
+    preset, runs_dir = config.preset, config.runs_dir or None
+    this = Rung(preset, "this run", lambda c, n: results.table(preset, c, n, runs_dir),
+                lambda c, n: results.record(preset, c, n, runs_dir),
+                lambda c: (config if c == config.chapter else config.chapter_config(CONFIGS[c])).as_dict())
+    bundled = [Rung(b.preset, "bundle", b.table, b.record, lambda c, b=b: b.record(c, "provenance")["parameters"])
+               for b in committed_bundles(getattr(config, "bundles_dir", "") or None) if b.preset != preset]
+    return sorted([this, *bundled], key=lambda r: (r.widest_n, r.preset))
+
+
+def _base(rung: Rung) -> dict[str, Any]:
+    family = rung.family()
+    return {"rung": rung.preset, "source": rung.source, "widest N": rung.widest_n,
+            "widths": ", ".join(str(int(w)) for w in family.d_model),
+            "tokens per model": int(family.train_tokens.iloc[0])}
+
+
+def language_model_ladder(ladder: list[Rung]) -> pd.DataFrame:
+    """Per rung: the family's loss law (α, R²), the widest model's loss, the equal-N and seed gaps."""
+    rows = []
+    for rung in ladder:
+        fit, pair = rung.record(LM, "loss_fit"), rung.record(LM, "pair_and_seed")
+        family = rung.family()
+        pair_losses = [m["final_val_loss"] for m in pair["pair"]]
+        seed_losses = [m["final_val_loss"] for m in pair["seed_control"]]
+        rows.append(_base(rung) | {
+            "loss of widest": float(family.final_val_loss.iloc[-1]), "alpha": fit["alpha"], "r_squared": fit["r_squared"],
+            "pair gap (nats)": abs(pair_losses[0] - pair_losses[1]), "seed gap (nats)": abs(seed_losses[0] - seed_losses[1]),
+        })
+    return pd.DataFrame(rows)
+
+
+def sae_ladder(ladder: list[Rung]) -> pd.DataFrame:
+    """Per rung, the family's SAEs at the analysed site: explained variance, loss recovered and L0
+    (range over widths, and the widest model's)."""
+    rows = []
+    for rung in ladder:
+        site = rung.analysis_site()
+        metrics = rung.table(SAES, "sae_metrics")
+        family = metrics[(metrics.role.str.contains("family")) & (metrics.site == site)].sort_values("d_model")
+        rows.append(_base(rung) | {
+            "site": site, "d_sae": int(family.d_sae.iloc[-1]),
+            "explained variance (min)": float(family.explained_variance.min()),
+            "explained variance (widest)": float(family.explained_variance.iloc[-1]),
+            "loss recovered (min)": float(family.loss_recovered.min()),
+            "loss recovered (widest)": float(family.loss_recovered.iloc[-1]),
+            "L0 (widest)": float(family.l0.iloc[-1]),
+        })
+    return pd.DataFrame(rows)
+
+
+def universality_ladder(ladder: list[Rung]) -> pd.DataFrame:
+    """Per rung: mean cross-width r with its interval over SAE seeds and latents, universality
+    against its floors and ceiling, one-to-one matching, the top-x% comparison and the shared-latent
+    split."""
+    rows = []
+    for rung in ladder:
+        site = rung.analysis_site()
+        intervals = rung.table(UNIVERSALITY, "r_intervals")
+        cross = intervals[(intervals.level == "kind") & (intervals.kind == "cross-width") & (intervals.site == site)].iloc[0]
+        controls = rung.table(UNIVERSALITY, "controls").set_index("kind")
+        slopes = rung.table(UNIVERSALITY, "top_fraction_slopes")
+        smallest = slopes.keep_fraction.min()
+        at_smallest = slopes[slopes.keep_fraction == smallest].set_index("rule")
+        split = rung.table(UNIVERSALITY, "shared_feature_split")
+        tau = rung.parameters(UNIVERSALITY)["match_threshold"]
+        split = split[split.tau == tau]
+        rows.append(_base(rung) | {
+            "site": site, "r": float(cross.r), "r_low": float(cross.r_low), "r_high": float(cross.r_high),
+            "r (seed control)": float(controls.r["seed control"]), "r (random model)": float(controls.r["random model"]),
+            "universality": float(controls.mean_universality["cross-width"]),
+            "token floor": float(controls.mean_universality["token identity"]),
+            "random-model floor": float(controls.mean_universality["random model"]),
+            "SAE-seed ceiling": float(controls.mean_universality["SAE seed"]),
+            "one-to-one (cross-width)": float(controls.share_one_to_one["cross-width"]),
+            "one-to-one (random model)": float(controls.share_one_to_one["random model"]),
+            "kept": float(smallest),
+            "alpha (most important)": float(at_smallest.alpha["most important"]),
+            "R² (most important)": float(at_smallest.r_squared["most important"]),
+            "alpha (random)": float(at_smallest.alpha["random"]),
+            "top-x% verdict": rung.record(UNIVERSALITY, "top_fraction_verdict")["verdict"],
+            "tau": float(tau),
+            "shared beats random": int((split.loss_wide_matched < split.loss_wide_random).sum()),
+            "split pairs": int(len(split)),
+        })
+    return pd.DataFrame(rows)
+
+
+def dynamics_curves(ladder: list[Rung]) -> pd.DataFrame:
+    """Every rung's r along both training axes (chapter 6's ``r_along_training``), with its rung."""
+    return pd.concat([rung.table(DYNAMICS, "r_along_training").assign(rung=rung.preset) for rung in ladder], ignore_index=True)
+
+
+def dynamics_ladder(ladder: list[Rung]) -> pd.DataFrame:
+    """Per rung: the pair, r at the start and end of each axis with its direction, the SAE-seed
+    spread the rule compares with, and the explanation the rung supports."""
+    rows = []
+    for rung in ladder:
+        result = rung.record(DYNAMICS, "summary")
+        row = _base(rung) | {"pair": " vs ".join(result["pair"]), "seed spread": result["seed_spread"]}
+        for axis, values in result["axes"].items():
+            row |= {f"r ({axis}, start)": values["r_first"], f"r ({axis}, end)": values["r_last"],
+                    f"{axis}": values["direction"]}
+        rows.append(row | {"supports": result["explanation"]})
+    return pd.DataFrame(rows)
+
+
+def _number(value: float | None) -> float:
+    """A number read back from JSON, where NaN was written as null."""
+    return float("nan") if value is None else float(value)
+
+
+def equal_n_ladder(ladder: list[Rung]) -> pd.DataFrame:
+    """Per rung: chapter 7's shapes, their loss gap against the seeds' spread, the one-to-one share
+    within and across shapes, and each pair of shapes' frequency shift with its verdict."""
+    rows = []
+    for rung in ladder:
+        result = rung.record(EQUAL_N, "summary")
+        loss = result["loss"]
+        row = _base(rung) | {"shapes": ", ".join(result["shapes"]), "loss gap (nats)": loss["gap_nats"],
+                             "relative gap": loss["relative_gap"], "seed spread (nats)": loss["seed_spread_nats"],
+                             "comparable loss": loss["comparable"],
+                             "one-to-one (same shape)": result["share_matched_same_shape"],
+                             "one-to-one (two shapes)": result["share_matched_across_shapes"],
+                             "seed noise": _number(result["seed_noise"])}
+        rows += [row | {"pair of shapes": f"{s['narrower']} vs {s['wider']}", "shift": _number(s["shift"]),
+                        "predicted": _number(s["predicted"]), "verdict": s["verdict"]} for s in result["shifts"]]
+    return pd.DataFrame(rows)
+
+
+def verdict_ladder(ladder: list[Rung]) -> pd.DataFrame:
+    """Chapter 8's claims in the first rung's order, one row each: the talk's value, the rule, and one
+    verdict column per rung (empty where a rung lacks the claim)."""
+    merged: pd.DataFrame | None = None
+    for rung in ladder:
+        claims = rung.table(DISCUSSION, "claims")
+        column = claims[["claim", "talk", "rule", "verdict"]].rename(columns={"verdict": rung.preset})
+        merged = column if merged is None else merged.merge(column[["claim", rung.preset]], on="claim", how="left")
+    return merged
+
+
+def describe(ladder: list[Rung]) -> str:
+    """The rungs in words, for the pages' prose."""
+    if len(ladder) == 1:
+        return f"only this run (`{ladder[0].preset}`): no results bundle of another preset is committed under `results/`"
+    return ", ".join(f"`{r.preset}` ({r.source})" for r in ladder)

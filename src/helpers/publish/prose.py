@@ -1,0 +1,73 @@
+"""Numbers for the prose: every value the text quotes is glued from code (myst-nb ``glue``).
+
+``{glue:text}`name:.3f``` suits plain numbers; quantities spanning orders of magnitude are glued as
+Markdown (``{glue:md}`name```) so that they read as 7.06 × 10¹³ rather than 7.06e+13.
+
+Figures and tables are glued too (:func:`glue_figure`, :func:`glue_table`) and placed by the text
+with ``{glue:figure}`name``` under a ``:name:`` label and a caption, so that each is numbered
+(Figure 3.1, Table 3.1) and cross-referenced with ``{numref}``, in the HTML and in the PDF alike.
+"""
+
+from __future__ import annotations
+
+import math
+
+SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def sci(value: float, digits: int = 3) -> str:
+    """``value`` with ``digits`` significant digits as 'm × 10ᵉ' (plain form for 0.01 ≤ |x| < 10⁴)."""
+    if value == 0 or not math.isfinite(value):
+        return str(value)
+    exponent = math.floor(math.log10(abs(value)))
+    if -2 <= exponent < 4:
+        return f"{value:.{max(digits - 1 - exponent, 0)}f}"
+    mantissa = value / 10**exponent
+    if round(mantissa, digits - 1) >= 10:
+        mantissa, exponent = mantissa / 10, exponent + 1
+    return f"{mantissa:.{digits - 1}f} × 10{str(exponent).translate(SUPERSCRIPTS)}"
+
+
+def glue_markdown(name: str, text: str) -> None:
+    """Glue a Markdown fragment (read it with ``{glue:md}`name```)."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    glue(name, Markdown(text), display=False)
+
+
+def glue_figure(name: str, figure) -> None:
+    """Glue a matplotlib ``figure`` (in every inline format the book uses) and close it. The notebook
+    shows it in place (JupyterLab); the book pastes it, numbered and captioned, where the text says
+    ``{glue:figure}`name```, and leaves the cell's own output out (its tag ``remove-output``)."""
+    import matplotlib.pyplot as plt
+    from myst_nb import glue
+
+    glue(name, figure)
+    plt.close(figure)
+
+
+def glue_table(name: str, table) -> None:
+    """Glue a table (a ``DataFrame`` or a pandas ``Styler``) as :func:`glue_figure` glues a figure; the
+    book numbers it as a table (see :mod:`helpers.publish.sphinx_fixes`)."""
+    from myst_nb import glue
+
+    glue(name, table)
+
+
+def glue_sci(name: str, value: float, digits: int = 3) -> None:
+    """Glue ``value`` as Markdown in scientific notation (read it with ``{glue:md}`name```)."""
+    glue_markdown(name, sci(value, digits))
+
+
+def plain(value):
+    """A numpy scalar as the Python number it holds (its repr must parse as a number for glue)."""
+    return value.item() if hasattr(value, "item") and getattr(value, "ndim", None) == 0 else value
+
+
+def glue_values(**values: float | int | str) -> None:
+    """Glue several plain values at once (read them with ``{glue:text}`name:format```)."""
+    from myst_nb import glue
+
+    for name, value in values.items():
+        glue(name, plain(value), display=False)

@@ -1,0 +1,73 @@
+"""How good an SAE is: reconstruction (L0, explained variance, MSE, dead latents) and the language
+model's loss with the SAE spliced in at its hook, against the clean and the zero-ablated loss."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+
+
+class Autoencoder(Protocol):
+    def encode(self, x: torch.Tensor) -> torch.Tensor: ...
+    def decode(self, f: torch.Tensor) -> torch.Tensor: ...
+
+
+def reconstruction_metrics(x: torch.Tensor, latents: torch.Tensor, x_hat: torch.Tensor) -> dict[str, float]:
+    """x, x_hat: (tokens, d_in); latents: (tokens, d_sae).
+
+    L0: mean number of active latents per token. MSE: mean squared error per element.
+    Explained variance: 1 − Σ‖x − x̂‖² / Σ‖x − mean(x)‖² over tokens. Dead: latents never active.
+    """
+    x, x_hat, latents = x.double(), x_hat.double(), latents.double()
+    residual = ((x - x_hat) ** 2).sum()
+    variance = ((x - x.mean(dim=0)) ** 2).sum()
+    return {
+        "l0": float((latents > 0).sum(dim=1).double().mean()),
+        "mse": float(residual / x.numel()),
+        "explained_variance": float(1 - residual / variance),
+        "dead_latents": int(((latents > 0).sum(dim=0) == 0).sum()),
+    }
+
+
+def loss_recovered(clean: float, spliced: float, ablated: float) -> float:
+    """(L_ablated − L_spliced) / (L_ablated − L_clean): 1 for a perfect SAE, 0 for zero ablation."""
+    return (ablated - spliced) / (ablated - clean)
+
+
+@torch.no_grad()
+def spliced_loss(hooked, hook: str, sae: Autoencoder, tokens: torch.Tensor, keep: torch.Tensor | None = None,
+                 batch_size: int = 16) -> float:
+    """Mean next-token loss on ``tokens`` (windows, context) with the SAE's reconstruction spliced in
+    at ``hook``; latents where ``keep`` (d_sae,) is False are zeroed before decoding."""
+    def splice(act: torch.Tensor, hook) -> torch.Tensor:
+        latents = sae.encode(act)
+        return sae.decode(latents if keep is None else latents * keep.to(latents.dtype))
+
+    total = 0.0
+    for chunk in tokens.split(batch_size):
+        total += len(chunk) / len(tokens) * hooked.run_with_hooks(chunk, return_type="loss", fwd_hooks=[(hook, splice)]).item()
+    return total
+
+
+@torch.no_grad()
+def evaluate_sae(hooked, hook: str, sae: Autoencoder, tokens: torch.Tensor, batch_size: int = 16) -> dict[str, float]:
+    """Reconstruction and splice metrics of ``sae`` at ``hook`` on fixed windows ``tokens`` (windows, context)."""
+    xs, fs, x_hats = [], [], []
+    clean = spliced = ablated = 0.0
+    for chunk in tokens.split(batch_size):
+        clean_loss, cache = hooked.run_with_cache(chunk, names_filter=hook, return_type="loss")
+        x = cache[hook]
+        latents = sae.encode(x)
+        x_hat = sae.decode(latents)
+        xs.append(x.flatten(0, -2)), fs.append(latents.flatten(0, -2)), x_hats.append(x_hat.flatten(0, -2))
+        weight = len(chunk) / len(tokens)
+        clean += weight * clean_loss.item()
+        spliced += weight * hooked.run_with_hooks(
+            chunk, return_type="loss", fwd_hooks=[(hook, lambda act, hook: sae.decode(sae.encode(act)))]).item()
+        ablated += weight * hooked.run_with_hooks(
+            chunk, return_type="loss", fwd_hooks=[(hook, lambda act, hook: torch.zeros_like(act))]).item()
+    metrics = reconstruction_metrics(torch.cat(xs), torch.cat(fs), torch.cat(x_hats))
+    metrics.update(ce_clean=clean, ce_spliced=spliced, ce_ablated=ablated,
+                   loss_recovered=loss_recovered(clean, spliced, ablated))
+    return metrics
