@@ -38,8 +38,16 @@ pytestmark = pytest.mark.browser
 
 ROOT = paths.project_root()
 SHOTS = ROOT / "runs" / "browser"
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 
 #: TeX that MathJax should have typeset: display and inline delimiters, environments, and inline
@@ -56,7 +64,6 @@ def test_raw_tex_catches_every_delimiter():
     assert raw_tex("the equal-$N$ pair") == ["$N$"]
     assert raw_tex(r"a $\alpha$ and $$x$$ and \(y\) and \begin{align}") == [r"$\alpha$", "$$", "$$", "\\(", "\\begin{"]
     assert raw_tex("costs $5 and $6; typeset N and α") == []
-
 
 
 def unavailable(reason: str) -> None:
@@ -137,8 +144,11 @@ class PageLog:
 
 def book_pages(html: Path) -> list[str]:
     skip = {"search.html", "genindex.html"}
-    return sorted(p.relative_to(html).as_posix() for p in html.rglob("*.html")
-                  if not p.relative_to(html).as_posix().startswith(("_static/", "_sources/")) and p.name not in skip)
+    return sorted(
+        p.relative_to(html).as_posix()
+        for p in html.rglob("*.html")
+        if not p.relative_to(html).as_posix().startswith(("_static/", "_sources/")) and p.name not in skip
+    )
 
 
 def test_the_book_has_every_chapter(html):
@@ -157,23 +167,34 @@ def test_every_page_renders_offline(html, server, browser):
         page.goto(f"{server}/{name}", wait_until="networkidle")
         has_math = page.locator(".math").count() > 0
         if has_math:
-            page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise"
-                                   " && document.querySelectorAll('mjx-container').length > 0", timeout=30_000)
+            page.wait_for_function(
+                "() => window.MathJax && MathJax.startup && MathJax.startup.promise && document.querySelectorAll('mjx-container').length > 0",
+                timeout=30_000,
+            )
             page.evaluate("() => MathJax.startup.promise")
         broken_images = page.evaluate(
             "() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0 && i.naturalHeight > 0))"
-            ".map(i => i.currentSrc || i.src)")
+            ".map(i => i.currentSrc || i.src)"
+        )
         # the prose as a reader sees it: code (where a "$" is Python or Matplotlib's mathtext) left out
-        main_text = page.evaluate("() => { const main = document.querySelector('main').cloneNode(true);"
-                                  " main.querySelectorAll('pre, code, .cell_input').forEach(e => e.remove());"
-                                  " document.body.appendChild(main); const text = main.innerText; main.remove();"
-                                  " return text; }")
+        main_text = page.evaluate(
+            "() => { const main = document.querySelector('main').cloneNode(true);"
+            " main.querySelectorAll('pre, code, .cell_input').forEach(e => e.remove());"
+            " document.body.appendChild(main); const text = main.innerText; main.remove();"
+            " return text; }"
+        )
         widgets = page.locator(".jupyter-widgets").count()
         unrendered_views = page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
         page.screenshot(path=str(SHOTS / (name.replace("/", "__").removesuffix(".html") + ".png")), full_page=True)
-        report[name] = {"outside": log.outside, "failed": log.failed, "console_errors": log.console_errors,
-                        "broken_images": broken_images, "math": has_math, "widgets": widgets,
-                        "images": page.evaluate("() => document.images.length")}
+        report[name] = {
+            "outside": log.outside,
+            "failed": log.failed,
+            "console_errors": log.console_errors,
+            "broken_images": broken_images,
+            "math": has_math,
+            "widgets": widgets,
+            "images": page.evaluate("() => document.images.length"),
+        }
         page.close()
         problems = {k: v for k, v in report[name].items() if k in ("outside", "failed", "console_errors", "broken_images") and v}
         assert not problems, (name, problems)
@@ -217,16 +238,30 @@ def lab(tmp_path_factory, chromium):
     notebook.cells[1].source += "\n# smoke-sized for the browser test\n" + "\n".join(f"{k} = {v!r}" for k, v in parameters.items())
     nbformat.write(notebook, folder / "02_superposition.ipynb")
     token, port = secrets.token_hex(16), free_port()
-    command = [str(Path(sys.executable).with_name("jupyter")), "lab", "--no-browser", f"--ServerApp.port={port}",
-               "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}",
-               "--ServerApp.open_browser=False", "--LabApp.news_url=", "--LabApp.expose_app_in_browser=True", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    command = [
+        str(Path(sys.executable).with_name("jupyter")),
+        "lab",
+        "--no-browser",
+        f"--ServerApp.port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={folder}",
+        "--ServerApp.open_browser=False",
+        "--LabApp.news_url=",
+        "--LabApp.expose_app_in_browser=True",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
     if os.getuid() == 0:
         command.append("--allow-root")
     settings = folder / ".jupyter" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(folder / ".jupyter"), "JUPYTERLAB_SETTINGS_DIR": str(folder / ".jupyter" / "lab" / "user-settings"),
-           "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(folder / ".jupyter"),
+        "JUPYTERLAB_SETTINGS_DIR": str(folder / ".jupyter" / "lab" / "user-settings"),
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    }
     process = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -255,13 +290,13 @@ def test_jupyterlab_sparsity_slider_updates_readout_and_figure(lab, browser):
     try:
         page.goto(f"{url}/lab/tree/02_superposition.ipynb?token={token}")
         page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
-        page.wait_for_function("() => window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'",
-                               timeout=90_000)
+        page.wait_for_function("() => window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'", timeout=90_000)
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")  # Run → Run All Cells
         readout = page.locator(".jp-OutputArea .widget-html-content", has_text="Model B needs sparsity S").first
         readout.wait_for(timeout=120_000)
-        explorer = page.locator(".jp-OutputArea .widget-vbox").filter(
-            has=page.locator(".widget-html-content", has_text="Model B needs sparsity S")).last
+        explorer = (
+            page.locator(".jp-OutputArea .widget-vbox").filter(has=page.locator(".widget-html-content", has_text="Model B needs sparsity S")).last
+        )
         explorer.scroll_into_view_if_needed()
         slider = explorer.locator(".widget-slider", has_text="Model A's sparsity S").first
         before_text = readout.inner_text()

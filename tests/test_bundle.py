@@ -24,11 +24,20 @@ def finished_run(tmp_path):
         results = runs / "quick" / "results" / chapter
         results.mkdir(parents=True)
         pd.DataFrame({"model": ["a", "b"], "loss": [4.5, 4.25 + number]}).to_csv(results / "table.csv", index=False)
-        (results / "provenance.json").write_text(json.dumps({
-            "chapter": chapter, "parameters": {"seed": 0}, "versions": {"torch": "2.13.0"}, "device_name": "a CPU",
-            "wall_time_s": 10.0 + number, "git_commit": "abc123"}))
+        (results / "provenance.json").write_text(
+            json.dumps(
+                {
+                    "chapter": chapter,
+                    "parameters": {"seed": 0},
+                    "versions": {"torch": "2.13.0"},
+                    "device_name": "a CPU",
+                    "wall_time_s": 10.0 + number,
+                    "git_commit": "abc123",
+                }
+            )
+        )
         (results / ".table.xyz.tmp.csv").write_text("half written")
-    (runs / "quick" / "results" / CHAPTERS[1] / "extra" ).mkdir()
+    (runs / "quick" / "results" / CHAPTERS[1] / "extra").mkdir()
     (runs / "quick" / "results" / CHAPTERS[1] / "extra" / "verdict.json").write_text(json.dumps({"verdict": "no"}))
     (runs / "quick" / "results" / CHAPTERS[1] / "latents.csv").write_text("latent,universality\n0,0.5\n")
     (runs / "quick" / "models").mkdir()
@@ -40,8 +49,7 @@ def test_round_trip_copies_results_and_describes_them(finished_run, tmp_path):
     made = make_bundle("quick", finished_run, tmp_path / "results", chapters=CHAPTERS)
     assert made.folder == tmp_path / "results" / "quick" and made.preset == "quick"
     files = set(made.manifest["files"])
-    assert files == {f"{c}/{n}" for c in CHAPTERS for n in ("table.csv", "provenance.json")} | {
-        f"{CHAPTERS[1]}/extra/verdict.json", "preset.yaml"}
+    assert files == {f"{c}/{n}" for c in CHAPTERS for n in ("table.csv", "provenance.json")} | {f"{CHAPTERS[1]}/extra/verdict.json", "preset.yaml"}
     original = pd.read_csv(finished_run / "quick" / "results" / CHAPTERS[1] / "table.csv")
     pd.testing.assert_frame_equal(made.table(CHAPTERS[1], "table"), original)
     assert made.record(CHAPTERS[1], "extra/verdict") == {"verdict": "no"}
@@ -55,14 +63,20 @@ def test_round_trip_copies_results_and_describes_them(finished_run, tmp_path):
     assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["quick"] and again.manifest["files"] == made.manifest["files"]
 
 
-@pytest.mark.parametrize("damage, named, message", [
-    (lambda f: (f / CHAPTERS[0] / "table.csv").write_text("model,loss\na,9\n"), f"{CHAPTERS[0]}/table.csv", "sha256 differs"),
-    (lambda f: (f / CHAPTERS[1] / "table.csv").unlink(), f"{CHAPTERS[1]}/table.csv", "listed in the manifest but missing"),
-    (lambda f: (f / CHAPTERS[1] / "stray.csv").write_text("x\n1\n"), f"{CHAPTERS[1]}/stray.csv", "not listed in the manifest"),
-    (lambda f: (f / "manifest.json").write_text(json.dumps({**json.loads((f / "manifest.json").read_text()), "schema": 0})),
-     "manifest.json", "schema 0"),
-    (lambda f: (f / "manifest.json").unlink(), "manifest.json", "missing"),
-])
+@pytest.mark.parametrize(
+    "damage, named, message",
+    [
+        (lambda f: (f / CHAPTERS[0] / "table.csv").write_text("model,loss\na,9\n"), f"{CHAPTERS[0]}/table.csv", "sha256 differs"),
+        (lambda f: (f / CHAPTERS[1] / "table.csv").unlink(), f"{CHAPTERS[1]}/table.csv", "listed in the manifest but missing"),
+        (lambda f: (f / CHAPTERS[1] / "stray.csv").write_text("x\n1\n"), f"{CHAPTERS[1]}/stray.csv", "not listed in the manifest"),
+        (
+            lambda f: (f / "manifest.json").write_text(json.dumps({**json.loads((f / "manifest.json").read_text()), "schema": 0})),
+            "manifest.json",
+            "schema 0",
+        ),
+        (lambda f: (f / "manifest.json").unlink(), "manifest.json", "missing"),
+    ],
+)
 def test_a_damaged_bundle_is_refused_naming_the_file(finished_run, tmp_path, damage, named, message):
     made = make_bundle("quick", finished_run, tmp_path / "results", chapters=CHAPTERS)
     damage(made.folder)
@@ -85,8 +99,9 @@ def test_unfinished_runs_oversized_bundles_and_bad_presets_stop_before_writing(f
     assert not (tmp_path / "results").exists()
     with pytest.raises(ValueError, match="parameter 'preset' = 'nonesuch'"):
         make_bundle("nonesuch", finished_run, tmp_path / "results")
-    (finished_run / "quick" / "results" / CHAPTERS[1] / "provenance.json").write_text(json.dumps({
-        "parameters": {}, "versions": {}, "device_name": "a CPU", "wall_time_s": 1.0}))
+    (finished_run / "quick" / "results" / CHAPTERS[1] / "provenance.json").write_text(
+        json.dumps({"parameters": {}, "versions": {}, "device_name": "a CPU", "wall_time_s": 1.0})
+    )
     monkeypatch.setattr(bundle, "MAX_BYTES", 100)
     with pytest.raises(BundleError, match="over the 0 MiB limit") as info:
         make_bundle("quick", finished_run, tmp_path / "results", chapters=CHAPTERS)

@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.chapters import dynamics, equal_n, verdicts
 from helpers import pipeline
-from helpers.chapters import MODULES, ch04_saes, ch05_universality, ch06_training_dynamics, ch07_equal_n, module
+from helpers.chapters import MODULES, ch04_saes, ch05_universality, ch06_training_dynamics, ch07_equal_n, dynamics, equal_n, module, verdicts
 from helpers.chapters.configs import CONFIGS
 from helpers.core.parameters import ParameterError
 
@@ -21,11 +20,14 @@ def test_every_chapter_has_one_compute_module():
         assert callable(module(chapter).compute)
 
 
-@pytest.mark.parametrize(("selection", "expected"), [
-    (None, list(CONFIGS)),
-    ("05,03", ["03_language_models", "05_universality"]),  # book order, whatever the order asked
-    ("4, 08_discussion", ["04_saes", "08_discussion"]),
-])
+@pytest.mark.parametrize(
+    ("selection", "expected"),
+    [
+        (None, list(CONFIGS)),
+        ("05,03", ["03_language_models", "05_universality"]),  # book order, whatever the order asked
+        ("4, 08_discussion", ["04_saes", "08_discussion"]),
+    ],
+)
 def test_chapter_selection(selection, expected):
     assert pipeline.chapter_names(selection) == expected
 
@@ -47,15 +49,12 @@ def test_spliced_loss_fits_recover_a_known_power_law():
 
 
 def controls_and_summary(cross_means: list[float]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    controls = pd.DataFrame({"kind": ["token identity", "random model", "shuffled", "SAE seed"],
-                             "mean_universality": [0.40, 0.30, 0.02, 0.90]})
-    summary = pd.DataFrame({"site": "s", "kind": ["cross-width"] * len(cross_means) + ["SAE seed"],
-                            "mean_universality": [*cross_means, 0.9]})
+    controls = pd.DataFrame({"kind": ["token identity", "random model", "shuffled", "SAE seed"], "mean_universality": [0.40, 0.30, 0.02, 0.90]})
+    summary = pd.DataFrame({"site": "s", "kind": ["cross-width"] * len(cross_means) + ["SAE seed"], "mean_universality": [*cross_means, 0.9]})
     return controls, summary
 
 
-@pytest.mark.parametrize(("cross_means", "answer"), [([0.5, 0.6], verdicts.YES), ([0.1, 0.35], verdicts.NO),
-                                                     ([0.35, 0.6], verdicts.INCONCLUSIVE)])
+@pytest.mark.parametrize(("cross_means", "answer"), [([0.5, 0.6], verdicts.YES), ([0.1, 0.35], verdicts.NO), ([0.35, 0.6], verdicts.INCONCLUSIVE)])
 def test_shared_latents_are_judged_against_the_highest_floor(cross_means, answer):
     floors, shared = ch05_universality.shared_beyond_floors(*controls_and_summary(cross_means), "s")
     assert floors == {"token identity": 0.40, "random model": 0.30, "shuffled": 0.02}
@@ -67,8 +66,17 @@ def r_along(initial: tuple[float, float], final: tuple[float, float]) -> pd.Data
     rows = []
     for step, fraction, (low, high) in ((0, 0.0, initial), (10, 1.0, final)):
         for scored in ("a", "b"):
-            rows.append({"axis": dynamics.LM_AXIS, "lm_step": step, "lm_fraction": fraction, "scored": scored,
-                         "r": (low + high) / 2, "r_low": low, "r_high": high})
+            rows.append(
+                {
+                    "axis": dynamics.LM_AXIS,
+                    "lm_step": step,
+                    "lm_fraction": fraction,
+                    "scored": scored,
+                    "r": (low + high) / 2,
+                    "r_low": low,
+                    "r_high": high,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -81,8 +89,7 @@ def test_training_adds_to_r_only_when_the_intervals_separate():
     assert ch06_training_dynamics.untrained_baseline(later) is None
 
 
-@pytest.mark.parametrize(("load_ratio", "width_ratio", "follows"), [(3.5, 4.0, True), (1.2, 4.0, False), (2.1, 4.0, True),
-                                                                      (1.9, 4.0, False)])
+@pytest.mark.parametrize(("load_ratio", "width_ratio", "follows"), [(3.5, 4.0, True), (1.2, 4.0, False), (2.1, 4.0, True), (1.9, 4.0, False)])
 def test_load_reading(load_ratio, width_ratio, follows):
     """Nearer the width ratio than 1 in log: 2 is the geometric midpoint of 1 and 4."""
     assert ch07_equal_n.load_follows_width(load_ratio, width_ratio) is follows

@@ -5,11 +5,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers.core import paths
 from helpers.chapters.configs import CONFIGS, ScalingLawsConfig, UniversalityConfig, load_preset
+from helpers.core import paths
 from helpers.core.parameters import ParameterError
-from helpers.lm.family import check_hook_names
 from helpers.lm.corpus import parse_corpus
+from helpers.lm.family import check_hook_names
 
 
 def error_for(**params) -> ParameterError:
@@ -166,8 +166,7 @@ def test_preset_with_unknown_notebook(preset_folder):
 
 def test_preset_common_block_is_merged_under_the_chapter(preset_folder):
     (preset_folder / "mine.yaml").write_text(
-        yaml.safe_dump({"common": {"seed": 3, "n_layers": 4}, "01_scaling_laws": {"n_layers": 2},
-                        "04_saes": {"hooks": ["blocks.1.hook_mlp_out"]}})
+        yaml.safe_dump({"common": {"seed": 3, "n_layers": 4}, "01_scaling_laws": {"n_layers": 2}, "04_saes": {"hooks": ["blocks.1.hook_mlp_out"]}})
     )
     resolved = load_preset("mine")
     params = resolved["01_scaling_laws"]
@@ -181,8 +180,9 @@ def test_sae_hooks_are_checked_against_chapter_3_of_the_same_preset(preset_folde
     with pytest.raises(ParameterError, match="4-layer HookedTransformer") as info:
         load_preset("mine")
     assert info.value.name == "hooks"
-    (preset_folder / "mine.yaml").write_text(yaml.safe_dump(
-        {"03_language_models": {"n_layers": 4, "n_ctx": 64}, "04_saes": {"hooks": ["blocks.2.hook_mlp_out"], "sae_context": 128}}))
+    (preset_folder / "mine.yaml").write_text(
+        yaml.safe_dump({"03_language_models": {"n_layers": 4, "n_ctx": 64}, "04_saes": {"hooks": ["blocks.2.hook_mlp_out"], "sae_context": 128}})
+    )
     with pytest.raises(ParameterError, match="at most the models' context n_ctx = 64"):
         load_preset("mine")
 
@@ -204,9 +204,15 @@ def test_universality_parameters_are_checked_against_chapter_4(preset_folder):
     with pytest.raises(ParameterError, match="one of chapter 4's hooks in this preset: blocks.6.hook_mlp_out") as info:
         UniversalityConfig.from_params(preset="mine", site="blocks.6.hook_resid_pre")
     assert info.value.name == "site"
-    for params, name in (({"dead_latents": "drop"}, "dead_latents"), ({"match_threshold": 0.6}, "match_threshold"),
-                         ({"keep_fractions": [0.1, 0.5]}, "keep_fractions"), ({"keep_fractions": [0, 1.0]}, "keep_fractions"),
-                         ({"stat_windows": 0}, "stat_windows"), ({"sae_seeds": 0}, "sae_seeds"), ({"match_thresholds": [1.5]}, "match_thresholds")):
+    for params, name in (
+        ({"dead_latents": "drop"}, "dead_latents"),
+        ({"match_threshold": 0.6}, "match_threshold"),
+        ({"keep_fractions": [0.1, 0.5]}, "keep_fractions"),
+        ({"keep_fractions": [0, 1.0]}, "keep_fractions"),
+        ({"stat_windows": 0}, "stat_windows"),
+        ({"sae_seeds": 0}, "sae_seeds"),
+        ({"match_thresholds": [1.5]}, "match_thresholds"),
+    ):
         with pytest.raises(ParameterError) as info:
             UniversalityConfig.from_params(preset="mine", **params)
         assert info.value.name == name

@@ -142,8 +142,7 @@ def test_tokens_are_streamed_in_batches_with_the_same_bytes(text_folder, tmp_pat
     data = prepare_tokens(corpus, 300, 0.25, tmp_path / "cache")
     bpe = Tokenizer.from_file(str(data.folder / "tokenizer" / "tokenizer.json"))
     train_docs, _ = corpus.split(0.25)
-    counts = _write_tokens(bpe, train_docs, data.meta["eos_id"], np.uint16, tmp_path / "batched.bin", "train",
-                           batch_documents=3)
+    counts = _write_tokens(bpe, train_docs, data.meta["eos_id"], np.uint16, tmp_path / "batched.bin", "train", batch_documents=3)
     whole = np.concatenate([np.asarray(e.ids + [data.meta["eos_id"]], dtype=np.uint16) for e in bpe.encode_batch(train_docs)])
     assert np.array_equal(np.fromfile(tmp_path / "batched.bin", dtype=np.uint16), whole)
     assert counts["tokens"] == whole.size == data.train.size and counts["documents"] == len(train_docs)

@@ -5,8 +5,8 @@ import pytest
 
 from helpers.chapters import dynamics
 from helpers.chapters.configs import DynamicsConfig
-from helpers.core.parameters import ParameterError
 from helpers.chapters.dynamics import LM_AXIS, SAE_AXIS
+from helpers.core.parameters import ParameterError
 
 
 def test_parameters_are_checked_against_chapters_3_to_5():
@@ -15,12 +15,14 @@ def test_parameters_are_checked_against_chapters_3_to_5():
     assert DynamicsConfig.from_params(preset="smoke", lm_steps=[]).steps_read == [0, 16, 32]
     assert DynamicsConfig.from_params(preset="smoke", lm_steps=[16]).steps_read == [16, 32]
     assert DynamicsConfig.from_params(preset="quick", pair_widths=[]).widths == [64, 96]  # by default the two widest
-    for params, name, allowed in (({"lm_steps": [8]}, "lm_steps", r"kept snapshots \[16\]"),
-                                  ({"lm_steps": [32]}, "lm_steps", r"kept snapshots \[16\]"),
-                                  ({"pair_widths": [16, 64]}, "pair_widths", r"\[16, 32\]"),
-                                  ({"pair_widths": [16, 16]}, "pair_widths", "two different widths"),
-                                  ({"sae_checkpoints": 32}, "sae_checkpoints", "fewer than the SAEs' 32 training steps"),
-                                  ({"sae_checkpoints": 0}, "sae_checkpoints", "greater than zero")):
+    for params, name, allowed in (
+        ({"lm_steps": [8]}, "lm_steps", r"kept snapshots \[16\]"),
+        ({"lm_steps": [32]}, "lm_steps", r"kept snapshots \[16\]"),
+        ({"pair_widths": [16, 64]}, "pair_widths", r"\[16, 32\]"),
+        ({"pair_widths": [16, 16]}, "pair_widths", "two different widths"),
+        ({"sae_checkpoints": 32}, "sae_checkpoints", "fewer than the SAEs' 32 training steps"),
+        ({"sae_checkpoints": 0}, "sae_checkpoints", "greater than zero"),
+    ):
         with pytest.raises(ParameterError, match=allowed) as info:
             DynamicsConfig.from_params(preset="smoke", **params)
         assert info.value.name == name
@@ -31,8 +33,18 @@ def r_rows(axis: str, position: str, values: dict[int, tuple[tuple[float, float,
     rows = []
     for at, directions in values.items():
         for (scored, against), (r, low, high) in zip((("a", "b"), ("b", "a")), directions):
-            rows.append({"axis": axis, position: at, "lm_fraction" if position == "lm_step" else "sae_fraction": at / 4,
-                         "scored": scored, "against": against, "r": r, "r_low": low, "r_high": high})
+            rows.append(
+                {
+                    "axis": axis,
+                    position: at,
+                    "lm_fraction" if position == "lm_step" else "sae_fraction": at / 4,
+                    "scored": scored,
+                    "against": against,
+                    "r": r,
+                    "r_low": low,
+                    "r_high": high,
+                }
+            )
     return rows
 
 
@@ -66,7 +78,13 @@ def test_explanation_names_the_axis_that_moves_r():
 
 
 def test_seed_spread_is_the_widest_range_over_sae_seed_pairs_of_the_pair():
-    summary = pd.DataFrame({"kind": ["cross-width"] * 6 + ["SAE seed"], "site": ["s"] * 7,
-                            "scored": ["a", "a", "b", "b", "a", "c", "a"], "against": ["b", "b", "a", "a", "c", "a", "a"],
-                            "r": [0.10, 0.30, 0.20, 0.25, 0.9, -0.9, 5.0]})
+    summary = pd.DataFrame(
+        {
+            "kind": ["cross-width"] * 6 + ["SAE seed"],
+            "site": ["s"] * 7,
+            "scored": ["a", "a", "b", "b", "a", "c", "a"],
+            "against": ["b", "b", "a", "a", "c", "a", "a"],
+            "r": [0.10, 0.30, 0.20, 0.25, 0.9, -0.9, 5.0],
+        }
+    )
     assert dynamics.seed_spread(summary, "s", ["a", "b"]) == pytest.approx(0.20)

@@ -33,6 +33,6 @@ def test_makefile_installs_the_pinned_torch_before_the_project():
     torch_install = makefile.index('pip install --quiet "$(TORCH)"')
     project_install = makefile.index("pip install --quiet -e .")
     assert torch_install < project_install
-    assert "grep -o '\"torch==[^\"]*\"' pyproject.toml" in makefile
+    assert 'grep -o \'"torch==[^"]*"\' pyproject.toml' in makefile
     for target in ("book", "test", "lab"):
         assert re.search(rf"^{target}: \$\(STAMP\)$", makefile, re.M), target

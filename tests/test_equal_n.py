@@ -16,10 +16,17 @@ from helpers.lm.family import half_block_site
 from helpers.universality.activations import write_sparse
 
 
-@pytest.mark.parametrize("layers, depth, hook", [
-    (8, 0.75, "blocks.6.hook_resid_pre"), (2, 0.75, "blocks.1.hook_resid_mid"), (32, 0.75, "blocks.24.hook_resid_pre"),
-    (6, 0.75, "blocks.4.hook_resid_mid"), (4, 0.5, "blocks.2.hook_resid_pre"), (1, 0.5, "blocks.0.hook_resid_mid"),
-])
+@pytest.mark.parametrize(
+    "layers, depth, hook",
+    [
+        (8, 0.75, "blocks.6.hook_resid_pre"),
+        (2, 0.75, "blocks.1.hook_resid_mid"),
+        (32, 0.75, "blocks.24.hook_resid_pre"),
+        (6, 0.75, "blocks.4.hook_resid_mid"),
+        (4, 0.5, "blocks.2.hook_resid_pre"),
+        (1, 0.5, "blocks.0.hook_resid_mid"),
+    ],
+)
 def test_site_at_the_same_relative_depth_in_half_blocks(layers, depth, hook):
     assert half_block_site(layers, depth) == hook
 
@@ -29,16 +36,19 @@ def test_a_depth_between_half_blocks_has_no_site(layers, depth):
     assert half_block_site(layers, depth) is None
 
 
-@pytest.mark.parametrize("params, name", [
-    ({"shapes": [[8, 16], [2, 40]]}, "shapes"),  # 12·L·d² 24,576 against 38,400
-    ({"shapes": [[2, 32]]}, "shapes"),
-    ({"shapes": [[2, 32], [8, 17]]}, "shapes"),  # 17 is not divisible by its 2 heads
-    ({"shapes": [[2, 32], [3, 26]], "relative_depth": 0.75}, "relative_depth"),  # 3 blocks have no site at 0.75
-    ({"lm_seeds": [0]}, "lm_seeds"),
-    ({"lm_seeds": [0, 0]}, "lm_seeds"),
-    ({"dictionary_sizes": [64, 64]}, "dictionary_sizes"),
-    ({"loss_tolerance": 0.0}, "loss_tolerance"),
-])
+@pytest.mark.parametrize(
+    "params, name",
+    [
+        ({"shapes": [[8, 16], [2, 40]]}, "shapes"),  # 12·L·d² 24,576 against 38,400
+        ({"shapes": [[2, 32]]}, "shapes"),
+        ({"shapes": [[2, 32], [8, 17]]}, "shapes"),  # 17 is not divisible by its 2 heads
+        ({"shapes": [[2, 32], [3, 26]], "relative_depth": 0.75}, "relative_depth"),  # 3 blocks have no site at 0.75
+        ({"lm_seeds": [0]}, "lm_seeds"),
+        ({"lm_seeds": [0, 0]}, "lm_seeds"),
+        ({"dictionary_sizes": [64, 64]}, "dictionary_sizes"),
+        ({"loss_tolerance": 0.0}, "loss_tolerance"),
+    ],
+)
 def test_bad_parameters_name_the_parameter(params, name):
     with pytest.raises(ParameterError, match=f"^parameter {name!r}"):
         EqualNConfig.from_params(preset="smoke", **params)
@@ -68,13 +78,16 @@ def test_no_prediction_off_the_sparse_branch():
     assert math.isnan(equal_n.predicted_log_ratio(0.5, 2.0)) and math.isnan(equal_n.predicted_log_ratio(0.0, 2.0))
 
 
-@pytest.mark.parametrize("shift, predicted, noise, verdict", [
-    (0.01, -0.5, 0.05, "the same rate"),
-    (-0.4, -0.5, 0.05, "the bound's rate"),
-    (-0.1, -0.5, 0.05, "short of the bound"),  # beyond the noise, but not half way to the prediction
-    (0.4, -0.5, 0.05, "opposite to the bound"),  # the other side
-    (float("nan"), -0.5, 0.05, "undecided"),
-])
+@pytest.mark.parametrize(
+    "shift, predicted, noise, verdict",
+    [
+        (0.01, -0.5, 0.05, "the same rate"),
+        (-0.4, -0.5, 0.05, "the bound's rate"),
+        (-0.1, -0.5, 0.05, "short of the bound"),  # beyond the noise, but not half way to the prediction
+        (0.4, -0.5, 0.05, "opposite to the bound"),  # the other side
+        (float("nan"), -0.5, 0.05, "undecided"),
+    ],
+)
 def test_shift_rule_by_hand(shift, predicted, noise, verdict):
     assert equal_n.shift_verdict(shift, predicted, noise) == verdict
 
@@ -101,8 +114,10 @@ def test_matching_recovers_a_planted_permutation_and_its_frequency_shift(tmp_pat
     for j in range(latents):
         active = np.flatnonzero(narrow[:, j])
         narrow[active[::2], j] = 0
-    acts = {"W": write_sparse([torch.from_numpy(wide)], tmp_path / "W", latents),
-            "N": write_sparse([torch.from_numpy(narrow)], tmp_path / "N", latents)}
+    acts = {
+        "W": write_sparse([torch.from_numpy(wide)], tmp_path / "W", latents),
+        "N": write_sparse([torch.from_numpy(narrow)], tmp_path / "N", latents),
+    }
     models = pd.DataFrame({"model": ["W", "N"], "shape": ["L2-d32", "L8-d16"], "d_model": [32, 16]})
     cfg = EqualNConfig.from_params(preset="smoke", device="cpu")
     pairs = equal_n.match_pairs(cfg, models, acts, threshold=0.5)

@@ -7,8 +7,16 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from helpers.universality.fits import (bootstrap_r, rank_correlation, fit_saturating, hierarchical_interval, kde_density, partial_correlation,
-                                pearson_with_ci, saturating)
+from helpers.universality.fits import (
+    bootstrap_r,
+    fit_saturating,
+    hierarchical_interval,
+    kde_density,
+    partial_correlation,
+    pearson_with_ci,
+    rank_correlation,
+    saturating,
+)
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +33,7 @@ def original_fit(x, y):
     density = stats.gaussian_kde(np.vstack([x, y]))(np.vstack([x, y]))
     for p0 in ([1, 5, 0.5], [1, 1, 0.4], [0.8, 10, 0.3], [1.2, 3, 0.45]):
         try:
-            popt, _ = optimize.curve_fit(saturating, x, y, p0=p0, sigma=1 / density,
-                                         bounds=([0.5, 0.1, 0.1], [2.0, 20.0, max(x)]), maxfev=2000)
+            popt, _ = optimize.curve_fit(saturating, x, y, p0=p0, sigma=1 / density, bounds=([0.5, 0.1, 0.1], [2.0, 20.0, max(x)]), maxfev=2000)
             return popt
         except Exception:  # noqa: BLE001 - the original's bare except
             continue

@@ -12,12 +12,12 @@ import nbformat
 import pandas as pd
 import papermill
 import pytest
-
 from book_source import PASTED, numbered
-from helpers.core import paths
+
 from helpers import pipeline, runner
-from helpers.publish.bundle import BundleError
 from helpers.chapters.configs import CONFIGS
+from helpers.core import paths
+from helpers.publish.bundle import BundleError
 
 ROOT = paths.project_root()
 CHAPTERS = runner.chapters_in_book_order(ROOT)
@@ -135,8 +135,7 @@ def test_the_pipeline_writes_the_notebooks_results_byte_for_byte(smoke_run, tmp_
     left behind) rewrites every results file identically, provenance aside, and trains nothing again."""
     runs, _, _, _ = smoke_run
     copy = tmp_path / "runs"
-    shutil.copytree(runs, copy, ignore=lambda folder, names: [n for n in names if Path(folder) == runs / "smoke"
-                                                              and n in ("results", "notebooks")])
+    shutil.copytree(runs, copy, ignore=lambda folder, names: [n for n in names if Path(folder) == runs / "smoke" and n in ("results", "notebooks")])
     stages = stage_folders(copy / "smoke")
     assert stages and not (copy / "smoke" / "results").exists()
     pipeline.main(["run", "--preset", "smoke", "--runs-dir", str(copy)])
@@ -243,18 +242,26 @@ def test_universality_chapter_results_are_exact_and_consistent(smoke_run):
 
     # One pair recomputed from the stored real SAE activations with a dense float64 brute force.
     pair = latents[(latents.site == site) & (latents.kind == "cross-width")].iloc[0]
-    folder = lambda model, seed: runs / "smoke" / saes[(saes.model == model) & (saes.site == site)  # noqa: E731
-                                                      & (saes.sae_seed == seed)].activations.iloc[0]
+
+    def folder(model: str, seed: int) -> Path:
+        return runs / "smoke" / saes[(saes.model == model) & (saes.site == site) & (saes.sae_seed == seed)].activations.iloc[0]
+
     a, b = (SparseActivations.open(folder(m, s)).dense() for m, s in ((pair.scored, pair.scored_seed), (pair.against, pair.against_seed)))
     with np.errstate(invalid="ignore", divide="ignore"):
-        corr = np.corrcoef(np.concatenate([a, b], axis=1).T)[: a.shape[1], a.shape[1]:]
+        corr = np.corrcoef(np.concatenate([a, b], axis=1).T)[: a.shape[1], a.shape[1] :]
     expected = np.nanmax(np.where(np.isnan(corr), -np.inf, corr), axis=1)
     expected[~np.isfinite(expected)] = np.nan
-    ours = latents[(latents.site == site) & (latents.kind == "cross-width") & (latents.scored == pair.scored)
-                   & (latents.against == pair.against)].sort_values("latent").universality.to_numpy()
+    ours = (
+        latents[(latents.site == site) & (latents.kind == "cross-width") & (latents.scored == pair.scored) & (latents.against == pair.against)]
+        .sort_values("latent")
+        .universality.to_numpy()
+    )
     np.testing.assert_allclose(ours, expected, atol=1e-6, equal_nan=True)
-    np.testing.assert_allclose(latents[(latents.scored == pair.scored) & (latents.site == site)].drop_duplicates("latent")
-                               .sort_values("latent").max_activation, a.max(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(
+        latents[(latents.scored == pair.scored) & (latents.site == site)].drop_duplicates("latent").sort_values("latent").max_activation,
+        a.max(axis=0),
+        rtol=1e-6,
+    )
 
     # Keeping every latent splices the whole SAE: chapter 4's spliced loss on the same windows.
     losses = pd.read_csv(results / "top_fraction_losses.csv")
@@ -287,8 +294,12 @@ def test_training_dynamics_ends_at_chapter_5s_pair_and_starts_at_initialisation(
     last = {axis: group[group.lm_fraction.eq(1) & group.sae_fraction.eq(1)].set_index("scored").r for axis, group in r.groupby("axis")}
     assert last["language models"].to_dict() == last["SAEs"].to_dict()
     summary = pd.read_csv(results / "05_universality" / "pair_summary.csv")
-    first = summary[(summary.kind == "cross-width") & (summary.site == "blocks.1.hook_resid_pre")
-                    & (summary.scored_seed == summary.scored_seed.min()) & (summary.against_seed == summary.against_seed.min())]
+    first = summary[
+        (summary.kind == "cross-width")
+        & (summary.site == "blocks.1.hook_resid_pre")
+        & (summary.scored_seed == summary.scored_seed.min())
+        & (summary.against_seed == summary.against_seed.min())
+    ]
     for scored, value in last["SAEs"].items():
         assert value == pytest.approx(float(first[first.scored == scored].r.iloc[0]), abs=1e-12)
     metrics = pd.read_csv(results / "04_saes" / "sae_metrics.csv")
@@ -338,8 +349,12 @@ def test_equal_n_check_reuses_chapter_3_and_matches_every_pair(smoke_run):
     chapter_3 = pd.read_csv(results / "03_language_models" / "models.csv").drop_duplicates("model").set_index("model")
     for name in ("L2-d32", "L8-d16"):  # chapter 3's pair, trained once
         assert models.val_loss[name] == chapter_3.final_val_loss[name]
-    assert models.site.to_dict() == {"L2-d32": "blocks.1.hook_resid_mid", "L2-d32-seed1": "blocks.1.hook_resid_mid",
-                                     "L8-d16": "blocks.6.hook_resid_pre", "L8-d16-seed1": "blocks.6.hook_resid_pre"}
+    assert models.site.to_dict() == {
+        "L2-d32": "blocks.1.hook_resid_mid",
+        "L2-d32-seed1": "blocks.1.hook_resid_mid",
+        "L8-d16": "blocks.6.hook_resid_pre",
+        "L8-d16-seed1": "blocks.6.hook_resid_pre",
+    }
     assert (models.kaplan_N == 12 * models.n_layers * models.d_model**2).all()
     assert (models.total == models.non_embedding + models.embedding).all()
     sweep = pd.read_csv(results / "07_equal_n" / "sae_sweep.csv")
@@ -501,13 +516,14 @@ def bundles_of(runs, root, presets):
 
 
 def test_ladder_has_one_rung_per_bundle(smoke_run, tmp_path):
-    from helpers.publish import ladder
     from helpers.chapters.configs import UniversalityConfig
+    from helpers.publish import ladder
 
     runs, _, _, _ = smoke_run
     intervals = pd.read_csv(runs / "smoke" / "results" / "05_universality" / "r_intervals.csv")
-    own_r = float(intervals[(intervals.level == "kind") & (intervals.kind == "cross-width")
-                            & (intervals.site == "blocks.1.hook_resid_pre")].r.iloc[0])
+    own_r = float(
+        intervals[(intervals.level == "kind") & (intervals.kind == "cross-width") & (intervals.site == "blocks.1.hook_resid_pre")].r.iloc[0]
+    )
     for presets in ([], ["study"], ["study", "quick"]):
         root = bundles_of(runs, tmp_path / f"bundles{len(presets)}", presets)
         cfg = UniversalityConfig.from_params(preset="smoke", runs_dir=str(runs), bundles_dir=str(root))
@@ -553,7 +569,11 @@ def test_ladder_chapters_show_two_bundles_and_stop_on_a_corrupt_one(smoke_run, t
 
 def test_ladder_chapters_without_bundles_say_so(smoke_run):
     _, outputs, _, _ = smoke_run
-    for chapter, name in (("03_language_models", "ladder_rungs"), ("06_training_dynamics", "dyn_ladder_rungs"),
-                          ("07_equal_n", "eq_ladder_rungs"), ("08_discussion", "verdict_rungs")):
+    for chapter, name in (
+        ("03_language_models", "ladder_rungs"),
+        ("06_training_dynamics", "dyn_ladder_rungs"),
+        ("07_equal_n", "eq_ladder_rungs"),
+        ("08_discussion", "verdict_rungs"),
+    ):
         text = glued(nbformat.read(outputs[CHAPTERS.index(chapter)], as_version=4))[name]["text/markdown"]
         assert text.startswith("only this run (`smoke`)")

@@ -19,10 +19,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from book_source import numbered
-from helpers.core import paths
+
 from helpers import runner
+from helpers.core import paths
 
 pytestmark = pytest.mark.pdf
 
@@ -115,8 +115,7 @@ def test_every_figure_and_table_is_a_numbered_float_with_its_caption():
 def test_every_page_renders(tmp_path):
     require(shutil.which("pdftoppm") is not None, "pdftoppm not found (Debian package poppler-utils)")
     pdf_text()
-    pages = int(re.search(r"Pages:\s+(\d+)", subprocess.run(["pdfinfo", str(PDF)], capture_output=True, text=True,
-                                                              check=True).stdout).group(1))
+    pages = int(re.search(r"Pages:\s+(\d+)", subprocess.run(["pdfinfo", str(PDF)], capture_output=True, text=True, check=True).stdout).group(1))
     subprocess.run(["pdftoppm", "-r", "20", "-png", str(PDF), str(tmp_path / "page")], check=True, capture_output=True)
     assert len(list(tmp_path.glob("page-*.png"))) == pages > 10
 

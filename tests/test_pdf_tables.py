@@ -9,8 +9,7 @@ from helpers.publish.pdf_tables import LONG_TABLE_ROWS, column_spec, escape, sty
 
 
 def test_escape_by_hand():
-    assert escape(r"a_b 5% {x} e^(-1) ~ \ & #$") == \
-        r"a\_b 5\% \{x\} e\textasciicircum{}(-1) \textasciitilde{} \textbackslash{} \& \#\$"
+    assert escape(r"a_b 5% {x} e^(-1) ~ \ & #$") == r"a\_b 5\% \{x\} e\textasciicircum{}(-1) \textasciitilde{} \textbackslash{} \& \#\$"
 
 
 def test_styler_table_shows_what_the_html_shows():

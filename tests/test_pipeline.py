@@ -25,8 +25,22 @@ TOLERANCE = 1e-5
 
 def torchrun(runs: Path, processes: int = 2) -> Path:
     """Train MODEL of the smoke preset under torchrun; returns the folder rank 0 prints."""
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
-               "-m", "helpers.pipeline", "train", "--preset", "smoke", "--model", MODEL, "--runs-dir", str(runs)]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={processes}",
+        "-m",
+        "helpers.pipeline",
+        "train",
+        "--preset",
+        "smoke",
+        "--model",
+        MODEL,
+        "--runs-dir",
+        str(runs),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-3000:]
     return Path(done.stdout.strip().splitlines()[-1])
@@ -70,11 +84,13 @@ def test_micro_batches_follow_the_whole_batch(one_process, tmp_path):
 
 
 def test_bad_arguments_stop_before_any_file(tmp_path, monkeypatch, capsys):
-    for argv, named in ((["train", "--model", "L9-d3"], "'model' = 'L9-d3'"),
-                        (["train", "--model", MODEL, "--micro-batch", "-1"], "'micro_batch' = -1"),
-                        (["sae", "--model", MODEL, "--hook", "blocks.9.hook_resid_pre"], "'hook' = 'blocks.9.hook_resid_pre'"),
-                        (["sae", "--model", MODEL, "--hook", "blocks.1.hook_mlp_out", "--replicate", "1"], "'replicate' = 1"),
-                        (["run", "--chapters", "03,09"], "'chapters' = '09'")):
+    for argv, named in (
+        (["train", "--model", "L9-d3"], "'model' = 'L9-d3'"),
+        (["train", "--model", MODEL, "--micro-batch", "-1"], "'micro_batch' = -1"),
+        (["sae", "--model", MODEL, "--hook", "blocks.9.hook_resid_pre"], "'hook' = 'blocks.9.hook_resid_pre'"),
+        (["sae", "--model", MODEL, "--hook", "blocks.1.hook_mlp_out", "--replicate", "1"], "'replicate' = 1"),
+        (["run", "--chapters", "03,09"], "'chapters' = '09'"),
+    ):
         with pytest.raises(SystemExit):
             pipeline.main([*argv, "--preset", "smoke", "--runs-dir", str(tmp_path)])
         assert named in capsys.readouterr().err

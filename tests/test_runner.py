@@ -2,8 +2,8 @@
 
 import yaml
 
-from helpers.core import paths
 from helpers import runner
+from helpers.core import paths
 
 
 def test_chapters_follow_the_table_of_contents():

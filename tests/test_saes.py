@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.lm.gpt import GPT
 from helpers.lm.family import ModelShape, to_hooked
-from helpers.sae.training import SAESettings, load_sae, map_hook, train_sae
+from helpers.lm.gpt import GPT
 from helpers.sae.evaluation import evaluate_sae, loss_recovered, reconstruction_metrics, spliced_loss
+from helpers.sae.training import SAESettings, load_sae, map_hook, train_sae
 
 torch.manual_seed(0)
 
@@ -106,8 +106,7 @@ def test_sae_trains_offline_saves_in_saelens_format_and_reloads(model_pair, tmp_
 
     model, hooked, _ = model_pair
     train = np.random.default_rng(0).integers(0, 50, 20_000).astype(np.uint16)
-    settings = SAESettings(architecture=architecture, d_sae=64, l1_coefficient=1.0, k=4, lr=1e-3,
-                           training_tokens=4096, context=16, batch_tokens=256)
+    settings = SAESettings(architecture=architecture, d_sae=64, l1_coefficient=1.0, k=4, lr=1e-3, training_tokens=4096, context=16, batch_tokens=256)
     folder = train_sae("m", "key", hooked, "blocks.1.hook_mlp_out", train, "tokens", settings, tmp_path, torch.device("cpu"))
     assert {"cfg.json", "sae_weights.safetensors", "summary.json"} <= {p.name for p in folder.iterdir()}
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # staging folder renamed away
@@ -169,8 +168,7 @@ def test_kept_checkpoints_do_not_change_the_sae_and_load_like_the_final_one(mode
     train = np.random.default_rng(0).integers(0, 50, 20_000).astype(np.uint16)
     settings = SAESettings(d_sae=32, l1_coefficient=1.0, lr=1e-3, training_tokens=2048, context=16, batch_tokens=256)
     plain = train_sae("m", "key", hooked, "blocks.1.hook_resid_pre", train, "tokens", settings, tmp_path, torch.device("cpu"))
-    kept = train_sae("m", "key", hooked, "blocks.1.hook_resid_pre", train, "tokens", settings, tmp_path, torch.device("cpu"),
-                     checkpoints=3)
+    kept = train_sae("m", "key", hooked, "blocks.1.hook_resid_pre", train, "tokens", settings, tmp_path, torch.device("cpu"), checkpoints=3)
     assert kept != plain and kept.name == plain.name + "-checkpoints3"
     first, second = (load_file(str(folder / "sae_weights.safetensors")) for folder in (plain, kept))
     assert all(torch.equal(first[name], second[name]) for name in first)
@@ -182,11 +180,28 @@ def test_kept_checkpoints_do_not_change_the_sae_and_load_like_the_final_one(mode
 
     staging = tmp_path / "reference"  # SAELens's final checkpoint against its final SAE
     config = sae_lens.LanguageModelSAERunnerConfig(
-        sae=_sae_config(settings, 32), model_name="m", hook_name="blocks.1.hook_resid_pre", dataset_path="",
-        is_dataset_tokenized=True, streaming=False, context_size=16, prepend_bos=False, training_tokens=2048,
-        train_batch_size_tokens=256, n_batches_in_buffer=32, store_batch_size_prompts=16, lr=1e-3, device="cpu",
-        logger=sae_lens.LoggingConfig(log_to_wandb=False), output_path=str(staging), checkpoint_path=str(staging / "checkpoints"),
-        n_checkpoints=0, save_final_checkpoint=True, verbose=False, n_batches_for_norm_estimate=10)
+        sae=_sae_config(settings, 32),
+        model_name="m",
+        hook_name="blocks.1.hook_resid_pre",
+        dataset_path="",
+        is_dataset_tokenized=True,
+        streaming=False,
+        context_size=16,
+        prepend_bos=False,
+        training_tokens=2048,
+        train_batch_size_tokens=256,
+        n_batches_in_buffer=32,
+        store_batch_size_prompts=16,
+        lr=1e-3,
+        device="cpu",
+        logger=sae_lens.LoggingConfig(log_to_wandb=False),
+        output_path=str(staging),
+        checkpoint_path=str(staging / "checkpoints"),
+        n_checkpoints=0,
+        save_final_checkpoint=True,
+        verbose=False,
+        n_batches_for_norm_estimate=10,
+    )
     with seeded(0):
         sae_lens.LanguageModelSAETrainingRunner(config, override_model=hooked, override_dataset=training_windows(train, 16)).run()
     _inference_checkpoints(staging)

@@ -90,11 +90,12 @@ DDP_RUNNER = textwrap.dedent(
     distributed.stop(world)
     """
 )
+
+
 @pytest.fixture(scope="module")
 def straight(tokens, tmp_path_factory):
     """RUNNER's model trained without interruption, in one process."""
-    settings = TrainSettings(steps=400, batch_size=8, n_ctx=32, warmup_steps=10, eval_interval=50,
-                             eval_windows=8, checkpoint_interval=20)
+    settings = TrainSettings(steps=400, batch_size=8, n_ctx=32, warmup_steps=10, eval_interval=50, eval_windows=8, checkpoint_interval=20)
     return train_model("m", ModelShape(4, 64), tokens, settings, tmp_path_factory.mktemp("straight"), CPU, progress=False)
 
 
@@ -133,9 +134,10 @@ def test_a_data_parallel_run_killed_after_its_first_checkpoint_resumes(tokens, t
     ends exactly where an uninterrupted two-process run ends; only rank 0 wrote files."""
     script = tmp_path / "train_ddp.py"
     script.write_text(DDP_RUNNER)
+
     def command(folder):
-        return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script),
-                str(tokens.folder), str(folder)]
+        return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script), str(tokens.folder), str(folder)]
+
     subprocess.run(command(tmp_path / "straight"), check=True, capture_output=True)
     (straight,) = (tmp_path / "straight").iterdir()
     kill_after_first_checkpoint(command(tmp_path / "ddp"), tmp_path / "ddp")

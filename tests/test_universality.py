@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.lm.gpt import GPT
 from helpers.lm.family import ModelShape, to_hooked
+from helpers.lm.gpt import GPT
+from helpers.universality.activations import collect_activations, permute_windows, token_activations, top_activations, write_sparse
 from helpers.universality.correlation import ORIGINAL_EPSILON, latent_stats, max_correlations, with_original_dead_arithmetic
-from helpers.universality.activations import (collect_activations, permute_windows, token_activations, top_activations, write_sparse)
 
 
 def sparse_random(rng, tokens, latents, active, dead=3):
@@ -22,7 +22,7 @@ def sparse_random(rng, tokens, latents, active, dead=3):
 def brute_force(a: np.ndarray, b: np.ndarray):
     """np.corrcoef in float64 over the dense concatenation, dead latents excluded from maxima."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        full = np.corrcoef(np.concatenate([a, b], axis=1).T)[: a.shape[1], a.shape[1]:]
+        full = np.corrcoef(np.concatenate([a, b], axis=1).T)[: a.shape[1], a.shape[1] :]
     masked = np.where(np.isnan(full), -np.inf, full)
     out = []
     for axis in (1, 0):

@@ -5,8 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.chapters.universality_suite import (fraction_slopes, fraction_verdict, keep_mask, loss_gap,
-                                        width_counts)
+from helpers.chapters.universality_suite import fraction_slopes, fraction_verdict, keep_mask, loss_gap, width_counts
 
 
 def test_keep_mask_by_hand():
@@ -23,26 +22,50 @@ def test_keep_mask_by_hand():
         keep_mask(importance, 0.5, "densest")
 
 
-def latent_rows(scored, d_model, against, against_d_model, universality, frequency=None, match=None, kind="cross-width",
-                one_to_one=None, scored_seed=0, against_seed=0):
+def latent_rows(
+    scored,
+    d_model,
+    against,
+    against_d_model,
+    universality,
+    frequency=None,
+    match=None,
+    kind="cross-width",
+    one_to_one=None,
+    scored_seed=0,
+    against_seed=0,
+):
     n = len(universality)
-    return pd.DataFrame({"kind": kind, "scored": scored, "scored_seed": scored_seed, "d_model": d_model, "against": against,
-                         "against_seed": against_seed, "against_d_model": against_d_model, "latent": np.arange(n),
-                         "universality": universality, "dead": np.isnan(universality),
-                         "one_to_one": one_to_one if one_to_one is not None else universality,
-                         "frequency": frequency if frequency is not None else np.full(n, 0.1),
-                         "match": match if match is not None else np.zeros(n, dtype=int)})
+    return pd.DataFrame(
+        {
+            "kind": kind,
+            "scored": scored,
+            "scored_seed": scored_seed,
+            "d_model": d_model,
+            "against": against,
+            "against_seed": against_seed,
+            "against_d_model": against_d_model,
+            "latent": np.arange(n),
+            "universality": universality,
+            "dead": np.isnan(universality),
+            "one_to_one": one_to_one if one_to_one is not None else universality,
+            "frequency": frequency if frequency is not None else np.full(n, 0.1),
+            "match": match if match is not None else np.zeros(n, dtype=int),
+        }
+    )
 
 
 def test_width_counts_by_hand():
     nan = np.nan
-    latents = pd.concat([
-        latent_rows("A", 16, "B", 32, np.array([0.9, 0.2, 0.6, nan]), one_to_one=np.array([0.9, 0.2, 0.1, nan])),
-        latent_rows("A", 16, "C", 64, np.array([0.8, 0.7, 0.1, nan]), one_to_one=np.array([0.1, 0.7, 0.1, nan])),
-        latent_rows("B", 32, "A", 16, np.array([0.1, 0.1, 0.1, 0.1])),
-        latent_rows("B", 32, "C", 64, np.array([0.1, 0.1, 0.1, 0.6])),
-        latent_rows("A", 16, "B", 32, np.array([0.9, 0.9, 0.9, 0.9]), scored_seed=1),  # another replicate: ignored
-    ])
+    latents = pd.concat(
+        [
+            latent_rows("A", 16, "B", 32, np.array([0.9, 0.2, 0.6, nan]), one_to_one=np.array([0.9, 0.2, 0.1, nan])),
+            latent_rows("A", 16, "C", 64, np.array([0.8, 0.7, 0.1, nan]), one_to_one=np.array([0.1, 0.7, 0.1, nan])),
+            latent_rows("B", 32, "A", 16, np.array([0.1, 0.1, 0.1, 0.1])),
+            latent_rows("B", 32, "C", 64, np.array([0.1, 0.1, 0.1, 0.6])),
+            latent_rows("A", 16, "B", 32, np.array([0.9, 0.9, 0.9, 0.9]), scored_seed=1),  # another replicate: ignored
+        ]
+    )
     counts = width_counts(latents, 0.5).set_index("model")
     # d_model, latents, alive, matched any, matched all, one-to-one any, one-to-one all
     assert counts.loc["A"].tolist() == [16, 4, 3, 3, 1, 2, 0]
@@ -52,9 +75,12 @@ def test_width_counts_by_hand():
 def power_law_losses(alphas: dict[tuple[str, float], float], noise: float = 0.0) -> pd.DataFrame:
     n = np.array([1e5, 4e5, 1.6e6, 6.4e6])
     rng = np.random.default_rng(0)
-    return pd.concat([pd.DataFrame({"rule": rule, "keep_fraction": f, "N": n,
-                                    "ce_spliced": (1e10 / n) ** alpha * np.exp(rng.normal(0, noise, 4))})
-                      for (rule, f), alpha in alphas.items()])
+    return pd.concat(
+        [
+            pd.DataFrame({"rule": rule, "keep_fraction": f, "N": n, "ce_spliced": (1e10 / n) ** alpha * np.exp(rng.normal(0, noise, 4))})
+            for (rule, f), alpha in alphas.items()
+        ]
+    )
 
 
 def test_fraction_slopes_recover_a_power_law():
@@ -65,9 +91,21 @@ def test_fraction_slopes_recover_a_power_law():
 
 def test_fraction_verdict_compares_with_both_controls():
     def verdict(top, random, least, noise=0.0):
-        return fraction_verdict(fraction_slopes(power_law_losses({
-            ("most important", 0.5): top, ("random", 0.5): random, ("least important", 0.5): least,
-            ("most important", 1.0): 0.09, ("random", 1.0): 0.09, ("least important", 1.0): 0.09}, noise)))[0]
+        return fraction_verdict(
+            fraction_slopes(
+                power_law_losses(
+                    {
+                        ("most important", 0.5): top,
+                        ("random", 0.5): random,
+                        ("least important", 0.5): least,
+                        ("most important", 1.0): 0.09,
+                        ("random", 1.0): 0.09,
+                        ("least important", 1.0): 0.09,
+                    },
+                    noise,
+                )
+            )
+        )[0]
 
     assert verdict(0.02, 0.05, 0.06) == "reproduced"
     assert verdict(0.02, 0.01, 0.06) == "not reproduced"  # random-x% rises just as much: splice damage
@@ -81,12 +119,14 @@ def test_loss_gap_is_symmetric_in_nats():
 def test_first_replicates_keeps_each_models_lowest_seed_on_both_sides():
     from helpers.chapters.universality_suite import first_replicates
 
-    rows = pd.concat([
-        latent_rows("A", 16, "B", 32, np.array([0.1]), scored_seed=0, against_seed=0),
-        latent_rows("A", 16, "B", 32, np.array([0.2]), scored_seed=1, against_seed=0),
-        latent_rows("A", 16, "B", 32, np.array([0.3]), scored_seed=0, against_seed=1),
-        latent_rows("C", 16, "A", 16, np.array([0.4]), scored_seed=1000, against_seed=0, kind="seed control"),
-        latent_rows("A", 16, "A", 16, np.array([0.5]), scored_seed=0, against_seed=1, kind="SAE seed"),
-        latent_rows("A", 16, "tokens", 0, np.array([0.6]), scored_seed=0, against_seed=0, kind="token identity"),
-    ])
+    rows = pd.concat(
+        [
+            latent_rows("A", 16, "B", 32, np.array([0.1]), scored_seed=0, against_seed=0),
+            latent_rows("A", 16, "B", 32, np.array([0.2]), scored_seed=1, against_seed=0),
+            latent_rows("A", 16, "B", 32, np.array([0.3]), scored_seed=0, against_seed=1),
+            latent_rows("C", 16, "A", 16, np.array([0.4]), scored_seed=1000, against_seed=0, kind="seed control"),
+            latent_rows("A", 16, "A", 16, np.array([0.5]), scored_seed=0, against_seed=1, kind="SAE seed"),
+            latent_rows("A", 16, "tokens", 0, np.array([0.6]), scored_seed=0, against_seed=0, kind="token identity"),
+        ]
+    )
     assert first_replicates(rows).universality.tolist() == [0.1, 0.4, 0.6]

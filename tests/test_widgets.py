@@ -4,9 +4,9 @@ import re
 
 import pytest
 
+from helpers.publish.widgets import ShapeExplorer, ToyModelExplorer
 from helpers.theory import superposition as sp
 from helpers.theory.toy_models import train_toy_models
-from helpers.publish.widgets import ShapeExplorer, ToyModelExplorer
 
 
 def required_sparsity_shown(explorer: ShapeExplorer) -> float:

@@ -20,18 +20,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helpers import chapters
-from helpers.lm import distributed
 from helpers.chapters import equal_n, model_suite, sae_suite
+from helpers.chapters.configs import CONFIGS, EqualNConfig, LanguageModelsConfig, SAEsConfig, UniversalityConfig, load_preset, preset_block
+from helpers.chapters.model_suite import PlannedModel
 from helpers.core import hardware, paths
-from helpers.chapters.configs import (CONFIGS, EqualNConfig, LanguageModelsConfig, SAEsConfig, UniversalityConfig, load_preset, preset_block)
 from helpers.core.parameters import ParameterError
 from helpers.core.provenance import ChapterRun
-from helpers.chapters.model_suite import PlannedModel
+from helpers.lm import distributed
 from helpers.lm.corpus import Corpus, load_corpus
-from helpers.sae.training import map_hook, sae_key
-from helpers.lm.tokens import token_key
 from helpers.lm.family import to_hooked
+from helpers.lm.tokens import token_key
 from helpers.lm.training import load_trained, model_key, train_model
+from helpers.sae.training import map_hook, sae_key
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,9 @@ class Job:
     def command(self, preset: str) -> str:
         if self.kind == "model":
             return f"python -m helpers.pipeline train --preset {preset} --model {self.model}"
-        return (f"python -m helpers.pipeline sae --preset {preset} --model {self.model} --hook {self.hook}"
-                + (f" --replicate {self.replicate}" if self.replicate else ""))
+        return f"python -m helpers.pipeline sae --preset {preset} --model {self.model} --hook {self.hook}" + (
+            f" --replicate {self.replicate}" if self.replicate else ""
+        )
 
 
 class MissingInputError(RuntimeError):
@@ -63,10 +64,11 @@ class MissingInputError(RuntimeError):
 
 def configs(preset: str, runs_dir: str | None) -> tuple[LanguageModelsConfig, SAEsConfig, UniversalityConfig]:
     """Chapters 3, 4 and 5's validated configs in ``preset``."""
+
     def load(cls, chapter: str):
         return cls.from_params(**{**preset_block(preset, chapter), "runs_dir": runs_dir or ""})
-    return (load(LanguageModelsConfig, "03_language_models"), load(SAEsConfig, "04_saes"),
-            load(UniversalityConfig, "05_universality"))
+
+    return (load(LanguageModelsConfig, "03_language_models"), load(SAEsConfig, "04_saes"), load(UniversalityConfig, "05_universality"))
 
 
 def planned_models(preset: str, runs_dir: str | None = None) -> dict[str, PlannedModel]:
@@ -134,8 +136,16 @@ def train(preset: str, model: str, runs_dir: str | None = None, micro_batch: int
         _, data = model_suite.prepare_data(lm_cfg, corpus)
         if world.is_main:
             distributed.barrier(world)
-        trained = train_model(planned.name, planned.shape, data, model_suite.settings_for(lm_cfg, planned.seed),
-                              paths.models_dir(preset, runs_dir), device, world=world, micro_batch=micro_batch)
+        trained = train_model(
+            planned.name,
+            planned.shape,
+            data,
+            model_suite.settings_for(lm_cfg, planned.seed),
+            paths.models_dir(preset, runs_dir),
+            device,
+            world=world,
+            micro_batch=micro_batch,
+        )
     finally:
         distributed.stop(world)
     assert trained.folder == job.folder
@@ -155,8 +165,9 @@ def train_one_sae(preset: str, model: str, hook: str, replicate: int = 0, runs_d
     seed = planned_models(preset, runs_dir)[model].seed
     device = hardware.resolve_device(sae_cfg.device)
     trained = load_trained(model, model_job.folder, device)
-    folder = sae_suite.train_one(sae_cfg, model, trained, to_hooked(trained.model, data.tokenizer, device), hook,
-                                 sae_suite.sae_seed(sae_cfg, seed, replicate), data, device)
+    folder = sae_suite.train_one(
+        sae_cfg, model, trained, to_hooked(trained.model, data.tokenizer, device), hook, sae_suite.sae_seed(sae_cfg, seed, replicate), data, device
+    )
     assert folder == job.folder, (folder, job.folder)
     return folder
 
@@ -199,10 +210,12 @@ def run_chapters(preset: str, selection: str | None = None, runs_dir: str | None
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m helpers.pipeline", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, text in (("run", "every chapter's computation (or --chapters), writing the chapters' results files"),
-                       ("plan", "list the preset's independent jobs with their cache keys and state"),
-                       ("train", "train one language model (under torchrun: data-parallel)"),
-                       ("sae", "train one SAE of a trained model at one hook")):
+    for name, text in (
+        ("run", "every chapter's computation (or --chapters), writing the chapters' results files"),
+        ("plan", "list the preset's independent jobs with their cache keys and state"),
+        ("train", "train one language model (under torchrun: data-parallel)"),
+        ("sae", "train one SAE of a trained model at one hook"),
+    ):
         command = commands.add_parser(name, help=text)
         command.add_argument("--preset", required=True, help="a preset name (a file in presets/)")
         command.add_argument("--runs-dir", default=None, help="folder for runs/<preset>/ (default: <project>/runs)")
@@ -211,8 +224,9 @@ def main(argv: list[str] | None = None) -> None:
         if name in ("train", "sae"):
             command.add_argument("--model", required=True, help="a model name from `plan`, e.g. L8-d128")
         if name == "train":
-            command.add_argument("--micro-batch", type=int, default=0,
-                                 help="sequences per forward pass on each process (gradient accumulation); 0: its whole share")
+            command.add_argument(
+                "--micro-batch", type=int, default=0, help="sequences per forward pass on each process (gradient accumulation); 0: its whole share"
+            )
         if name == "sae":
             command.add_argument("--hook", required=True, help="a hook of chapter 4 (or chapter 5's site), as `plan` lists it")
             command.add_argument("--replicate", type=int, default=0, help="the SAE's seed replicate (0: chapter 4's)")
@@ -227,7 +241,9 @@ def main(argv: list[str] | None = None) -> None:
             for job in jobs:
                 print(f"{'done' if job.done else 'todo':8} {job.kind:6} {job.key:16} {job.command(args.preset)}")
         elif args.command == "train":
-            print(train(args.preset, args.model, args.runs_dir, args.micro_batch))
+            folder = train(args.preset, args.model, args.runs_dir, args.micro_batch)
+            if distributed.from_environment().is_main:  # one line on stdout, however many processes
+                print(folder)
         else:
             print(train_one_sae(args.preset, args.model, args.hook, args.replicate, args.runs_dir))
     except (ParameterError, MissingInputError, FileNotFoundError) as error:

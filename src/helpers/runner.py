@@ -31,10 +31,10 @@ from typing import Any
 
 import yaml
 
+from helpers.chapters.configs import CONFIGS, load_preset
 from helpers.core import atomic, paths
 from helpers.publish import web_assets
 from helpers.publish.bundle import committed_bundles
-from helpers.chapters.configs import CONFIGS, load_preset
 
 BOOK_FILES = ("_toc.yml", "book")
 BINDERHUB = "https://mybinder.org"
@@ -43,9 +43,13 @@ BOOK_PDF = "book.pdf"
 #: What the PDF build needs, each with the Debian package that provides it: programs on PATH, then
 #: LaTeX files found by kpsewhich.
 PDF_PROGRAMS = {"xelatex": "texlive-xetex", "latexmk": "latexmk", "kpsewhich": "texlive-base"}
-PDF_FILES = {"fncychap.sty": "texlive-latex-extra", "tabulary.sty": "texlive-latex-extra",
-             "fontspec.sty": "texlive-latex-recommended", "FreeSerif.otf": "fonts-freefont-otf",
-             "lmodern.sty": "lmodern"}
+PDF_FILES = {
+    "fncychap.sty": "texlive-latex-extra",
+    "tabulary.sty": "texlive-latex-extra",
+    "fontspec.sty": "texlive-latex-recommended",
+    "FreeSerif.otf": "fonts-freefont-otf",
+    "lmodern.sty": "lmodern",
+}
 
 
 def chapters_in_book_order(root: Path | None = None) -> list[str]:
@@ -137,9 +141,7 @@ def execute(
         failed.unlink(missing_ok=True)
         with atomic.atomic_path(output) as tmp, inline_figures():
             try:
-                papermill.execute_notebook(
-                    source, tmp, parameters=parameters, cwd=root, progress_bar=False, log_output=False
-                )
+                papermill.execute_notebook(source, tmp, parameters=parameters, cwd=root, progress_bar=False, log_output=False)
                 _hide_injected_parameters(tmp)
             except Exception:
                 shutil.copyfile(tmp, failed)
@@ -215,8 +217,7 @@ def _font_installed(file_name: str) -> bool:
     return file_name in listing
 
 
-def stage_book(preset: str, runs_dir: str | Path | None, output: Path, log: Callable[[str], None],
-               pdf: str | None = None) -> Path:
+def stage_book(preset: str, runs_dir: str | Path | None, output: Path, log: Callable[[str], None], pdf: str | None = None) -> Path:
     """The staging folder ``<output>/_build/stage``: the book's pages and the preset's executed
     notebooks, with this build's configuration (``pdf``: the PDF's address relative to the site)."""
     root = paths.project_root()
@@ -242,14 +243,24 @@ def stage_book(preset: str, runs_dir: str | Path | None, output: Path, log: Call
 
 
 def _jupyter_book(stage: Path, output: Path, builder: str, preset: str, log: Callable[[str], None]) -> None:
-    command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(stage), "--path-output", str(output),
-               "--builder", builder, "--all", "-W", "-n", "--keep-going"]
+    command = [
+        str(Path(sys.executable).with_name("jupyter-book")),
+        "build",
+        str(stage),
+        "--path-output",
+        str(output),
+        "--builder",
+        builder,
+        "--all",
+        "-W",
+        "-n",
+        "--keep-going",
+    ]
     log(f"[{preset}] building the book ({builder}): {' '.join(command)}")
     subprocess.run(command, check=True, cwd=paths.project_root())
 
 
-def build(preset: str, runs_dir: str | Path | None = None, log: Callable[[str], None] = print,
-          output: str | Path | None = None) -> Path:
+def build(preset: str, runs_dir: str | Path | None = None, log: Callable[[str], None] = print, output: str | Path | None = None) -> Path:
     """Build ``<output>/_build/html`` (default: the project's) from the preset's executed notebooks;
     warnings fail the build. A PDF already built from them (:func:`build_pdf`) is linked from every
     page and copied beside them."""
@@ -271,15 +282,18 @@ def _executed_at(preset: str, runs_dir: str | Path | None) -> float:
     return max((p.stat().st_mtime for p in executed.glob("*.ipynb")), default=0.0)
 
 
-def build_pdf(preset: str, runs_dir: str | Path | None = None, log: Callable[[str], None] = print,
-              output: str | Path | None = None) -> Path:
+def build_pdf(preset: str, runs_dir: str | Path | None = None, log: Callable[[str], None] = print, output: str | Path | None = None) -> Path:
     """Build ``<output>/_build/latex/book.pdf`` from the preset's executed notebooks with Jupyter
     Book's LaTeX builder; Sphinx warnings and LaTeX errors fail it. What is missing to build it is
     named (with its Debian package) before anything is staged."""
     missing = missing_pdf_tools()
     if missing:
-        raise RuntimeError("the PDF needs " + ", ".join(missing) + "; on Debian: apt-get install "
-                           + " ".join(sorted({m.split("Debian package ")[1].rstrip(")") for m in missing})))
+        raise RuntimeError(
+            "the PDF needs "
+            + ", ".join(missing)
+            + "; on Debian: apt-get install "
+            + " ".join(sorted({m.split("Debian package ")[1].rstrip(")") for m in missing}))
+        )
     output = Path(output) if output else paths.project_root()
     stage = stage_book(preset, runs_dir, output, log)
     pdf = output / "_build" / "latex" / BOOK_PDF
@@ -293,8 +307,11 @@ def build_pdf(preset: str, runs_dir: str | Path | None = None, log: Callable[[st
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m helpers.runner", description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["execute", "book", "pdf"],
-                        help="execute the notebooks; or execute and build the HTML; or execute, build the PDF and the HTML linking it")
+    parser.add_argument(
+        "command",
+        choices=["execute", "book", "pdf"],
+        help="execute the notebooks; or execute and build the HTML; or execute, build the PDF and the HTML linking it",
+    )
     parser.add_argument("--preset", default="quick", help="a preset name (a file in presets/)")
     parser.add_argument("--runs-dir", default=None, help="folder for runs/<preset>/ (default: <project>/runs)")
     parser.add_argument("--only", nargs="*", default=None, help="execute only these chapters")

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from helpers.lm import family
-from helpers.core import reference
-from helpers.theory import scaling
 from helpers.chapters.configs import ScalingLawsConfig
+from helpers.core import reference
 from helpers.core.provenance import ChapterRun
+from helpers.lm import family
+from helpers.theory import scaling
 
 TOKEN_BUDGETS = (1e8, 1e9, 1e10, 1e11)  # D of the L(N, D) curves
 COMPUTE_LAWS = {"chinchilla": scaling.HOFFMANN_2022, "epoch": scaling.BESIROGLU_2024}
@@ -65,11 +65,14 @@ def compute(cfg: ScalingLawsConfig, run: ChapterRun) -> ScalingLaws:
     published = reference.original_run()["language_models"]["fitted_law"]
     refit = scaling.fit_power_law(talk["non_embedding_params"], talk["train_loss"])
     refit_val = scaling.fit_power_law(talk["non_embedding_params"], talk["val_loss"])
-    run.save_json("talk_refit", {
-        "published": published,
-        "refit_train": {"n_c": refit.n_c, "alpha": refit.alpha, "r_squared": refit.r_squared},
-        "refit_val": {"n_c": refit_val.n_c, "alpha": refit_val.alpha, "r_squared": refit_val.r_squared},
-    })
+    run.save_json(
+        "talk_refit",
+        {
+            "published": published,
+            "refit_train": {"n_c": refit.n_c, "alpha": refit.alpha, "r_squared": refit.r_squared},
+            "refit_val": {"n_c": refit_val.n_c, "alpha": refit_val.alpha, "r_squared": refit_val.r_squared},
+        },
+    )
     return ScalingLaws(n_grid, d_grid, curves, counts, compute_plan, figure5, family, float(slope), talk, refit, refit_val)
 
 
@@ -80,16 +83,18 @@ def parameter_counts(cfg: ScalingLawsConfig) -> pd.DataFrame:
     for shape in cfg.shapes():
         exact = family.non_embedding_parameters(shape, cfg.n_ctx, cfg.d_vocab)
         approx = float(scaling.kaplan_parameter_count(shape.n_layers, shape.d_model))
-        rows.append({
-            "d_model": shape.d_model,
-            "n_heads": shape.n_heads,
-            "d_head": shape.d_head,
-            "N ≈ 12·L·d²": approx,
-            "N exact (HookedTransformer)": exact,
-            "exact / approx": exact / approx,
-            "training FLOPs per token (6N)": 6 * approx,
-            "N in the original run": original["non_embedding_params"].get(shape.d_model, np.nan),
-        })
+        rows.append(
+            {
+                "d_model": shape.d_model,
+                "n_heads": shape.n_heads,
+                "d_head": shape.d_head,
+                "N ≈ 12·L·d²": approx,
+                "N exact (HookedTransformer)": exact,
+                "exact / approx": exact / approx,
+                "training FLOPs per token (6N)": 6 * approx,
+                "N in the original run": original["non_embedding_params"].get(shape.d_model, np.nan),
+            }
+        )
     return pd.DataFrame(rows)
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from helpers.theory import superposition as sp
 from helpers.chapters.configs import SuperpositionConfig
 from helpers.core.provenance import ChapterRun
+from helpers.theory import superposition as sp
 from helpers.theory.toy_models import ToyModels, train_toy_models
 
 STICKING_POINTS = np.array([1, 3 / 4, 2 / 3, 1 / 2, 2 / 5, 3 / 8])  # dimensions per feature of Elhage et al.'s polytopes
@@ -45,44 +45,87 @@ def compute(cfg: SuperpositionConfig, run: ChapterRun) -> Superposition:
     run.save_table("model_a_b", comparison.reset_index(names="quantity"))
     s_b = float(sp.partner_sparsity(cfg.sparsity_a, float(comparison.loc["features per neuron", "B / A"])))
 
-    grid = pd.DataFrame([
-        {"width ratio k": k, "S_A": s, "S_B required": float(sp.partner_sparsity(s, k)),
-         "B's features rarer by": (1 - s) / (1 - float(sp.partner_sparsity(s, k)))}
-        for s in cfg.sparsities_a for k in cfg.width_factors
-    ])
+    grid = pd.DataFrame(
+        [
+            {
+                "width ratio k": k,
+                "S_A": s,
+                "S_B required": float(sp.partner_sparsity(s, k)),
+                "B's features rarer by": (1 - s) / (1 - float(sp.partner_sparsity(s, k))),
+            }
+            for s in cfg.sparsities_a
+            for k in cfg.width_factors
+        ]
+    )
     run.save_table("required_sparsity", grid)
 
-    fixes = pd.DataFrame([
-        {"width ratio k": k, "linear (b = 1)": float(sp.capacity_ratio(k, 1)), "b = 1.5": float(sp.capacity_ratio(k, 1.5)),
-         "square term (b = 2)": float(sp.capacity_ratio(k, 2))}
-        for k in cfg.width_factors
-    ])
+    fixes = pd.DataFrame(
+        [
+            {
+                "width ratio k": k,
+                "linear (b = 1)": float(sp.capacity_ratio(k, 1)),
+                "b = 1.5": float(sp.capacity_ratio(k, 1.5)),
+                "square term (b = 2)": float(sp.capacity_ratio(k, 2)),
+            }
+            for k in cfg.width_factors
+        ]
+    )
     run.save_table("capacity_ratio", fixes)
     cylinder = sp.cylinder(sorted({0.5, 1.0, *cfg.width_factors}))
     run.save_table("cylinder", cylinder)
 
-    demo = train_toy_models(cfg.toy_features, cfg.toy_hidden, cfg.toy_sparsities, cfg.toy_decays,
-                            steps=cfg.toy_steps, batch_size=cfg.toy_batch, lr=cfg.learning_rate, seed=cfg.seed)
-    run.save_table("toy_importance_demo", pd.DataFrame({
-        "sparsity": demo.sparsities, "importance_decay": demo.importance_decays, "represented": demo.represented(),
-        "dimensions_per_feature": demo.dimensions_per_feature(), "final_loss": demo.final_loss}))
+    demo = train_toy_models(
+        cfg.toy_features,
+        cfg.toy_hidden,
+        cfg.toy_sparsities,
+        cfg.toy_decays,
+        steps=cfg.toy_steps,
+        batch_size=cfg.toy_batch,
+        lr=cfg.learning_rate,
+        seed=cfg.seed,
+    )
+    run.save_table(
+        "toy_importance_demo",
+        pd.DataFrame(
+            {
+                "sparsity": demo.sparsities,
+                "importance_decay": demo.importance_decays,
+                "represented": demo.represented(),
+                "dimensions_per_feature": demo.dimensions_per_feature(),
+                "final_loss": demo.final_loss,
+            }
+        ),
+    )
 
-    dims = train_toy_models(cfg.dims_features, cfg.dims_hidden, [1 - 1 / v for v in cfg.dims_inverse_densities], [1.0],
-                            steps=cfg.dims_steps, batch_size=cfg.dims_batch, lr=cfg.learning_rate, seed=cfg.seed)
+    dims = train_toy_models(
+        cfg.dims_features,
+        cfg.dims_hidden,
+        [1 - 1 / v for v in cfg.dims_inverse_densities],
+        [1.0],
+        steps=cfg.dims_steps,
+        batch_size=cfg.dims_batch,
+        lr=cfg.learning_rate,
+        seed=cfg.seed,
+    )
     dims_table = dimensions_table(dims, cfg.dims_hidden)
     run.save_table("dimensions_per_feature", dims_table)
-    return Superposition(model_a, model_b, comparison, s_b, grid, fixes, cylinder, demo, dims, dims_table,
-                         sticking_share(dims))
+    return Superposition(model_a, model_b, comparison, s_b, grid, fixes, cylinder, demo, dims, dims_table, sticking_share(dims))
 
 
 def dimensions_table(dims: ToyModels, hidden: int) -> pd.DataFrame:
     """One row per sparsity: D*, features represented per hidden dimension, and the bound's degree
     where the bound's sparse branch applies (NaN elsewhere)."""
-    bound = np.where(dims.sparsities >= sp.SPARSE_BRANCH_START,
-                     sp.degree_of_superposition(np.clip(dims.sparsities, 1e-9, 1 - 1e-12)), np.nan)
-    return pd.DataFrame({
-        "sparsity": dims.sparsities, "inverse_density": 1 / (1 - dims.sparsities), "d_star": dims.dimensions_per_feature(),
-        "represented": dims.represented(), "features_per_dimension": dims.represented() / hidden, "bound_degree": bound})
+    bound = np.where(dims.sparsities >= sp.SPARSE_BRANCH_START, sp.degree_of_superposition(np.clip(dims.sparsities, 1e-9, 1 - 1e-12)), np.nan)
+    return pd.DataFrame(
+        {
+            "sparsity": dims.sparsities,
+            "inverse_density": 1 / (1 - dims.sparsities),
+            "d_star": dims.dimensions_per_feature(),
+            "represented": dims.represented(),
+            "features_per_dimension": dims.represented() / hidden,
+            "bound_degree": bound,
+        }
+    )
 
 
 def sticking_share(dims: ToyModels) -> float:
@@ -90,6 +133,8 @@ def sticking_share(dims: ToyModels) -> float:
     point, over the sweep's sparsities with 1/(1-S) ≤ 5; NaN when there are none."""
     inverse_density = 1 / (1 - dims.sparsities)
     per_feature, norms = dims.feature_dimensionality(), dims.feature_norms()
-    close = [np.abs(per_feature[i][norms[i] > REPRESENTED_NORM][:, None] - STICKING_POINTS).min(axis=1) < STICKING_TOLERANCE
-             for i in np.flatnonzero(inverse_density <= LOW_INVERSE_DENSITY)]
+    close = [
+        np.abs(per_feature[i][norms[i] > REPRESENTED_NORM][:, None] - STICKING_POINTS).min(axis=1) < STICKING_TOLERANCE
+        for i in np.flatnonzero(inverse_density <= LOW_INVERSE_DENSITY)
+    ]
     return float(np.concatenate(close).mean()) if close else float("nan")

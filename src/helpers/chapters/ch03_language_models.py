@@ -10,14 +10,14 @@ import pandas as pd
 import torch
 
 from helpers.chapters import model_suite
-from helpers.lm import family
-from helpers.core import reference
-from helpers.theory import scaling
 from helpers.chapters.configs import LanguageModelsConfig
-from helpers.lm.corpus import Corpus
+from helpers.core import reference
 from helpers.core.provenance import ChapterRun
+from helpers.lm import family
+from helpers.lm.corpus import Corpus
 from helpers.lm.tokens import TokenData
 from helpers.lm.training import TrainedModel
+from helpers.theory import scaling
 
 CONVERSION_TOLERANCE = 1e-4  # largest |logit difference| allowed between our model and its HookedTransformer
 
@@ -41,9 +41,18 @@ class LanguageModels:
 def compute(cfg: LanguageModelsConfig, run: ChapterRun) -> LanguageModels:
     """Tokenize the corpus and train every model of chapter 3 (each cached by its configuration)."""
     corpus, data = model_suite.prepare_data(cfg)
-    run.save_json("corpus", {"spec": cfg.corpus, "description": corpus.description, "fingerprint": corpus.fingerprint,
-                             "python": platform.python_version(), "documents": len(corpus.names), "bytes": corpus.n_bytes,
-                             "tokens": data.meta})
+    run.save_json(
+        "corpus",
+        {
+            "spec": cfg.corpus,
+            "description": corpus.description,
+            "fingerprint": corpus.fingerprint,
+            "python": platform.python_version(),
+            "documents": len(corpus.names),
+            "bytes": corpus.n_bytes,
+            "tokens": data.meta,
+        },
+    )
     trained = model_suite.train_all(cfg, data)
     table = model_suite.summary_table(cfg, trained)
     run.save_table("models", table)
@@ -52,13 +61,20 @@ def compute(cfg: LanguageModelsConfig, run: ChapterRun) -> LanguageModels:
     family = table[table.role == "family"]
     fit = scaling.fit_power_law(family["N (12·L·d²)"], family["final_val_loss"])
     talk_alpha = reference.original_run()["language_models"]["fitted_law"]["alpha"]
-    run.save_json("loss_fit", {"n_c": fit.n_c, "alpha": fit.alpha, "r_squared": fit.r_squared,
-                               "kaplan_alpha": scaling.KAPLAN_2020.alpha_n, "talk_alpha": talk_alpha})
+    run.save_json(
+        "loss_fit",
+        {"n_c": fit.n_c, "alpha": fit.alpha, "r_squared": fit.r_squared, "kaplan_alpha": scaling.KAPLAN_2020.alpha_n, "talk_alpha": talk_alpha},
+    )
 
     pair = table[table.role == "pair"].reset_index(drop=True)
     seed_rows = table[table.d_model.eq(cfg.seed_control_width) & table.n_layers.eq(cfg.n_layers)].drop_duplicates("model")
-    run.save_json("pair_and_seed", {"pair": pair[["model", "aspect_ratio", "final_val_loss"]].to_dict("records"),
-                                    "seed_control": seed_rows[["model", "seed", "final_val_loss"]].to_dict("records")})
+    run.save_json(
+        "pair_and_seed",
+        {
+            "pair": pair[["model", "aspect_ratio", "final_val_loss"]].to_dict("records"),
+            "seed_control": seed_rows[["model", "seed", "final_val_loss"]].to_dict("records"),
+        },
+    )
 
     widest = family.iloc[-1]["model"]
     hook, difference = conversion_check(trained[widest], data, cfg.n_ctx, cfg.n_layers)
@@ -77,6 +93,8 @@ def conversion_check(trained: TrainedModel, data: TokenData, n_ctx: int, n_layer
         difference = float((hooked(x) - model(x)).abs().max())
     hook = f"blocks.{min(5, n_layers - 1)}.hook_mlp_out"
     if hook not in hooked.hook_dict or difference > CONVERSION_TOLERANCE:
-        raise AssertionError(f"conversion to HookedTransformer failed: hook {hook} present: {hook in hooked.hook_dict}, "
-                             f"max |logit difference| {difference:.2e} (allowed {CONVERSION_TOLERANCE:g})")
+        raise AssertionError(
+            f"conversion to HookedTransformer failed: hook {hook} present: {hook in hooked.hook_dict}, "
+            f"max |logit difference| {difference:.2e} (allowed {CONVERSION_TOLERANCE:g})"
+        )
     return hook, difference

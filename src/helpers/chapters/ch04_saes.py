@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from helpers.chapters import model_suite, sae_suite
-from helpers.core import reference
-from helpers.theory import scaling
 from helpers.chapters.configs import SAEsConfig
+from helpers.core import reference
 from helpers.core.provenance import ChapterRun
+from helpers.theory import scaling
 
 ORIGINAL_SITE = "blocks.6.hook_resid_pre"  # where the original run's SAEs were trained
 
@@ -49,6 +49,5 @@ def spliced_loss_fits(family: pd.DataFrame) -> pd.DataFrame:
     n_original = reference.original_language_models()["non_embedding_params"]
     for column in ("ce_clean", "ce_spliced"):
         fit = scaling.fit_power_law(n_original, original[column])
-        fits.append({"source": "original run", "site": ORIGINAL_SITE, "loss": column, "alpha": fit.alpha, "n_c": fit.n_c,
-                     "r_squared": fit.r_squared})
+        fits.append({"source": "original run", "site": ORIGINAL_SITE, "loss": column, "alpha": fit.alpha, "n_c": fit.n_c, "r_squared": fit.r_squared})
     return pd.DataFrame(fits)

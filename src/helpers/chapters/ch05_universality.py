@@ -10,12 +10,12 @@ import pandas as pd
 import torch
 
 from helpers.chapters import model_suite, sae_suite, verdicts
-from helpers.core import results
-from helpers.theory import scaling
 from helpers.chapters import universality_suite as suite_
-from helpers.core.parameters import ParameterError
 from helpers.chapters.configs import UniversalityConfig
+from helpers.core import results
+from helpers.core.parameters import ParameterError
 from helpers.core.provenance import ChapterRun
+from helpers.theory import scaling
 from helpers.theory.scaling import PowerLawFit
 
 CROSS_WIDTH = "cross-width"
@@ -55,15 +55,15 @@ def compute(cfg: UniversalityConfig, run: ChapterRun) -> Universality:
     _, data = model_suite.prepare_data(lm_cfg)
     capacity = len(data.val) // sae_cfg.sae_context
     if cfg.stat_windows > capacity:  # checked before any activation is written
-        raise ParameterError("stat_windows", cfg.stat_windows,
-                             f"at most {capacity} windows of {sae_cfg.sae_context} tokens in the validation split")
+        raise ParameterError("stat_windows", cfg.stat_windows, f"at most {capacity} windows of {sae_cfg.sae_context} tokens in the validation split")
     trained = model_suite.train_all(lm_cfg, data)
     chapter_4 = sae_suite.train_saes(sae_cfg, trained, data).assign(replicate=0)
     replicated = {name: trained[name] for name in sae_suite.replicated_models(sae_cfg)}
     replicates = sae_suite.train_replicates(sae_cfg, replicated, data, site, cfg.sae_seeds)
     untrained = model_suite.random_init_model(lm_cfg, data, lm_cfg.seed_control_width, lm_cfg.seed)
-    random_sae = sae_suite.train_replicates(sae_cfg, {untrained.name: untrained}, data, site, 1,
-                                            roles={untrained.name: "random init"}, model_seeds={untrained.name: lm_cfg.seed})
+    random_sae = sae_suite.train_replicates(
+        sae_cfg, {untrained.name: untrained}, data, site, 1, roles={untrained.name: "random init"}, model_seeds={untrained.name: lm_cfg.seed}
+    )
     saes = pd.concat([chapter_4, replicates[replicates.replicate > 0], random_sae], ignore_index=True)
     windows = sae_suite.held_out_windows(data, cfg.stat_windows, sae_cfg.sae_context)
     eval_windows = sae_suite.eval_tokens(data, sae_cfg)
@@ -79,8 +79,9 @@ def compute(cfg: UniversalityConfig, run: ChapterRun) -> Universality:
     run.save_table("latents", first)  # first replicates only: every seed pair's numbers are in pair_summary
     run.save_table("pair_summary", summary)
     run.save_table("r_intervals", pd.concat([by_kind.assign(level="kind"), by_pair.assign(level="model pair")], ignore_index=True))
-    run.save_table("saes", saes.assign(activations=[str(suite.activations[(m, s, int(k))].folder)
-                                                    for m, s, k in zip(saes.model, saes.site, saes.sae_seed)]))
+    run.save_table(
+        "saes", saes.assign(activations=[str(suite.activations[(m, s, int(k))].folder) for m, s, k in zip(saes.model, saes.site, saes.sae_seed)])
+    )
     r_grid = suite_.r_grid(by_pair, site)
     run.save_table("r_grid", r_grid.reset_index())
 
@@ -88,9 +89,17 @@ def compute(cfg: UniversalityConfig, run: ChapterRun) -> Universality:
     run.save_table("controls", controls)
     floors, shared = shared_beyond_floors(controls, summary, site)
     cross_means = cross_width_rows(summary, site).mean_universality
-    run.save_json("shared_features", {"verdict": shared.verdict, "rule": shared.rule, "floors": floors,
-                                      "cross_mean": float(cross_means.mean()), "cross_min": float(cross_means.min()),
-                                      "cross_max": float(cross_means.max())})
+    run.save_json(
+        "shared_features",
+        {
+            "verdict": shared.verdict,
+            "rule": shared.rule,
+            "floors": floors,
+            "cross_mean": float(cross_means.mean()),
+            "cross_min": float(cross_means.min()),
+            "cross_max": float(cross_means.max()),
+        },
+    )
 
     losses = suite_.fraction_losses(suite, latents, eval_windows)
     slopes = suite_.fraction_slopes(losses)
@@ -109,8 +118,27 @@ def compute(cfg: UniversalityConfig, run: ChapterRun) -> Universality:
     widths = sorted(cross_width_rows(summary, site).d_model.unique(), reverse=True)
     examples = example_table(cfg, suite, first, [f"L{lm_cfg.n_layers}-d{w}" for w in widths[:2]], windows.numel())
     run.save_table("examples", examples)
-    return Universality(suite, windows, saes, latents, first, summary, by_kind, by_pair, r_grid, controls, floors, shared,
-                        losses, slopes, (verdict_text, reason), counts, clean_law, split, examples)
+    return Universality(
+        suite,
+        windows,
+        saes,
+        latents,
+        first,
+        summary,
+        by_kind,
+        by_pair,
+        r_grid,
+        controls,
+        floors,
+        shared,
+        losses,
+        slopes,
+        (verdict_text, reason),
+        counts,
+        clean_law,
+        split,
+        examples,
+    )
 
 
 def cross_width_rows(summary: pd.DataFrame, site: str) -> pd.DataFrame:
@@ -143,14 +171,22 @@ def example_table(cfg: UniversalityConfig, suite: suite_.Suite, first: pd.DataFr
     cross = first[(first.site == site) & (first.kind == CROSS_WIDTH)]
     scored = cross[(cross.scored == widest) & (cross.against == second)]
     eligible = scored[(~scored.dead) & (scored.frequency * stat_tokens >= cfg.example_contexts)].sort_values("universality")
-    chosen = pd.concat([eligible.tail(cfg.n_examples).iloc[::-1].assign(kind="most universal"),
-                        eligible.head(cfg.n_examples).assign(kind="least universal")])
+    chosen = pd.concat(
+        [eligible.tail(cfg.n_examples).iloc[::-1].assign(kind="most universal"), eligible.head(cfg.n_examples).assign(kind="least universal")]
+    )
     rows = []
     for latent in chosen.itertuples():
         for model, index in ((widest, latent.latent), (second, latent.match)):
             for example in suite_.example_contexts(suite, site, model, int(index), cfg.example_contexts, cfg.example_tokens):
-                rows.append({"kind": latent.kind, "latent": f"{widest} #{latent.latent}", "universality": latent.universality,
-                             "model": model, "its latent": int(index),
-                             "context": (example["before"] + "[" + example["token"] + "]").replace("\n", "⏎"),
-                             "activation": example["activation"]})
+                rows.append(
+                    {
+                        "kind": latent.kind,
+                        "latent": f"{widest} #{latent.latent}",
+                        "universality": latent.universality,
+                        "model": model,
+                        "its latent": int(index),
+                        "context": (example["before"] + "[" + example["token"] + "]").replace("\n", "⏎"),
+                        "activation": example["activation"],
+                    }
+                )
     return pd.DataFrame(rows)

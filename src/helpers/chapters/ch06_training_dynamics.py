@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from helpers.chapters import dynamics
-from helpers.core import results
 from helpers.chapters.configs import DynamicsConfig
+from helpers.core import results
 from helpers.core.provenance import ChapterRun
 
 

@@ -45,8 +45,9 @@ def compute(cfg: EqualNConfig, run: ChapterRun) -> EqualN:
     largest = sweep[sweep.d_sae == cfg.largest_dictionary].groupby("shape", sort=False)[LARGEST_COLUMNS].mean()
     load_ratio = float(largest.load[narrowest] / largest.load[widest])
     width_ratio = float(by_shape.d_model[widest] / by_shape.d_model[narrowest])
-    return EqualN(models, sweep, pairs, outcome, by_shape, largest, widest, narrowest, load_ratio, width_ratio,
-                  load_follows_width(load_ratio, width_ratio))
+    return EqualN(
+        models, sweep, pairs, outcome, by_shape, largest, widest, narrowest, load_ratio, width_ratio, load_follows_width(load_ratio, width_ratio)
+    )
 
 
 def load_follows_width(load_ratio: float, width_ratio: float) -> bool:

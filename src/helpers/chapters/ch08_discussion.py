@@ -8,12 +8,12 @@ from typing import Any
 
 import pandas as pd
 
-from helpers.core import reference, results
 from helpers.chapters import verdicts
 from helpers.chapters.configs import DiscussionConfig, LanguageModelsConfig, SAEsConfig, UniversalityConfig
-from helpers.publish.prose import sci
-from helpers.core.provenance import ChapterRun
 from helpers.chapters.universality_suite import loss_gap
+from helpers.core import reference, results
+from helpers.core.provenance import ChapterRun
+from helpers.publish.prose import sci
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ class Discussion:
 
 def read_inputs(cfg: DiscussionConfig) -> Inputs:
     """Every results file of chapters 1 to 7 that chapter 8 uses (a missing one names the chapter to run)."""
+
     def table(chapter: str, name: str) -> pd.DataFrame:
         return results.table(cfg.preset, chapter, name, cfg.runs_dir)
 
@@ -67,13 +68,19 @@ def read_inputs(cfg: DiscussionConfig) -> Inputs:
         return results.record(cfg.preset, chapter, name, cfg.runs_dir)
 
     return Inputs(
-        refit=record("01_scaling_laws", "talk_refit"), lm_fit=record("03_language_models", "loss_fit"),
+        refit=record("01_scaling_laws", "talk_refit"),
+        lm_fit=record("03_language_models", "loss_fit"),
         models=table("03_language_models", "models").drop_duplicates("model").set_index("model"),
-        corpus=record("03_language_models", "corpus"), sae_metrics=table("04_saes", "sae_metrics"),
-        spliced_fits=table("04_saes", "spliced_loss_fits"), intervals=table("05_universality", "r_intervals"),
-        split=table("05_universality", "shared_feature_split"), fraction=record("05_universality", "top_fraction_verdict"),
-        shared=record("05_universality", "shared_features"), dynamics=record("06_training_dynamics", "summary"),
-        equal_n=record("07_equal_n", "summary"))
+        corpus=record("03_language_models", "corpus"),
+        sae_metrics=table("04_saes", "sae_metrics"),
+        spliced_fits=table("04_saes", "spliced_loss_fits"),
+        intervals=table("05_universality", "r_intervals"),
+        split=table("05_universality", "shared_feature_split"),
+        fraction=record("05_universality", "top_fraction_verdict"),
+        shared=record("05_universality", "shared_features"),
+        dynamics=record("06_training_dynamics", "summary"),
+        equal_n=record("07_equal_n", "summary"),
+    )
 
 
 def compute(cfg: DiscussionConfig, run: ChapterRun) -> Discussion:
@@ -100,16 +107,32 @@ def claims_table(inputs: Inputs, site: str, rung: str) -> pd.DataFrame:
     top = original["universality"]["top_fraction_alpha"]
     law = verdicts.power_law(lm_fit["r_squared"])
     importance = verdicts.importance_predicts_universality(cross.r_low, cross.r_high)
-    return pd.DataFrame([
-        {"claim": "loss falls as a power of N across widths", "talk": f"α = {original['language_models']['fitted_law']['alpha']:.4f}",
-         rung: f"α = {lm_fit['alpha']:.4f}, R² = {lm_fit['r_squared']:.3f}", "rule": law.rule, "verdict": law.verdict},
-        {"claim": "importance predicts universality", "talk": f"mean r = {reference.original_mean_r():.3f} (no interval)",
-         rung: f"mean r = {cross.r:.3f} [{cross.r_low:.3f}, {cross.r_high:.3f}]", "rule": importance.rule, "verdict": importance.verdict},
-        {"claim": "larger models store more features (top-x% exponent rises)", "talk": f"≈{top['low']:.2f} → ≈{top['high']:.2f}, no control",
-         rung: fraction["reason"], "rule": "α(top x%) below the random-x% and least-important-x% controls at every x < 1, "
-         f"each power law with R² ≥ {fraction['min_r_squared']:g}",
-         "verdict": verdicts.top_fraction(fraction["verdict"])},
-    ])
+    return pd.DataFrame(
+        [
+            {
+                "claim": "loss falls as a power of N across widths",
+                "talk": f"α = {original['language_models']['fitted_law']['alpha']:.4f}",
+                rung: f"α = {lm_fit['alpha']:.4f}, R² = {lm_fit['r_squared']:.3f}",
+                "rule": law.rule,
+                "verdict": law.verdict,
+            },
+            {
+                "claim": "importance predicts universality",
+                "talk": f"mean r = {reference.original_mean_r():.3f} (no interval)",
+                rung: f"mean r = {cross.r:.3f} [{cross.r_low:.3f}, {cross.r_high:.3f}]",
+                "rule": importance.rule,
+                "verdict": importance.verdict,
+            },
+            {
+                "claim": "larger models store more features (top-x% exponent rises)",
+                "talk": f"≈{top['low']:.2f} → ≈{top['high']:.2f}, no control",
+                rung: fraction["reason"],
+                "rule": "α(top x%) below the random-x% and least-important-x% controls at every x < 1, "
+                f"each power law with R² ≥ {fraction['min_r_squared']:g}",
+                "verdict": verdicts.top_fraction(fraction["verdict"]),
+            },
+        ]
+    )
 
 
 def new_measurements(inputs: Inputs, site: str, tau: float, rung: str) -> pd.DataFrame:
@@ -120,27 +143,51 @@ def new_measurements(inputs: Inputs, site: str, tau: float, rung: str) -> pd.Dat
     at_tau = inputs.split[inputs.split.tau == tau]
     beats = int((at_tau.loss_wide_matched < at_tau.loss_wide_random).sum())
     steeper = verdicts.YES if ours_fits["ce_spliced"] > ours_fits["ce_clean"] else verdicts.NO
-    return pd.DataFrame([
-        {"measurement": "latents are shared across widths beyond the floors", rung:
-         f"mean universality {shared['cross_mean']:.3f} (pairs {shared['cross_min']:.3f}–{shared['cross_max']:.3f}); floors: "
-         + ", ".join(f"{k} {v:.3f}" for k, v in shared["floors"].items()), "rule": shared["rule"], "answer": shared["verdict"]},
-        {"measurement": f"shared latents (τ = {tau:g}) close more of the loss gap than a random subset of the same size", rung:
-         f"{beats} of {len(at_tau)} width pairs", "rule": "all pairs: yes; none: no; else inconclusive",
-         "answer": verdicts.every_case(beats, len(at_tau))},
-        {"measurement": "spliced losses scale more steeply than clean ones", rung:
-         f"α {ours_fits['ce_spliced']:.4f} vs {ours_fits['ce_clean']:.4f}", "rule": "α_spliced > α_clean", "answer": steeper},
-        {"measurement": f"shapes of equal N reach comparable loss (chapter 7: {', '.join(equal_n['shapes'])})", rung:
-         f"largest gap {equal_n['loss']['gap_nats']:.3f} nats = {equal_n['loss']['relative_gap']:.1%} "
-         f"(seeds of one shape: up to {equal_n['loss']['seed_spread_nats']:.3f})",
-         "rule": f"relative gap ≤ {equal_n['loss']['tolerance']:.0%}", "answer": verdicts.YES if equal_n["loss"]["comparable"] else verdicts.NO},
-        {"measurement": "latents matched across equal-N shapes fire at the rate the bound asks of the narrower site", rung:
-         "; ".join(f"{s['narrower']} vs {s['wider']}: {s['verdict']}" for s in equal_n["shifts"]), "rule": equal_n["rule"],
-         "answer": verdicts.bound_rate([s["verdict"] for s in equal_n["shifts"]])},
-        *({"measurement": f"r grows as the {axis} train (chapter 6: {' vs '.join(dynamics['pair'])})", rung:
-           f"r {values['r_first']:.3f} → {values['r_last']:.3f} (SAE-seed spread {dynamics['seed_spread']:.3f})",
-           "rule": dynamics["rule"], "answer": verdicts.YES if values["direction"] == "rises" else verdicts.NO}
-          for axis, values in dynamics["axes"].items()),
-    ])
+    return pd.DataFrame(
+        [
+            {
+                "measurement": "latents are shared across widths beyond the floors",
+                rung: f"mean universality {shared['cross_mean']:.3f} (pairs {shared['cross_min']:.3f}–{shared['cross_max']:.3f}); floors: "
+                + ", ".join(f"{k} {v:.3f}" for k, v in shared["floors"].items()),
+                "rule": shared["rule"],
+                "answer": shared["verdict"],
+            },
+            {
+                "measurement": f"shared latents (τ = {tau:g}) close more of the loss gap than a random subset of the same size",
+                rung: f"{beats} of {len(at_tau)} width pairs",
+                "rule": "all pairs: yes; none: no; else inconclusive",
+                "answer": verdicts.every_case(beats, len(at_tau)),
+            },
+            {
+                "measurement": "spliced losses scale more steeply than clean ones",
+                rung: f"α {ours_fits['ce_spliced']:.4f} vs {ours_fits['ce_clean']:.4f}",
+                "rule": "α_spliced > α_clean",
+                "answer": steeper,
+            },
+            {
+                "measurement": f"shapes of equal N reach comparable loss (chapter 7: {', '.join(equal_n['shapes'])})",
+                rung: f"largest gap {equal_n['loss']['gap_nats']:.3f} nats = {equal_n['loss']['relative_gap']:.1%} "
+                f"(seeds of one shape: up to {equal_n['loss']['seed_spread_nats']:.3f})",
+                "rule": f"relative gap ≤ {equal_n['loss']['tolerance']:.0%}",
+                "answer": verdicts.YES if equal_n["loss"]["comparable"] else verdicts.NO,
+            },
+            {
+                "measurement": "latents matched across equal-N shapes fire at the rate the bound asks of the narrower site",
+                rung: "; ".join(f"{s['narrower']} vs {s['wider']}: {s['verdict']}" for s in equal_n["shifts"]),
+                "rule": equal_n["rule"],
+                "answer": verdicts.bound_rate([s["verdict"] for s in equal_n["shifts"]]),
+            },
+            *(
+                {
+                    "measurement": f"r grows as the {axis} train (chapter 6: {' vs '.join(dynamics['pair'])})",
+                    rung: f"r {values['r_first']:.3f} → {values['r_last']:.3f} (SAE-seed spread {dynamics['seed_spread']:.3f})",
+                    "rule": dynamics["rule"],
+                    "answer": verdicts.YES if values["direction"] == "rises" else verdicts.NO,
+                }
+                for axis, values in dynamics["axes"].items()
+            ),
+        ]
+    )
 
 
 def pair_premise(inputs: Inputs, lm_cfg: LanguageModelsConfig) -> PairPremise:
@@ -155,27 +202,33 @@ def pair_premise(inputs: Inputs, lm_cfg: LanguageModelsConfig) -> PairPremise:
     return PairPremise(aspect_factor, pair_gap, seed_gap, verdicts.equal_loss(pair_gap, seed_gap))
 
 
-def differences_table(inputs: Inputs, lm_cfg: LanguageModelsConfig, sae_cfg: SAEsConfig, u_cfg: UniversalityConfig,
-                      preset: str) -> pd.DataFrame:
+def differences_table(inputs: Inputs, lm_cfg: LanguageModelsConfig, sae_cfg: SAEsConfig, u_cfg: UniversalityConfig, preset: str) -> pd.DataFrame:
     """One row per setting where this run and the original differ."""
     original = reference.original_run()
     lm_original, sae_original, u_original = original["language_models"], original["saes"], original["universality"]
     stat_tokens = u_cfg.stat_windows * sae_cfg.sae_context
-    return pd.DataFrame([
-        ("corpus", inputs.corpus["description"], lm_original["corpus"]),
-        ("training tokens per model", sci(lm_cfg.train_tokens), sci(lm_original["train_tokens"])),
-        ("widths (d_model)", ", ".join(map(str, lm_cfg.widths)), ", ".join(map(str, lm_original["widths"]))),
-        ("layers", str(lm_cfg.n_layers), str(lm_original["n_layers"])),
-        ("context (tokens)", str(lm_cfg.n_ctx), str(lm_original["context"])),
-        ("vocabulary", f"{lm_cfg.d_vocab:,}", f"{lm_original['vocabulary']:,}"),
-        ("SAE site analysed", u_cfg.analysis_site, sae_original["hook"]),
-        ("SAE architecture and latents", f"{sae_cfg.architecture}, {sae_cfg.d_sae:,}", f"{sae_original['architecture']}, {sae_original['d_sae']:,}"),
-        ("SAE training tokens", sci(sae_cfg.sae_training_tokens), sci(sae_original["training_tokens"])),
-        ("tokens for the statistics", sci(stat_tokens), sci(u_original["eval_tokens"])),
-        ("SAEs per model at the analysed site", f"{u_cfg.sae_seeds} (different seeds)", "1"),
-        ("windows for the statistics", "held-out (validation split)", "random windows of the training split"),
-        ("SAE learning-rate decay (final 20% of steps)", "to a tenth", "to 0"),
-        ("language-model dropout", "none", "0.1"),
-        ("dead latents", "left out" if not u_cfg.epsilon else "original arithmetic", "pseudo-count: universality ≈ 1"),
-        ("clustered latents removed", "none", ", ".join(map(str, u_original["clustered_latents_dropped"]))),
-    ], columns=["", f"this run ({preset})", "original"])
+    return pd.DataFrame(
+        [
+            ("corpus", inputs.corpus["description"], lm_original["corpus"]),
+            ("training tokens per model", sci(lm_cfg.train_tokens), sci(lm_original["train_tokens"])),
+            ("widths (d_model)", ", ".join(map(str, lm_cfg.widths)), ", ".join(map(str, lm_original["widths"]))),
+            ("layers", str(lm_cfg.n_layers), str(lm_original["n_layers"])),
+            ("context (tokens)", str(lm_cfg.n_ctx), str(lm_original["context"])),
+            ("vocabulary", f"{lm_cfg.d_vocab:,}", f"{lm_original['vocabulary']:,}"),
+            ("SAE site analysed", u_cfg.analysis_site, sae_original["hook"]),
+            (
+                "SAE architecture and latents",
+                f"{sae_cfg.architecture}, {sae_cfg.d_sae:,}",
+                f"{sae_original['architecture']}, {sae_original['d_sae']:,}",
+            ),
+            ("SAE training tokens", sci(sae_cfg.sae_training_tokens), sci(sae_original["training_tokens"])),
+            ("tokens for the statistics", sci(stat_tokens), sci(u_original["eval_tokens"])),
+            ("SAEs per model at the analysed site", f"{u_cfg.sae_seeds} (different seeds)", "1"),
+            ("windows for the statistics", "held-out (validation split)", "random windows of the training split"),
+            ("SAE learning-rate decay (final 20% of steps)", "to a tenth", "to 0"),
+            ("language-model dropout", "none", "0.1"),
+            ("dead latents", "left out" if not u_cfg.epsilon else "original arithmetic", "pseudo-count: universality ≈ 1"),
+            ("clustered latents removed", "none", ", ".join(map(str, u_original["clustered_latents_dropped"]))),
+        ],
+        columns=["", f"this run ({preset})", "original"],
+    )

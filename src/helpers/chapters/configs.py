@@ -23,13 +23,23 @@ from typing import Any, ClassVar
 import yaml
 
 from helpers.core import paths
-from helpers.core.parameters import (ParameterError, Parameters, all_of, check_device, check_preset, check_runs_dir, nonempty,
-                                     one_of, param, positive, within)
+from helpers.core.parameters import (
+    ParameterError,
+    Parameters,
+    all_of,
+    check_device,
+    check_preset,
+    check_runs_dir,
+    nonempty,
+    one_of,
+    param,
+    positive,
+    within,
+)
 from helpers.lm.corpus import CORPUS_FORMS, parse_corpus
 from helpers.lm.family import ModelShape, check_hook_names, half_block_site
 from helpers.sae.training import ARCHITECTURES as SAE_ARCHITECTURES
 from helpers.theory.superposition import SPARSE_BRANCH_START
-
 
 C = typing.TypeVar("C", bound="ChapterConfig")
 
@@ -65,8 +75,11 @@ class ChapterConfig(Parameters):
 class LadderParameters:
     """The parameter of the chapters that set this run beside committed results bundles."""
 
-    bundles_dir: str = param("", lambda v: None if not v or Path(v).is_dir() else "an existing folder, or '' for <project>/results",
-                             "folder of committed results bundles shown beside this run (empty: <project>/results)")
+    bundles_dir: str = param(
+        "",
+        lambda v: None if not v or Path(v).is_dir() else "an existing folder, or '' for <project>/results",
+        "folder of committed results bundles shown beside this run (empty: <project>/results)",
+    )
 
 
 @dataclass(frozen=True)
@@ -103,9 +116,7 @@ class ScalingLawsConfig(ModelFamilyConfig):
 
     chapter: ClassVar[str] = "01_scaling_laws"
 
-    compute_budgets: list[float] = param(
-        [1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24], all_of(nonempty, positive), "training FLOPs to plan for"
-    )
+    compute_budgets: list[float] = param([1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24], all_of(nonempty, positive), "training FLOPs to plan for")
     family_n_layers: int = param(8, positive, "layers of the reference shape of the equal-N family")
     family_d_model: int = param(256, positive, "width of the reference shape of the equal-N family")
     family_layers: list[int] = param([1, 2, 4, 8, 16, 32, 64], all_of(nonempty, positive), "depths in the family")
@@ -201,16 +212,17 @@ class LanguageModelsConfig(ModelFamilyConfig, LadderParameters):
         return list(range(self.checkpoint_interval, self.steps, self.checkpoint_interval))
 
 
-
-
 @dataclass(frozen=True)
 class SAEsConfig(ChapterConfig, LadderParameters):
     """Chapter 4: sparse autoencoders on every model of chapter 3 (read from the same preset)."""
 
     chapter: ClassVar[str] = "04_saes"
 
-    hooks: list[str] = param(["blocks.5.hook_mlp_out", "blocks.6.hook_resid_pre"], nonempty,
-                             "hook sites of the family's models (mapped by relative depth for other depths)")
+    hooks: list[str] = param(
+        ["blocks.5.hook_mlp_out", "blocks.6.hook_resid_pre"],
+        nonempty,
+        "hook sites of the family's models (mapped by relative depth for other depths)",
+    )
     architecture: str = param("gated", one_of(*SAE_ARCHITECTURES), "SAELens architecture")
     d_sae: int = param(24576, positive, "latents per SAE")
     l1_coefficient: float = param(2.0, positive, "sparsity coefficient (gated, standard, jumprelu)")
@@ -248,15 +260,19 @@ class UniversalityConfig(ChapterConfig, LadderParameters):
 
     site: str = param("", doc="hook site analysed in depth: one of chapter 4's hooks ('' for its last)")
     stat_windows: int = param(512, positive, "held-out windows of sae_context tokens read by every model")
-    dead_latents: str = param("exclude", one_of(*DEAD_LATENT_CONVENTIONS),
-                              "latents that never fire: 'exclude' them, or the original's arithmetic ('original')")
+    dead_latents: str = param(
+        "exclude", one_of(*DEAD_LATENT_CONVENTIONS), "latents that never fire: 'exclude' them, or the original's arithmetic ('original')"
+    )
     sae_seeds: int = param(2, positive, "SAEs per model at the analysed site, each from its own seed")
     bootstrap_samples: int = param(1000, positive, "resamples for every bootstrap interval")
-    keep_fractions: list[float] = param([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
-                                        all_of(nonempty, within(0, 1, high_open=False, low_open=True)),
-                                        "shares of latents kept, most important first")
-    match_thresholds: list[float] = param([0.3, 0.5, 0.7, 0.9], all_of(nonempty, within(-1, 1, high_open=False)),
-                                          "correlations τ above which a latent counts as matched")
+    keep_fractions: list[float] = param(
+        [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
+        all_of(nonempty, within(0, 1, high_open=False, low_open=True)),
+        "shares of latents kept, most important first",
+    )
+    match_thresholds: list[float] = param(
+        [0.3, 0.5, 0.7, 0.9], all_of(nonempty, within(-1, 1, high_open=False)), "correlations τ above which a latent counts as matched"
+    )
     match_threshold: float = param(0.5, within(-1, 1, high_open=False), "τ for the counts and the theory check")
     n_examples: int = param(3, positive, "latents shown per kind (universal, not universal)")
     example_contexts: int = param(3, positive, "top-activating contexts shown per latent")
@@ -294,8 +310,10 @@ class DynamicsConfig(ChapterConfig, LadderParameters):
     chapter: ClassVar[str] = "06_training_dynamics"
 
     pair_widths: list[int] = param([], doc="two widths of chapter 3's family (empty: the two widest)")
-    lm_steps: list[int] = param([], doc="language-model steps read besides the last: 0 (initialisation) or steps at "
-                                        "which training kept a snapshot (empty: 0 and every snapshot)")
+    lm_steps: list[int] = param(
+        [],
+        doc="language-model steps read besides the last: 0 (initialisation) or steps at which training kept a snapshot (empty: 0 and every snapshot)",
+    )
     sae_checkpoints: int = param(3, positive, "checkpoints kept while each of the pair's final SAEs trains")
 
     def universality(self) -> UniversalityConfig:
@@ -309,11 +327,15 @@ class DynamicsConfig(ChapterConfig, LadderParameters):
         if self.pair_widths and (len(set(self.pair_widths)) != 2 or not set(self.pair_widths) <= set(models.widths)):
             raise ParameterError("pair_widths", self.pair_widths, f"two different widths of chapter 3's family {models.widths}, or []")
         if any(step not in [0, *models.snapshot_steps] for step in self.lm_steps):
-            raise ParameterError("lm_steps", self.lm_steps, f"steps among 0 and the kept snapshots {models.snapshot_steps} "
-                                                            f"(every checkpoint_interval = {models.checkpoint_interval} steps)")
+            raise ParameterError(
+                "lm_steps",
+                self.lm_steps,
+                f"steps among 0 and the kept snapshots {models.snapshot_steps} (every checkpoint_interval = {models.checkpoint_interval} steps)",
+            )
         if self.sae_checkpoints >= saes.sae_training_tokens // saes.sae_batch_tokens:
-            raise ParameterError("sae_checkpoints", self.sae_checkpoints,
-                                 f"fewer than the SAEs' {saes.sae_training_tokens // saes.sae_batch_tokens} training steps")
+            raise ParameterError(
+                "sae_checkpoints", self.sae_checkpoints, f"fewer than the SAEs' {saes.sae_training_tokens // saes.sae_batch_tokens} training steps"
+            )
 
     @property
     def widths(self) -> list[int]:
@@ -338,14 +360,13 @@ class EqualNConfig(ChapterConfig, LadderParameters):
 
     chapter: ClassVar[str] = "07_equal_n"
 
-    shapes: list[list[int]] = param([[8, 256], [2, 512], [32, 128]], nonempty,
-                                    "[n_layers, d_model] of each shape, all of equal 12·L·d² (within 2%)")
+    shapes: list[list[int]] = param([[8, 256], [2, 512], [32, 128]], nonempty, "[n_layers, d_model] of each shape, all of equal 12·L·d² (within 2%)")
     lm_seeds: list[int] = param([0, 1], nonempty, "language-model seeds each shape is trained with (two or more)")
-    relative_depth: float = param(0.75, within(0, 1, low_open=True), "depth of the residual-stream site read in every "
-                                                                     "shape, in half blocks (attention, MLP)")
+    relative_depth: float = param(
+        0.75, within(0, 1, low_open=True), "depth of the residual-stream site read in every shape, in half blocks (attention, MLP)"
+    )
     dictionary_sizes: list[int] = param([6144, 24576], all_of(nonempty, positive), "latents of the SAEs swept at each site")
-    loss_tolerance: float = param(0.03, within(0, 1, low_open=True), "relative loss gap under which shapes count as "
-                                                                     "trained to comparable loss")
+    loss_tolerance: float = param(0.03, within(0, 1, low_open=True), "relative loss gap under which shapes count as trained to comparable loss")
 
     def universality(self) -> UniversalityConfig:
         """Chapter 5's configuration in the same preset, on this chapter's device and runs folder."""
@@ -364,12 +385,16 @@ class EqualNConfig(ChapterConfig, LadderParameters):
             if width % shape.n_heads:
                 raise ParameterError("shapes", layers_width, f"a width divisible by its {shape.n_heads} heads")
             if half_block_site(layers, self.relative_depth) is None:
-                raise ParameterError("relative_depth", self.relative_depth,
-                                     f"a depth at a whole or half block of every shape; {layers} blocks have none there")
+                raise ParameterError(
+                    "relative_depth", self.relative_depth, f"a depth at a whole or half block of every shape; {layers} blocks have none there"
+                )
         n = [layers * width**2 for layers, width in self.shapes]
         if max(abs(v / n[0] - 1) for v in n) > EQUAL_N_TOLERANCE:
-            raise ParameterError("shapes", self.shapes, f"shapes whose 12·L·d² lie within {EQUAL_N_TOLERANCE:.0%} of the "
-                                                        f"first's ({', '.join(f'{12 * v:,}' for v in n)})")
+            raise ParameterError(
+                "shapes",
+                self.shapes,
+                f"shapes whose 12·L·d² lie within {EQUAL_N_TOLERANCE:.0%} of the first's ({', '.join(f'{12 * v:,}' for v in n)})",
+            )
         if len(set(self.lm_seeds)) < 2 or len(set(self.lm_seeds)) != len(self.lm_seeds):
             raise ParameterError("lm_seeds", self.lm_seeds, "two or more different seeds")
         if len(set(self.dictionary_sizes)) != len(self.dictionary_sizes):
@@ -388,8 +413,17 @@ class DiscussionConfig(ChapterConfig, LadderParameters):
 
 
 CONFIGS: dict[str, type[ChapterConfig]] = {
-    c.chapter: c for c in (ScalingLawsConfig, SuperpositionConfig, LanguageModelsConfig, SAEsConfig, UniversalityConfig,
-                           DynamicsConfig, EqualNConfig, DiscussionConfig)
+    c.chapter: c
+    for c in (
+        ScalingLawsConfig,
+        SuperpositionConfig,
+        LanguageModelsConfig,
+        SAEsConfig,
+        UniversalityConfig,
+        DynamicsConfig,
+        EqualNConfig,
+        DiscussionConfig,
+    )
 }
 
 
@@ -443,4 +477,3 @@ def load_preset(name: str) -> dict[str, dict[str, Any]]:
         resolved[chapter] = preset_block(name, chapter)
         config_cls.from_params(**resolved[chapter])
     return resolved
-

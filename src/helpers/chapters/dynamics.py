@@ -26,19 +26,19 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from helpers.core import hardware, paths
 from helpers.chapters import model_suite, sae_suite
 from helpers.chapters.configs import DynamicsConfig
-from helpers.lm.gpt import GPT
-from helpers.universality.fits import bootstrap_r, percentile_interval, rank_correlation
+from helpers.chapters.universality_suite import windows_key
+from helpers.core import hardware, paths
 from helpers.lm.family import to_hooked
-from helpers.sae.training import CHECKPOINTS, checkpoint_folders, load_sae, map_hook, train_sae
-from helpers.sae.evaluation import evaluate_sae
+from helpers.lm.gpt import GPT
 from helpers.lm.tokens import TokenData
 from helpers.lm.training import TrainedModel, snapshot_path
+from helpers.sae.evaluation import evaluate_sae
+from helpers.sae.training import CHECKPOINTS, checkpoint_folders, load_sae, map_hook, train_sae
 from helpers.universality.activations import SparseActivations, collect_activations
 from helpers.universality.correlation import latent_stats, max_correlations
-from helpers.chapters.universality_suite import windows_key
+from helpers.universality.fits import bootstrap_r, percentile_interval, rank_correlation
 
 LM_AXIS, SAE_AXIS = "language models", "SAEs"
 
@@ -62,8 +62,7 @@ class MissingSnapshotError(FileNotFoundError):
 
 def pair_names(cfg: DynamicsConfig) -> list[str]:
     """The pair's model names in chapter 3's plan, narrower first."""
-    family = {m.shape.d_model: m.name for m in model_suite.plan(cfg.universality().saes().language_models())
-              if m.role == "family"}
+    family = {m.shape.d_model: m.name for m in model_suite.plan(cfg.universality().saes().language_models()) if m.role == "family"}
     return [family[width] for width in cfg.widths]
 
 
@@ -75,7 +74,8 @@ def check_snapshots(cfg: DynamicsConfig, trained: dict[str, TrainedModel]) -> No
             if 0 < step < int(trained[name].summary["settings"]["steps"]) and not path.exists():
                 raise MissingSnapshotError(
                     f"{path} is missing: {name} was trained before snapshots were kept; delete "
-                    f"{trained[name].folder} so that chapter 3 trains it again, or set lm_steps to steps that exist")
+                    f"{trained[name].folder} so that chapter 3 trains it again, or set lm_steps to steps that exist"
+                )
 
 
 def model_at(trained: TrainedModel, step: int) -> GPT:
@@ -110,8 +110,9 @@ def train_stages(cfg: DynamicsConfig, trained: dict[str, TrainedModel], data: To
             stages.append(Stage(LM_AXIS, name, step, settings.training_tokens, step / lm.steps, 1.0, folder))
             bar.update()
         # the last step read is the trained model: its SAE trained again, keeping checkpoints
-        folder = train_sae(name, model.summary["key"], hooked, hook, data.train, data.key, settings, saes_dir, device,
-                           checkpoints=cfg.sae_checkpoints)
+        folder = train_sae(
+            name, model.summary["key"], hooked, hook, data.train, data.key, settings, saes_dir, device, checkpoints=cfg.sae_checkpoints
+        )
         for tokens, checkpoint in checkpoint_folders(folder).items():
             stages.append(Stage(SAE_AXIS, name, lm.steps, tokens, 1.0, tokens / settings.training_tokens, checkpoint))
         final = next(s for s in stages if s.axis == LM_AXIS and s.model == name and s.lm_step == lm.steps)
@@ -125,13 +126,15 @@ def activations_folder(cfg: DynamicsConfig, stage: Stage, windows: torch.Tensor)
     """Where a stage's latent activations are cached: chapter 5's folder for a finished SAE (so
     chapter 5's activations are reused), one per checkpoint otherwise."""
     root = paths.run_dir(cfg.preset, cfg.runs_dir or None) / "activations" / stage.model
-    sae_name = stage.sae_folder.name if stage.sae_folder.parent.name != CHECKPOINTS else \
-        f"{stage.sae_folder.parent.parent.name}-t{stage.sae_folder.name}"
+    sae_name = (
+        stage.sae_folder.name if stage.sae_folder.parent.name != CHECKPOINTS else f"{stage.sae_folder.parent.parent.name}-t{stage.sae_folder.name}"
+    )
     return root / f"{sae_name}-w{windows_key(windows)}"
 
 
-def read_stages(cfg: DynamicsConfig, stages: list[Stage], trained: dict[str, TrainedModel], data: TokenData,
-                windows: torch.Tensor, eval_windows: torch.Tensor) -> tuple[pd.DataFrame, dict[Stage, SparseActivations]]:
+def read_stages(
+    cfg: DynamicsConfig, stages: list[Stage], trained: dict[str, TrainedModel], data: TokenData, windows: torch.Tensor, eval_windows: torch.Tensor
+) -> tuple[pd.DataFrame, dict[Stage, SparseActivations]]:
     """Each stage's SAE evaluated on ``eval_windows`` and read over ``windows`` (both (windows, context));
     one row per stage with the model's loss and the SAE's quality, and the activations."""
     device = hardware.resolve_device(cfg.device)
@@ -145,14 +148,27 @@ def read_stages(cfg: DynamicsConfig, stages: list[Stage], trained: dict[str, Tra
             hooked = to_hooked(model_at(model, stage.lm_step), data.tokenizer, device)
             sae = load_sae(stage.sae_folder, device)
             folder = activations_folder(cfg, stage, windows)
-            read[stage.sae_folder] = (SparseActivations.open(folder) if (folder / "meta.json").exists() else
-                                      collect_activations(hooked, hook, sae, windows.to(device), folder),
-                                      evaluate_sae(hooked, hook, sae, eval_windows.to(device)))
+            read[stage.sae_folder] = (
+                SparseActivations.open(folder)
+                if (folder / "meta.json").exists()
+                else collect_activations(hooked, hook, sae, windows.to(device), folder),
+                evaluate_sae(hooked, hook, sae, eval_windows.to(device)),
+            )
         activations[stage], metrics = read[stage.sae_folder]
-        rows.append({"axis": stage.axis, "model": stage.model, "d_model": model.model.shape.d_model,
-                     "lm_step": stage.lm_step, "lm_fraction": stage.lm_fraction, "sae_tokens": stage.sae_tokens,
-                     "sae_fraction": stage.sae_fraction, "lm_loss": metrics["ce_clean"], **metrics,
-                     "folder": str(stage.sae_folder)})
+        rows.append(
+            {
+                "axis": stage.axis,
+                "model": stage.model,
+                "d_model": model.model.shape.d_model,
+                "lm_step": stage.lm_step,
+                "lm_fraction": stage.lm_fraction,
+                "sae_tokens": stage.sae_tokens,
+                "sae_fraction": stage.sae_fraction,
+                "lm_loss": metrics["ce_clean"],
+                **metrics,
+                "folder": str(stage.sae_folder),
+            }
+        )
     return pd.DataFrame(rows), activations
 
 
@@ -163,23 +179,34 @@ def correlate_stages(cfg: DynamicsConfig, stages: list[Stage], activations: dict
     u_cfg = cfg.universality()
     device = hardware.resolve_device(cfg.device)
     narrow, wide = pair_names(cfg)
-    points = [(s, next(o for o in stages if o.model == wide and (o.axis, o.lm_step, o.sae_tokens) == (s.axis, s.lm_step, s.sae_tokens)))
-              for s in stages if s.model == narrow]
+    points = [
+        (s, next(o for o in stages if o.model == wide and (o.axis, o.lm_step, o.sae_tokens) == (s.axis, s.lm_step, s.sae_tokens)))
+        for s in stages
+        if s.model == narrow
+    ]
     measured: dict[tuple[Path, Path], list[dict]] = {}  # a pair read on both axes is measured once
     rows = []
     for a, b in tqdm(points, desc="correlations along both axes"):
         key = (activations[a].folder, activations[b].folder)
         if key not in measured:
-            measured[key] = _pair_r(activations[a], activations[b], u_cfg.epsilon, u_cfg.bootstrap_samples,
-                                    cfg.seed + 2 * len(measured), device)
+            measured[key] = _pair_r(activations[a], activations[b], u_cfg.epsilon, u_cfg.bootstrap_samples, cfg.seed + 2 * len(measured), device)
         for (scored, against), values in zip(((a, b), (b, a)), measured[key]):
-            rows.append({"axis": a.axis, "lm_step": a.lm_step, "lm_fraction": a.lm_fraction, "sae_tokens": a.sae_tokens,
-                         "sae_fraction": a.sae_fraction, "scored": scored.model, "against": against.model, **values})
+            rows.append(
+                {
+                    "axis": a.axis,
+                    "lm_step": a.lm_step,
+                    "lm_fraction": a.lm_fraction,
+                    "sae_tokens": a.sae_tokens,
+                    "sae_fraction": a.sae_fraction,
+                    "scored": scored.model,
+                    "against": against.model,
+                    **values,
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def _pair_r(a: SparseActivations, b: SparseActivations, epsilon: float, samples: int, seed: int,
-            device: torch.device) -> list[dict]:
+def _pair_r(a: SparseActivations, b: SparseActivations, epsilon: float, samples: int, seed: int, device: torch.device) -> list[dict]:
     """r(importance, universality) of A's latents against B and of B's against A, each with its
     percentile interval over ``samples`` bootstrap resamples of the live latents."""
     result = max_correlations(a, b, device=device, epsilon=epsilon, stats=(latent_stats(a), latent_stats(b)))
@@ -188,8 +215,17 @@ def _pair_r(a: SparseActivations, b: SparseActivations, epsilon: float, samples:
         live = np.isfinite(universality)
         x, y = stats.importance[live], universality[live]
         low, high = percentile_interval(bootstrap_r(x, y, samples, seed=seed + direction))
-        out.append({"r": float(np.corrcoef(x, y)[0, 1]), "r_low": low, "r_high": high, "spearman": rank_correlation(x, y),
-                    "mean_universality": float(y.mean()), "live": int(live.sum()), "latents": len(live)})
+        out.append(
+            {
+                "r": float(np.corrcoef(x, y)[0, 1]),
+                "r_low": low,
+                "r_high": high,
+                "spearman": rank_correlation(x, y),
+                "mean_universality": float(y.mean()),
+                "live": int(live.sum()),
+                "latents": len(live),
+            }
+        )
     return out
 
 
@@ -208,16 +244,19 @@ def run(cfg: DynamicsConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 #: Per axis: the column that orders its points and the column giving the share of training done.
 POSITIONS = {LM_AXIS: ("lm_step", "lm_fraction"), SAE_AXIS: ("sae_tokens", "sae_fraction")}
-RULE = ("r rises (falls) along an axis when, for both models of the pair, its interval over latents at the axis's "
-        "last point lies wholly above (below) the one at its first point, and the change of the mean r exceeds the "
-        "spread of r over chapter 5's SAE seeds for the same pair")
+RULE = (
+    "r rises (falls) along an axis when, for both models of the pair, its interval over latents at the axis's "
+    "last point lies wholly above (below) the one at its first point, and the change of the mean r exceeds the "
+    "spread of r over chapter 5's SAE seeds for the same pair"
+)
 
 
 def seed_spread(pair_summary: pd.DataFrame, site: str, names: list[str]) -> float:
     """How far r moves with the SAEs' seeds alone: the largest range (max − min) of r over chapter 5's
     pairs of SAE seeds for the two models, in either direction."""
-    rows = pair_summary[(pair_summary.kind == "cross-width") & (pair_summary.site == site)
-                        & pair_summary.scored.isin(names) & pair_summary.against.isin(names)]
+    rows = pair_summary[
+        (pair_summary.kind == "cross-width") & (pair_summary.site == site) & pair_summary.scored.isin(names) & pair_summary.against.isin(names)
+    ]
     return float(rows.groupby(["scored", "against"]).r.agg(lambda r: r.max() - r.min()).max())
 
 
@@ -228,10 +267,21 @@ def rise(r_table: pd.DataFrame, axis: str, spread: float) -> dict:
     along = r_table[r_table.axis == axis]
     first, last = (along[along[position] == along[position].agg(end)].set_index("scored").sort_index() for end in ("min", "max"))
     change = float(last.r.mean() - first.r.mean())
-    direction = "rises" if (last.r_low > first.r_high).all() and change > spread else \
-        "falls" if (last.r_high < first.r_low).all() and -change > spread else "flat"
-    return {"axis": axis, "r_first": float(first.r.mean()), "r_last": float(last.r.mean()), "change": change,
-            "first_fraction": float(first[fraction].iloc[0]), "direction": direction}
+    direction = (
+        "rises"
+        if (last.r_low > first.r_high).all() and change > spread
+        else "falls"
+        if (last.r_high < first.r_low).all() and -change > spread
+        else "flat"
+    )
+    return {
+        "axis": axis,
+        "r_first": float(first.r.mean()),
+        "r_last": float(last.r.mean()),
+        "change": change,
+        "first_fraction": float(first[fraction].iloc[0]),
+        "direction": direction,
+    }
 
 
 def explanation(lm: str, sae: str) -> str:
@@ -248,5 +298,10 @@ def explanation(lm: str, sae: str) -> str:
 def summary(r_table: pd.DataFrame, names: list[str], spread: float) -> dict:
     """What chapter 6 concludes, as saved in ``summary.json`` and read by the ladder and chapter 7."""
     axes = {axis: rise(r_table, axis, spread) for axis in (LM_AXIS, SAE_AXIS)}
-    return {"pair": names, "seed_spread": spread, "axes": axes, "rule": RULE,
-            "explanation": explanation(axes[LM_AXIS]["direction"], axes[SAE_AXIS]["direction"])}
+    return {
+        "pair": names,
+        "seed_spread": spread,
+        "axes": axes,
+        "rule": RULE,
+        "explanation": explanation(axes[LM_AXIS]["direction"], axes[SAE_AXIS]["direction"]),
+    }

@@ -27,35 +27,40 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from helpers.core import hardware, paths
 from helpers.chapters import model_suite, sae_suite, verdicts
 from helpers.chapters.configs import EqualNConfig
-from helpers.lm.family import half_block_site
 from helpers.chapters.model_suite import PlannedModel
-from helpers.universality.matching import one_to_one
-from helpers.lm.family import ModelShape, to_hooked
+from helpers.chapters.universality_suite import loss_gap, windows_key
+from helpers.core import hardware, paths
+from helpers.lm.family import ModelShape, half_block_site, to_hooked
+from helpers.lm.tokens import TokenData
+from helpers.lm.training import TrainedModel, train_model
 from helpers.sae.evaluation import evaluate_sae
 from helpers.sae.training import load_sae, train_sae
 from helpers.theory.superposition import SPARSE_BRANCH_START, partner_sparsity
-from helpers.lm.tokens import TokenData
-from helpers.lm.training import TrainedModel, train_model
 from helpers.universality.activations import SparseActivations, collect_activations
 from helpers.universality.correlation import max_correlations
-from helpers.chapters.universality_suite import loss_gap, windows_key
+from helpers.universality.matching import one_to_one
 
 SAME_SHAPE, ACROSS_SHAPES = "same shape, two seeds", "two shapes"
-RULE = ("matched latents of two shapes fire at the bound's rate when the median log ratio of their firing frequencies "
-        "(narrower site over wider) lies beyond every same-shape seed pair's, on the bound's side, and at least half "
-        "way to the bound's prediction; at the same rate when it lies within the largest same-shape value; otherwise "
-        "short of the bound (its side, less than half way) or opposite to the bound (the other side)")
+RULE = (
+    "matched latents of two shapes fire at the bound's rate when the median log ratio of their firing frequencies "
+    "(narrower site over wider) lies beyond every same-shape seed pair's, on the bound's side, and at least half "
+    "way to the bound's prediction; at the same rate when it lies within the largest same-shape value; otherwise "
+    "short of the bound (its side, less than half way) or opposite to the bound (the other side)"
+)
 
 
 def plan(cfg: EqualNConfig) -> list[PlannedModel]:
     """Every (shape, seed), named as chapter 3 names its models (a seed other than chapter 3's gets a suffix)."""
     lm = cfg.universality().saes().language_models()
-    return [PlannedModel(f"L{layers}-d{width}" + ("" if seed == lm.seed else f"-seed{seed}"), "equal N",
-                         ModelShape(layers, width, lm.head_dim, lm.min_heads), seed)
-            for layers, width in cfg.shapes for seed in cfg.lm_seeds]
+    return [
+        PlannedModel(
+            f"L{layers}-d{width}" + ("" if seed == lm.seed else f"-seed{seed}"), "equal N", ModelShape(layers, width, lm.head_dim, lm.min_heads), seed
+        )
+        for layers, width in cfg.shapes
+        for seed in cfg.lm_seeds
+    ]
 
 
 def train_models(cfg: EqualNConfig, data: TokenData) -> dict[str, TrainedModel]:
@@ -63,8 +68,10 @@ def train_models(cfg: EqualNConfig, data: TokenData) -> dict[str, TrainedModel]:
     lm = cfg.universality().saes().language_models()
     device = hardware.resolve_device(cfg.device)
     folder = paths.models_dir(cfg.preset, cfg.runs_dir or None)
-    return {p.name: train_model(p.name, p.shape, data, model_suite.settings_for(lm, p.seed), folder, device)
-            for p in tqdm(plan(cfg), desc="equal-N models")}
+    return {
+        p.name: train_model(p.name, p.shape, data, model_suite.settings_for(lm, p.seed), folder, device)
+        for p in tqdm(plan(cfg), desc="equal-N models")
+    }
 
 
 def shape_table(cfg: EqualNConfig, trained: dict[str, TrainedModel]) -> pd.DataFrame:
@@ -75,14 +82,23 @@ def shape_table(cfg: EqualNConfig, trained: dict[str, TrainedModel]) -> pd.DataF
         model = trained[p.name].model
         shape = model.shape
         embedding = lm.d_vocab * shape.d_model + lm.n_ctx * shape.d_model
-        rows.append({"model": p.name, "shape": f"L{shape.n_layers}-d{shape.d_model}", "lm_seed": p.seed,
-                     "n_layers": shape.n_layers, "d_model": shape.d_model, "aspect_ratio": shape.d_model / shape.n_layers,
-                     "site": half_block_site(shape.n_layers, cfg.relative_depth),
-                     "kaplan_N": 12 * shape.n_layers * shape.d_model**2,
-                     "non_embedding": model.non_embedding_parameters(), "embedding": embedding,
-                     "total": model.non_embedding_parameters() + embedding,
-                     "neurons": shape.n_layers * (shape.d_model + shape.d_mlp),
-                     "val_loss": float(trained[p.name].summary["final_val_loss"])})
+        rows.append(
+            {
+                "model": p.name,
+                "shape": f"L{shape.n_layers}-d{shape.d_model}",
+                "lm_seed": p.seed,
+                "n_layers": shape.n_layers,
+                "d_model": shape.d_model,
+                "aspect_ratio": shape.d_model / shape.n_layers,
+                "site": half_block_site(shape.n_layers, cfg.relative_depth),
+                "kaplan_N": 12 * shape.n_layers * shape.d_model**2,
+                "non_embedding": model.non_embedding_parameters(),
+                "embedding": embedding,
+                "total": model.non_embedding_parameters() + embedding,
+                "neurons": shape.n_layers * (shape.d_model + shape.d_mlp),
+                "val_loss": float(trained[p.name].summary["final_val_loss"]),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -94,9 +110,16 @@ def loss_premise(models: pd.DataFrame, tolerance: float) -> dict:
     spread = float(by_shape.agg(lambda v: v.max() - v.min()).max())
     gap = loss_gap(float(mean.max()), float(mean.min()))
     relative = gap / float(mean.min())
-    return {"mean_loss": mean.to_dict(), "best": str(mean.idxmin()), "worst": str(mean.idxmax()), "gap_nats": gap,
-            "relative_gap": relative, "seed_spread_nats": spread, "tolerance": tolerance,
-            "comparable": bool(relative <= tolerance)}
+    return {
+        "mean_loss": mean.to_dict(),
+        "best": str(mean.idxmin()),
+        "worst": str(mean.idxmax()),
+        "gap_nats": gap,
+        "relative_gap": relative,
+        "seed_spread_nats": spread,
+        "tolerance": tolerance,
+        "comparable": bool(relative <= tolerance),
+    }
 
 
 def train_sweep(cfg: EqualNConfig, trained: dict[str, TrainedModel], data: TokenData) -> pd.DataFrame:
@@ -113,15 +136,23 @@ def train_sweep(cfg: EqualNConfig, trained: dict[str, TrainedModel], data: Token
         hooked = to_hooked(model.model, data.tokenizer, device)
         hook = half_block_site(p.shape.n_layers, cfg.relative_depth)
         for d_sae in sorted(cfg.dictionary_sizes):
-            settings = dataclasses.replace(sae_suite.settings_for(s_cfg), d_sae=d_sae,
-                                           seed=sae_suite.sae_seed(s_cfg, p.seed, 0))
+            settings = dataclasses.replace(sae_suite.settings_for(s_cfg), d_sae=d_sae, seed=sae_suite.sae_seed(s_cfg, p.seed, 0))
             folder = train_sae(p.name, model.summary["key"], hooked, hook, data.train, data.key, settings, saes_dir, device)
             metrics = evaluate_sae(hooked, hook, load_sae(folder, device), eval_windows)
-            rows.append({"model": p.name, "shape": f"L{p.shape.n_layers}-d{p.shape.d_model}", "lm_seed": p.seed,
-                         "d_model": p.shape.d_model, "site": hook, "d_sae": d_sae, **metrics,
-                         "live": d_sae - metrics["dead_latents"],
-                         "load": capacity_load(metrics["l0"], d_sae - metrics["dead_latents"], p.shape.d_model),
-                         "folder": str(Path(folder).relative_to(saes_dir.parent))})
+            rows.append(
+                {
+                    "model": p.name,
+                    "shape": f"L{p.shape.n_layers}-d{p.shape.d_model}",
+                    "lm_seed": p.seed,
+                    "d_model": p.shape.d_model,
+                    "site": hook,
+                    "d_sae": d_sae,
+                    **metrics,
+                    "live": d_sae - metrics["dead_latents"],
+                    "load": capacity_load(metrics["l0"], d_sae - metrics["dead_latents"], p.shape.d_model),
+                    "folder": str(Path(folder).relative_to(saes_dir.parent)),
+                }
+            )
             bar.update()
     bar.close()
     return pd.DataFrame(rows)
@@ -135,8 +166,7 @@ def capacity_load(l0: float, live: int, d_model: int) -> float:
     return float(l0 * np.log(live / l0) / d_model)
 
 
-def read_largest(cfg: EqualNConfig, trained: dict[str, TrainedModel], sweep: pd.DataFrame,
-                 data: TokenData) -> dict[str, SparseActivations]:
+def read_largest(cfg: EqualNConfig, trained: dict[str, TrainedModel], sweep: pd.DataFrame, data: TokenData) -> dict[str, SparseActivations]:
     """Each model's largest SAE read over chapter 5's held-out windows (cached beside chapter 5's)."""
     u_cfg = cfg.universality()
     device = hardware.resolve_device(cfg.device)
@@ -149,8 +179,7 @@ def read_largest(cfg: EqualNConfig, trained: dict[str, TrainedModel], sweep: pd.
             out[row.model] = SparseActivations.open(folder)
         else:
             hooked = to_hooked(trained[row.model].model, data.tokenizer, device)
-            out[row.model] = collect_activations(hooked, row.site, load_sae(run_dir / row.folder, device),
-                                                 windows.to(device), folder)
+            out[row.model] = collect_activations(hooked, row.site, load_sae(run_dir / row.folder, device), windows.to(device), folder)
     return out
 
 
@@ -164,8 +193,7 @@ def predicted_log_ratio(wide_frequency: float, width_ratio: float) -> float:
     return float(np.log(needed / wide_frequency))
 
 
-def match_pairs(cfg: EqualNConfig, models: pd.DataFrame, activations: dict[str, SparseActivations],
-                threshold: float) -> pd.DataFrame:
+def match_pairs(cfg: EqualNConfig, models: pd.DataFrame, activations: dict[str, SparseActivations], threshold: float) -> pd.DataFrame:
     """Every pair of models matched one-to-one (Hungarian on the correlation matrix of their largest
     SAEs); one row per pair with the share matched at ``threshold``, and for the matched latents the
     median log ratio of firing frequencies (narrower site over wider; for one shape, second over
@@ -185,14 +213,23 @@ def match_pairs(cfg: EqualNConfig, models: pd.DataFrame, activations: dict[str, 
         width_ratio = info.d_model[b] / info.d_model[a]
         wide_median = float(np.median(freq_b)) if matched.any() else float("nan")
         live = min(int((~result.stats_a.dead).sum()), int((~result.stats_b.dead).sum()))
-        rows.append({"first": a, "second": b, "first_shape": info["shape"][a], "second_shape": info["shape"][b],
-                     "kind": SAME_SHAPE if info["shape"][a] == info["shape"][b] else ACROSS_SHAPES,
-                     "width_ratio": float(width_ratio), "matched": int(matched.sum()), "live": live,
-                     "share_matched": float(matched.sum() / live) if live else float("nan"),
-                     "mean_partner_correlation": float(assigned.values.mean()) if len(assigned.values) else float("nan"),
-                     "median_log_ratio": float(np.median(log_ratio)) if matched.any() else float("nan"),
-                     "wide_median_frequency": wide_median,
-                     "predicted_log_ratio": predicted_log_ratio(wide_median, width_ratio) if width_ratio > 1 else 0.0})
+        rows.append(
+            {
+                "first": a,
+                "second": b,
+                "first_shape": info["shape"][a],
+                "second_shape": info["shape"][b],
+                "kind": SAME_SHAPE if info["shape"][a] == info["shape"][b] else ACROSS_SHAPES,
+                "width_ratio": float(width_ratio),
+                "matched": int(matched.sum()),
+                "live": live,
+                "share_matched": float(matched.sum() / live) if live else float("nan"),
+                "mean_partner_correlation": float(assigned.values.mean()) if len(assigned.values) else float("nan"),
+                "median_log_ratio": float(np.median(log_ratio)) if matched.any() else float("nan"),
+                "wide_median_frequency": wide_median,
+                "predicted_log_ratio": predicted_log_ratio(wide_median, width_ratio) if width_ratio > 1 else 0.0,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -205,15 +242,29 @@ def shift_verdicts(pairs: pd.DataFrame) -> tuple[pd.DataFrame, float]:
     across = pairs[pairs.kind == ACROSS_SHAPES]
     for (narrow, wide), group in across.groupby(["first_shape", "second_shape"], sort=False):
         shift, predicted = float(group.median_log_ratio.median()), float(group.predicted_log_ratio.median())
-        rows.append({"narrower": narrow, "wider": wide, "width_ratio": float(group.width_ratio.iloc[0]),
-                     "shift": shift, "predicted": predicted, "seed_noise": noise,
-                     "share_matched": float(group.share_matched.mean()), "verdict": shift_verdict(shift, predicted, noise)})
+        rows.append(
+            {
+                "narrower": narrow,
+                "wider": wide,
+                "width_ratio": float(group.width_ratio.iloc[0]),
+                "shift": shift,
+                "predicted": predicted,
+                "seed_noise": noise,
+                "share_matched": float(group.share_matched.mean()),
+                "verdict": shift_verdict(shift, predicted, noise),
+            }
+        )
     return pd.DataFrame(rows), noise
 
 
 #: The verdicts of :data:`RULE`, and the one for a pair the rule cannot judge (a NaN input).
-BOUND, SAME, SHORT, OPPOSITE, UNDECIDED = (verdicts.SHIFT_BOUND, verdicts.SHIFT_SAME, verdicts.SHIFT_SHORT, verdicts.SHIFT_OPPOSITE,
-                                           verdicts.SHIFT_UNDECIDED)
+BOUND, SAME, SHORT, OPPOSITE, UNDECIDED = (
+    verdicts.SHIFT_BOUND,
+    verdicts.SHIFT_SAME,
+    verdicts.SHIFT_SHORT,
+    verdicts.SHIFT_OPPOSITE,
+    verdicts.SHIFT_UNDECIDED,
+)
 
 
 def shift_verdict(shift: float, predicted: float, noise: float) -> str:
@@ -244,11 +295,19 @@ def summary(cfg: EqualNConfig, models: pd.DataFrame, sweep: pd.DataFrame, pairs:
     largest = sweep[sweep.d_sae == cfg.largest_dictionary].groupby("shape", sort=False)
     same = pairs[pairs.kind == SAME_SHAPE].share_matched
     across = pairs[pairs.kind == ACROSS_SHAPES].share_matched
-    return {"shapes": list(models["shape"].unique()), "lm_seeds": cfg.lm_seeds, "relative_depth": cfg.relative_depth,
-            "loss": loss_premise(models, cfg.loss_tolerance),
-            "load_at_largest": largest.load.mean().to_dict(), "l0_at_largest": largest.l0.mean().to_dict(),
-            "explained_variance_at_largest": largest.explained_variance.mean().to_dict(),
-            "share_matched_same_shape": float(same.mean()), "share_matched_across_shapes": float(across.mean()),
-            "seed_noise": noise, "shifts": shifts.to_dict("records"), "rule": RULE,
-            "bound_rate_found": bool((shifts.verdict == BOUND).any()),
-            "same_rate_everywhere": bool((shifts.verdict == SAME).all())}
+    return {
+        "shapes": list(models["shape"].unique()),
+        "lm_seeds": cfg.lm_seeds,
+        "relative_depth": cfg.relative_depth,
+        "loss": loss_premise(models, cfg.loss_tolerance),
+        "load_at_largest": largest.load.mean().to_dict(),
+        "l0_at_largest": largest.l0.mean().to_dict(),
+        "explained_variance_at_largest": largest.explained_variance.mean().to_dict(),
+        "share_matched_same_shape": float(same.mean()),
+        "share_matched_across_shapes": float(across.mean()),
+        "seed_noise": noise,
+        "shifts": shifts.to_dict("records"),
+        "rule": RULE,
+        "bound_rate_found": bool((shifts.verdict == BOUND).any()),
+        "same_rate_everywhere": bool((shifts.verdict == SAME).all()),
+    }

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from helpers.core import hardware, paths
 from helpers.chapters.configs import LanguageModelsConfig
+from helpers.core import hardware, paths
 from helpers.lm.corpus import Corpus, load_corpus
-from helpers.lm.gpt import GPT
 from helpers.lm.family import ModelShape
-from helpers.theory.scaling import kaplan_parameter_count
+from helpers.lm.gpt import GPT
 from helpers.lm.tokens import TokenData, prepare_tokens
 from helpers.lm.training import TrainedModel, TrainSettings, train_model
+from helpers.theory.scaling import kaplan_parameter_count
 
 
 @dataclass(frozen=True)
@@ -29,22 +29,35 @@ class PlannedModel:
 
 def plan(cfg: LanguageModelsConfig) -> list[PlannedModel]:
     """The width sweep, the equal-N pair and the seed control (a shape already planned is reused)."""
+
     def shape(layers: int, width: int) -> ModelShape:
         return ModelShape(layers, width, cfg.head_dim, cfg.min_heads)
 
     models = [PlannedModel(f"L{cfg.n_layers}-d{w}", "family", shape(cfg.n_layers, w), cfg.seed) for w in cfg.widths]
     for layers, width in (cfg.pair_a, cfg.pair_b):
         models.append(PlannedModel(f"L{layers}-d{width}", "pair", shape(layers, width), cfg.seed))
-    models.append(PlannedModel(f"L{cfg.n_layers}-d{cfg.seed_control_width}-seed{cfg.control_seed}", "seed control",
-                               shape(cfg.n_layers, cfg.seed_control_width), cfg.control_seed))
+    models.append(
+        PlannedModel(
+            f"L{cfg.n_layers}-d{cfg.seed_control_width}-seed{cfg.control_seed}",
+            "seed control",
+            shape(cfg.n_layers, cfg.seed_control_width),
+            cfg.control_seed,
+        )
+    )
     return models
 
 
 def settings_for(cfg: LanguageModelsConfig, seed: int) -> TrainSettings:
     return TrainSettings(
-        steps=cfg.steps, batch_size=cfg.batch_size, n_ctx=cfg.n_ctx, learning_rate=cfg.learning_rate,
-        warmup_steps=cfg.warmup_steps, eval_interval=cfg.eval_interval, eval_windows=cfg.eval_windows,
-        checkpoint_interval=cfg.checkpoint_interval, seed=seed,
+        steps=cfg.steps,
+        batch_size=cfg.batch_size,
+        n_ctx=cfg.n_ctx,
+        learning_rate=cfg.learning_rate,
+        warmup_steps=cfg.warmup_steps,
+        eval_interval=cfg.eval_interval,
+        eval_windows=cfg.eval_windows,
+        checkpoint_interval=cfg.checkpoint_interval,
+        seed=seed,
     )
 
 
@@ -61,8 +74,7 @@ def train_all(cfg: LanguageModelsConfig, data: TokenData) -> dict[str, TrainedMo
     trained: dict[str, TrainedModel] = {}
     for planned in plan(cfg):
         if planned.name not in trained:
-            trained[planned.name] = train_model(planned.name, planned.shape, data, settings_for(cfg, planned.seed),
-                                                folder, device)
+            trained[planned.name] = train_model(planned.name, planned.shape, data, settings_for(cfg, planned.seed), folder, device)
     return trained
 
 
@@ -71,12 +83,10 @@ def random_init_model(cfg: LanguageModelsConfig, data: TokenData, width: int, se
     training would start: the floor for what an SAE finds in a network that learned nothing."""
     shape = ModelShape(cfg.n_layers, width, cfg.head_dim, cfg.min_heads)
     model = GPT(shape, cfg.n_ctx, cfg.d_vocab, seed=seed)
-    key = hashlib.sha256(json.dumps(["random init", dataclasses.asdict(shape), cfg.n_ctx, cfg.d_vocab, seed,
-                                     data.key]).encode()).hexdigest()[:12]
+    key = hashlib.sha256(json.dumps(["random init", dataclasses.asdict(shape), cfg.n_ctx, cfg.d_vocab, seed, data.key]).encode()).hexdigest()[:12]
     name = f"L{cfg.n_layers}-d{width}-random"
     summary = {"key": key, "kaplan_params": float(kaplan_parameter_count(cfg.n_layers, width)), "seed": seed}
-    return TrainedModel(name, paths.models_dir(cfg.preset, cfg.runs_dir or None) / f"{name}-{key}", model.eval(),
-                        pd.DataFrame(), summary)
+    return TrainedModel(name, paths.models_dir(cfg.preset, cfg.runs_dir or None) / f"{name}-{key}", model.eval(), pd.DataFrame(), summary)
 
 
 def summary_table(cfg: LanguageModelsConfig, trained: dict[str, TrainedModel]) -> pd.DataFrame:
@@ -84,11 +94,22 @@ def summary_table(cfg: LanguageModelsConfig, trained: dict[str, TrainedModel]) -
     rows = []
     for planned in plan(cfg):
         s = trained[planned.name].summary
-        rows.append({
-            "model": planned.name, "role": planned.role, "n_layers": planned.shape.n_layers,
-            "d_model": planned.shape.d_model, "n_heads": planned.shape.n_heads, "seed": planned.seed,
-            "aspect_ratio": planned.shape.aspect_ratio, "N (12·L·d²)": s["kaplan_params"],
-            "peak_lr": s["peak_lr"], "train_tokens": s["train_tokens"], "final_train_loss": s["final_train_loss"],
-            "final_val_loss": s["final_val_loss"], "tokens_per_s": s["tokens_per_s"], "folder": str(trained[planned.name].folder),
-        })
+        rows.append(
+            {
+                "model": planned.name,
+                "role": planned.role,
+                "n_layers": planned.shape.n_layers,
+                "d_model": planned.shape.d_model,
+                "n_heads": planned.shape.n_heads,
+                "seed": planned.seed,
+                "aspect_ratio": planned.shape.aspect_ratio,
+                "N (12·L·d²)": s["kaplan_params"],
+                "peak_lr": s["peak_lr"],
+                "train_tokens": s["train_tokens"],
+                "final_train_loss": s["final_train_loss"],
+                "final_val_loss": s["final_val_loss"],
+                "tokens_per_s": s["tokens_per_s"],
+                "folder": str(trained[planned.name].folder),
+            }
+        )
     return pd.DataFrame(rows)

@@ -11,21 +11,28 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from helpers.core import hardware, paths
 from helpers.chapters import model_suite
 from helpers.chapters.configs import SAEsConfig
+from helpers.core import hardware, paths
 from helpers.lm.family import to_hooked
-from helpers.sae.training import SAESettings, load_sae, map_hook, train_sae
-from helpers.sae.evaluation import evaluate_sae
 from helpers.lm.tokens import TokenData
 from helpers.lm.training import TrainedModel
+from helpers.sae.evaluation import evaluate_sae
+from helpers.sae.training import SAESettings, load_sae, map_hook, train_sae
 
 
 def settings_for(cfg: SAEsConfig) -> SAESettings:
     return SAESettings(
-        architecture=cfg.architecture, d_sae=cfg.d_sae, l1_coefficient=cfg.l1_coefficient, k=cfg.topk_k,
-        lr=cfg.sae_lr, l1_warm_up_fraction=cfg.l1_warm_up_fraction, lr_decay_fraction=cfg.lr_decay_fraction,
-        training_tokens=cfg.sae_training_tokens, context=cfg.sae_context, batch_tokens=cfg.sae_batch_tokens,
+        architecture=cfg.architecture,
+        d_sae=cfg.d_sae,
+        l1_coefficient=cfg.l1_coefficient,
+        k=cfg.topk_k,
+        lr=cfg.sae_lr,
+        l1_warm_up_fraction=cfg.l1_warm_up_fraction,
+        lr_decay_fraction=cfg.lr_decay_fraction,
+        training_tokens=cfg.sae_training_tokens,
+        context=cfg.sae_context,
+        batch_tokens=cfg.sae_batch_tokens,
         seed=cfg.seed,
     )
 
@@ -61,8 +68,7 @@ def sae_seed(cfg: SAEsConfig, model_seed: int, replicate: int) -> int:
     return cfg.seed + replicate + 1000 * (model_seed - cfg.language_models().seed)
 
 
-def train_one(cfg: SAEsConfig, name: str, model: TrainedModel, hooked, requested: str, seed: int, data: TokenData,
-              device: torch.device) -> Path:
+def train_one(cfg: SAEsConfig, name: str, model: TrainedModel, hooked, requested: str, seed: int, data: TokenData, device: torch.device) -> Path:
     """Train (or find) the SAE of model ``name`` at the ``requested`` hook (mapped to the model's depth)
     from ``seed``; returns its folder."""
     hook = map_hook(requested, cfg.language_models().n_layers, model.model.shape.n_layers)
@@ -71,19 +77,39 @@ def train_one(cfg: SAEsConfig, name: str, model: TrainedModel, hooked, requested
     return train_sae(name, model.summary["key"], hooked, hook, data.train, data.key, settings, folder, device)
 
 
-def _train_row(cfg: SAEsConfig, name: str, model: TrainedModel, hooked, requested: str, seed: int, role: str,
-               data: TokenData, device: torch.device, evaluate_on: torch.Tensor | None) -> dict:
+def _train_row(
+    cfg: SAEsConfig,
+    name: str,
+    model: TrainedModel,
+    hooked,
+    requested: str,
+    seed: int,
+    role: str,
+    data: TokenData,
+    device: torch.device,
+    evaluate_on: torch.Tensor | None,
+) -> dict:
     hook = map_hook(requested, cfg.language_models().n_layers, model.model.shape.n_layers)
     sae_folder = train_one(cfg, name, model, hooked, requested, seed, data, device)
     metrics = {} if evaluate_on is None else evaluate_sae(hooked, hook, load_sae(sae_folder, device), evaluate_on.to(device))
     summary = pd.read_json(sae_folder / "summary.json", typ="series")
-    return {"model": name, "role": role, "n_layers": model.model.shape.n_layers, "d_model": model.model.shape.d_model,
-            "N (12·L·d²)": model.summary["kaplan_params"], "site": requested, "hook": hook, "sae_seed": seed, **metrics,
-            "d_sae": cfg.d_sae, "sae_tokens_per_s": float(summary["tokens_per_s"]), "folder": str(sae_folder)}
+    return {
+        "model": name,
+        "role": role,
+        "n_layers": model.model.shape.n_layers,
+        "d_model": model.model.shape.d_model,
+        "N (12·L·d²)": model.summary["kaplan_params"],
+        "site": requested,
+        "hook": hook,
+        "sae_seed": seed,
+        **metrics,
+        "d_sae": cfg.d_sae,
+        "sae_tokens_per_s": float(summary["tokens_per_s"]),
+        "folder": str(sae_folder),
+    }
 
 
-def train_saes(cfg: SAEsConfig, trained: dict[str, TrainedModel], data: TokenData,
-               evaluate_on: torch.Tensor | None = None) -> pd.DataFrame:
+def train_saes(cfg: SAEsConfig, trained: dict[str, TrainedModel], data: TokenData, evaluate_on: torch.Tensor | None = None) -> pd.DataFrame:
     """Train (or find) every SAE; one row per (model, site) with its folder, and its metrics on the
     windows ``evaluate_on`` (windows, context) when given."""
     roles = model_roles(cfg)
@@ -94,16 +120,21 @@ def train_saes(cfg: SAEsConfig, trained: dict[str, TrainedModel], data: TokenDat
     for name, model in trained.items():
         hooked = to_hooked(model.model, data.tokenizer, device)
         for requested in cfg.hooks:
-            rows.append(_train_row(cfg, name, model, hooked, requested, sae_seed(cfg, seeds[name], 0), roles[name], data,
-                                   device, evaluate_on))
+            rows.append(_train_row(cfg, name, model, hooked, requested, sae_seed(cfg, seeds[name], 0), roles[name], data, device, evaluate_on))
             bar.update()
     bar.close()
     return pd.DataFrame(rows)
 
 
-def train_replicates(cfg: SAEsConfig, trained: dict[str, TrainedModel], data: TokenData, site: str,
-                     replicates: int, roles: dict[str, str] | None = None,
-                     model_seeds: dict[str, int] | None = None) -> pd.DataFrame:
+def train_replicates(
+    cfg: SAEsConfig,
+    trained: dict[str, TrainedModel],
+    data: TokenData,
+    site: str,
+    replicates: int,
+    roles: dict[str, str] | None = None,
+    model_seeds: dict[str, int] | None = None,
+) -> pd.DataFrame:
     """SAEs 0 … ``replicates`` − 1 of every model in ``trained`` at one requested ``site`` (replicate 0
     is chapter 4's, found in the cache), each from its own seed; one row per SAE, not evaluated.
     ``roles`` and ``model_seeds`` default to chapter 3's plan."""
@@ -115,8 +146,10 @@ def train_replicates(cfg: SAEsConfig, trained: dict[str, TrainedModel], data: To
     for name, model in trained.items():
         hooked = to_hooked(model.model, data.tokenizer, device)
         for replicate in range(replicates):
-            rows.append(_train_row(cfg, name, model, hooked, site, sae_seed(cfg, model_seeds[name], replicate),
-                                   roles[name], data, device, None) | {"replicate": replicate})
+            rows.append(
+                _train_row(cfg, name, model, hooked, site, sae_seed(cfg, model_seeds[name], replicate), roles[name], data, device, None)
+                | {"replicate": replicate}
+            )
             bar.update()
     bar.close()
     return pd.DataFrame(rows)

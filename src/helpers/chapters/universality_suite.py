@@ -29,19 +29,27 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from helpers.core import hardware, paths
-from helpers.theory import scaling
 from helpers.chapters.configs import UniversalityConfig
-from helpers.universality.fits import (CI_LEVEL, Correlation, bootstrap_r, fit_saturating, hierarchical_interval,
-                                partial_correlation, percentile_interval, rank_correlation)
-from helpers.universality.matching import OneToOne, distinct_partners, mutual_nearest, one_to_one
+from helpers.core import hardware, paths
 from helpers.lm.family import to_hooked
-from helpers.sae.training import load_sae
-from helpers.sae.evaluation import spliced_loss
 from helpers.lm.tokens import TokenData
 from helpers.lm.training import TrainedModel
-from helpers.universality.correlation import (LatentStats, MaxCorrelation, latent_stats, max_correlations, with_original_dead_arithmetic)
-from helpers.universality.activations import (SparseActivations, collect_activations, permute_windows, token_activations, top_activations)
+from helpers.sae.evaluation import spliced_loss
+from helpers.sae.training import load_sae
+from helpers.theory import scaling
+from helpers.universality.activations import SparseActivations, collect_activations, permute_windows, token_activations, top_activations
+from helpers.universality.correlation import LatentStats, MaxCorrelation, latent_stats, max_correlations, with_original_dead_arithmetic
+from helpers.universality.fits import (
+    CI_LEVEL,
+    Correlation,
+    bootstrap_r,
+    fit_saturating,
+    hierarchical_interval,
+    partial_correlation,
+    percentile_interval,
+    rank_correlation,
+)
+from helpers.universality.matching import OneToOne, distinct_partners, mutual_nearest, one_to_one
 
 #: The against-side name of the token-identity dictionary.
 TOKENS = "tokens"
@@ -92,8 +100,7 @@ def windows_key(windows: torch.Tensor) -> str:
     return hashlib.sha256(windows.numpy().astype(np.int64).tobytes()).hexdigest()[:12]
 
 
-def collect_all(cfg: UniversalityConfig, saes: pd.DataFrame, trained: dict[str, TrainedModel], data: TokenData,
-                windows: torch.Tensor) -> Suite:
+def collect_all(cfg: UniversalityConfig, saes: pd.DataFrame, trained: dict[str, TrainedModel], data: TokenData, windows: torch.Tensor) -> Suite:
     """Latent activations of every SAE on ``windows`` (cached under runs/<preset>/activations/),
     and the token-identity dictionary on the same windows."""
     device = hardware.resolve_device(cfg.device)
@@ -111,8 +118,7 @@ def collect_all(cfg: UniversalityConfig, saes: pd.DataFrame, trained: dict[str, 
             activations[(model, row.site, int(row.sae_seed))] = SparseActivations.open(folder)
     d_vocab = cfg.saes().language_models().d_vocab
     token_folder = root / TOKENS / f"vocab{d_vocab}-w{key}"
-    tokens = SparseActivations.open(token_folder) if (token_folder / "meta.json").exists() else \
-        token_activations(windows, d_vocab, token_folder)
+    tokens = SparseActivations.open(token_folder) if (token_folder / "meta.json").exists() else token_activations(windows, d_vocab, token_folder)
     return Suite(cfg, data, trained, saes, windows, activations, tokens, device)
 
 
@@ -157,13 +163,16 @@ def comparisons(suite: Suite) -> list[Comparison]:
     seeds = lambda model: suite.seeds(model, site)  # noqa: E731
     out = []
     for other in (s for s in suite.saes.site.unique() if s != site):
-        first = lambda model: suite.seeds(model, other)[0]  # noqa: E731
+        first = lambda model: suite.seeds(model, other)[0]  # noqa: E731, B023 (called within this iteration)
         out += [Comparison("cross-width", other, a, first(a), b, first(b)) for a in r.family for b in r.family if a != b]
-    out += [Comparison("cross-width", site, a, sa, b, sb) for a in r.family for b in r.family if a != b
-            for sa in seeds(a) for sb in seeds(b)]
+    out += [Comparison("cross-width", site, a, sa, b, sb) for a in r.family for b in r.family if a != b for sa in seeds(a) for sb in seeds(b)]
     out += [Comparison("SAE seed", site, m, sa, m, sb) for m in r.family for sa in seeds(m) for sb in seeds(m) if sa != sb]
-    out += [Comparison("seed control", site, a, sa, b, sb) for a, b in ((r.seeded, r.control), (r.control, r.seeded))
-            for sa in seeds(a) for sb in seeds(b)]
+    out += [
+        Comparison("seed control", site, a, sa, b, sb)
+        for a, b in ((r.seeded, r.control), (r.control, r.seeded))
+        for sa in seeds(a)
+        for sb in seeds(b)
+    ]
     out.append(Comparison("shuffled", site, r.seeded, seeds(r.seeded)[0], r.control, seeds(r.control)[0]))
     out += [Comparison("random model", site, m, seeds(m)[0], r.random, seeds(r.random)[0]) for m in r.family]
     out += [Comparison("token identity", site, m, s, TOKENS, 0) for m in [*r.family, r.control] for s in seeds(m)]
@@ -189,15 +198,17 @@ def correlate(suite: Suite) -> dict[Comparison, MaxCorrelation]:
         pair_stats = (stats_of(a), stats_of(b))
         if c.kind == "shuffled":
             folder = shuffled_root / f"{b.folder.name}-seed{suite.cfg.seed}"
-            b = SparseActivations.open(folder) if (folder / "meta.json").exists() else \
-                permute_windows(b, suite.windows.shape[1], suite.cfg.seed, folder)
+            b = (
+                SparseActivations.open(folder)
+                if (folder / "meta.json").exists()
+                else permute_windows(b, suite.windows.shape[1], suite.cfg.seed, folder)
+            )
         key, reverse = (c.kind == "shuffled", str(a.folder), str(b.folder)), (c.kind == "shuffled", str(b.folder), str(a.folder))
         if reverse in done:
             out[c] = done[reverse].reversed()
             continue
         if key not in done:
-            done[key] = max_correlations(a, b, device=suite.device, stats=pair_stats, keep_matrix=c.against != TOKENS,
-                                         epsilon=suite.cfg.epsilon)
+            done[key] = max_correlations(a, b, device=suite.device, stats=pair_stats, keep_matrix=c.against != TOKENS, epsilon=suite.cfg.epsilon)
         out[c] = done[key]
     return out
 
@@ -206,8 +217,7 @@ def latent_table(suite: Suite, correlations: dict[Comparison, MaxCorrelation]) -
     """One row per (comparison, latent of the scored SAE): its statistics, its universality (NaN
     for a dead latent unless the original's arithmetic is on), its best match, its one-to-one
     partner's correlation, whether the match is mutual, and its token-likeness."""
-    token_likeness = {(c.scored, c.site, c.scored_seed): result.a_to_b for c, result in correlations.items()
-                      if c.kind == "token identity"}
+    token_likeness = {(c.scored, c.site, c.scored_seed): result.a_to_b for c, result in correlations.items() if c.kind == "token identity"}
     assignments: dict[tuple, OneToOne] = {}  # one per unordered SAE pair; the reverse direction swaps sides
 
     def partners(c: Comparison, result: MaxCorrelation) -> np.ndarray:
@@ -227,30 +237,44 @@ def latent_table(suite: Suite, correlations: dict[Comparison, MaxCorrelation]) -
         n = len(stats.max)
         partner = partners(c, result)
         against_d_model = 0 if c.against == TOKENS else int(suite.row(c.against, c.site, c.against_seed).d_model)
-        frames.append(pd.DataFrame({
-            "site": c.site, "kind": c.kind, "scored": c.scored, "scored_seed": c.scored_seed, "against": c.against,
-            "against_seed": c.against_seed, "d_model": int(suite.row(c.scored, c.site, c.scored_seed).d_model),
-            "against_d_model": against_d_model, "latent": np.arange(n), "max_activation": stats.max,
-            "importance": stats.importance, "frequency": stats.frequency, "mean": stats.mean, "dead": stats.dead,
-            "universality": result.a_to_b, "match": result.a_to_b_index,
-            "universality_original_arithmetic": result.a_to_b if suite.cfg.epsilon else with_original_dead_arithmetic(result),
-            "one_to_one": partner, "mutual": mutual_nearest(result.a_to_b_index, result.b_to_a_index),
-            "token_likeness": token_likeness.get((c.scored, c.site, c.scored_seed), np.full(n, np.nan)),
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "site": c.site,
+                    "kind": c.kind,
+                    "scored": c.scored,
+                    "scored_seed": c.scored_seed,
+                    "against": c.against,
+                    "against_seed": c.against_seed,
+                    "d_model": int(suite.row(c.scored, c.site, c.scored_seed).d_model),
+                    "against_d_model": against_d_model,
+                    "latent": np.arange(n),
+                    "max_activation": stats.max,
+                    "importance": stats.importance,
+                    "frequency": stats.frequency,
+                    "mean": stats.mean,
+                    "dead": stats.dead,
+                    "universality": result.a_to_b,
+                    "match": result.a_to_b_index,
+                    "universality_original_arithmetic": result.a_to_b if suite.cfg.epsilon else with_original_dead_arithmetic(result),
+                    "one_to_one": partner,
+                    "mutual": mutual_nearest(result.a_to_b_index, result.b_to_a_index),
+                    "token_likeness": token_likeness.get((c.scored, c.site, c.scored_seed), np.full(n, np.nan)),
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
 COMPARISON_COLUMNS = ["kind", "site", "scored", "scored_seed", "against", "against_seed"]
 #: The weightings of the saturating fit as reported: (column prefix, weighting, a fixed at).
-FITS = (("original", "original", None), ("inverse_density", "inverse density", None), ("unweighted", "none", None),
-        ("a1", "original", 1.0))
+FITS = (("original", "original", None), ("inverse_density", "inverse density", None), ("unweighted", "none", None), ("a1", "original", 1.0))
 
 
 def first_replicates(latents: pd.DataFrame) -> pd.DataFrame:
     """The rows that compare first replicates (each model's lowest SAE seed) on both sides; the
     token dictionary has one. Comparisons of one model's two SAE seeds are not among them."""
-    sides = [latents[[model, seed]].set_axis(["model", "seed"], axis=1)
-             for model, seed in (("scored", "scored_seed"), ("against", "against_seed"))]
+    sides = [latents[[model, seed]].set_axis(["model", "seed"], axis=1) for model, seed in (("scored", "scored_seed"), ("against", "against_seed"))]
     first = pd.concat(sides).groupby("model").seed.min()
     return latents[(latents.scored_seed == latents.scored.map(first)) & (latents.against_seed == latents.against.map(first))]
 
@@ -273,9 +297,18 @@ def _fit_columns(x: np.ndarray, y: np.ndarray) -> dict:
     row = {}
     for label, weighting, fix_a in FITS:
         fit = fit_saturating(x, y, weighting, fix_a)
-        row.update({f"{label}_a": fit.a, f"{label}_b": fit.b, f"{label}_c": fit.c, f"{label}_r2": fit.r_squared,
-                    f"{label}_below_c": fit.below_c, f"{label}_at_bound": fit.at_bound, f"{label}_is_fit": fit.is_fit,
-                    f"{label}_formula": fit.formula()})
+        row.update(
+            {
+                f"{label}_a": fit.a,
+                f"{label}_b": fit.b,
+                f"{label}_c": fit.c,
+                f"{label}_r2": fit.r_squared,
+                f"{label}_below_c": fit.below_c,
+                f"{label}_at_bound": fit.at_bound,
+                f"{label}_is_fit": fit.is_fit,
+                f"{label}_formula": fit.formula(),
+            }
+        )
     return row
 
 
@@ -291,9 +324,13 @@ def pair_summary(latents: pd.DataFrame, cfg: UniversalityConfig, draws: dict[tup
         alive = group[~group.dead]
         low, high = percentile_interval(draws[key])
         row = dict(zip(COMPARISON_COLUMNS, key)) | {
-            "d_model": group.d_model.iloc[0], "against_d_model": group.against_d_model.iloc[0],
-            "latents": len(group), "dead": int(group.dead.sum()), "points": len(points),
-            "mean_universality": float(alive.universality.mean()), "median_universality": float(alive.universality.median()),
+            "d_model": group.d_model.iloc[0],
+            "against_d_model": group.against_d_model.iloc[0],
+            "latents": len(group),
+            "dead": int(group.dead.sum()),
+            "points": len(points),
+            "mean_universality": float(alive.universality.mean()),
+            "median_universality": float(alive.universality.median()),
             "mean_one_to_one": float(alive.one_to_one.mean()),
         }
         for t in cfg.match_thresholds:
@@ -301,25 +338,30 @@ def pair_summary(latents: pd.DataFrame, cfg: UniversalityConfig, draws: dict[tup
             row[f"share_one_to_one_{t:g}"] = float((alive.one_to_one >= t).mean())
             row[f"share_mutual_{t:g}"] = float((alive.mutual & (alive.universality >= t)).mean())
             row[f"partners_{t:g}"] = distinct_partners(alive.universality.to_numpy(), alive.match.to_numpy(), t)
-        row |= {"r": float(np.corrcoef(x, y)[0, 1]), "r_low": low, "r_high": high,
-                "spearman": rank_correlation(x, y),
-                "r_original_arithmetic": float(np.corrcoef(group.importance, group.universality_original_arithmetic)[0, 1])}
+        row |= {
+            "r": float(np.corrcoef(x, y)[0, 1]),
+            "r_low": low,
+            "r_high": high,
+            "spearman": rank_correlation(x, y),
+            "r_original_arithmetic": float(np.corrcoef(group.importance, group.universality_original_arithmetic)[0, 1]),
+        }
         controlled = points[np.isfinite(points.token_likeness) & (points.frequency > 0)]
         if key[0] != "token identity" and len(controlled) > 4:
             controls = np.column_stack([np.log10(controlled.frequency), controlled.token_likeness])
-            row |= {"partial_r": partial_correlation(controlled.importance, controlled.universality, controls),
-                    "partial_spearman": partial_correlation(controlled.importance, controlled.universality, controls, rank=True),
-                    "spearman_token_likeness": rank_correlation(controlled.token_likeness, controlled.universality),
-                    "spearman_frequency": rank_correlation(controlled.frequency, controlled.universality),
-                    "mean_token_likeness": float(controlled.token_likeness.mean())}
+            row |= {
+                "partial_r": partial_correlation(controlled.importance, controlled.universality, controls),
+                "partial_spearman": partial_correlation(controlled.importance, controlled.universality, controls, rank=True),
+                "spearman_token_likeness": rank_correlation(controlled.token_likeness, controlled.universality),
+                "spearman_frequency": rank_correlation(controlled.frequency, controlled.universality),
+                "mean_token_likeness": float(controlled.token_likeness.mean()),
+            }
         if key[0] != "token identity":
             row |= _fit_columns(x, y)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def interval_by_kind(summary: pd.DataFrame, draws: dict[tuple, np.ndarray], cfg: UniversalityConfig,
-                     by_pair: bool = False) -> pd.DataFrame:
+def interval_by_kind(summary: pd.DataFrame, draws: dict[tuple, np.ndarray], cfg: UniversalityConfig, by_pair: bool = False) -> pd.DataFrame:
     """Mean r per kind of comparison (or per pair of models with ``by_pair``) with the two-level
     bootstrap interval of :func:`helpers.universality.fits.hierarchical_interval` (SAE seeds, then latents)."""
     rows = []
@@ -327,12 +369,19 @@ def interval_by_kind(summary: pd.DataFrame, draws: dict[tuple, np.ndarray], cfg:
     for key, group in summary.groupby(group_columns, sort=False):
         units = [(g.scored, g.scored_seed, g.against, g.against_seed) for g in group.itertuples()]
         stacked = np.stack([draws[tuple(g[c] for c in COMPARISON_COLUMNS)] for _, g in group.iterrows()])
-        result: Correlation = hierarchical_interval(units, group.r.to_numpy(), stacked, cfg.bootstrap_samples, CI_LEVEL,
-                                                    cfg.seed)
-        rows.append(dict(zip(group_columns, key)) | {
-            "r": result.r, "r_low": result.low, "r_high": result.high, "sae_pairs": len(group),
-            "model_pairs": group[["scored", "against"]].drop_duplicates().shape[0],
-            "d_model": group.d_model.iloc[0], "against_d_model": group.against_d_model.iloc[0]})
+        result: Correlation = hierarchical_interval(units, group.r.to_numpy(), stacked, cfg.bootstrap_samples, CI_LEVEL, cfg.seed)
+        rows.append(
+            dict(zip(group_columns, key))
+            | {
+                "r": result.r,
+                "r_low": result.low,
+                "r_high": result.high,
+                "sae_pairs": len(group),
+                "model_pairs": group[["scored", "against"]].drop_duplicates().shape[0],
+                "d_model": group.d_model.iloc[0],
+                "against_d_model": group.against_d_model.iloc[0],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -341,9 +390,13 @@ def controls_table(summary: pd.DataFrame, intervals: pd.DataFrame, site: str, ta
     token-likeness, and mean r with its interval over SAE seeds and latents."""
     at = summary[summary.site == site]
     table = at.groupby("kind", sort=False).agg(
-        comparisons=("r", "size"), mean_universality=("mean_universality", "mean"),
-        share_matched=(f"share_matched_{tau:g}", "mean"), share_one_to_one=(f"share_one_to_one_{tau:g}", "mean"),
-        share_mutual=(f"share_mutual_{tau:g}", "mean"), mean_token_likeness=("mean_token_likeness", "mean"))
+        comparisons=("r", "size"),
+        mean_universality=("mean_universality", "mean"),
+        share_matched=(f"share_matched_{tau:g}", "mean"),
+        share_one_to_one=(f"share_one_to_one_{tau:g}", "mean"),
+        share_mutual=(f"share_mutual_{tau:g}", "mean"),
+        mean_token_likeness=("mean_token_likeness", "mean"),
+    )
     return table.join(intervals[intervals.site == site].set_index("kind")[["r", "r_low", "r_high"]]).reset_index()
 
 
@@ -397,11 +450,21 @@ def fraction_losses(suite: Suite, latents: pd.DataFrame, eval_windows: torch.Ten
                 keep = keep_mask(importance, fraction, rule, suite.cfg.seed)
                 key = keep.numpy().tobytes()
                 if key not in losses:
-                    losses[key] = spliced_loss(suite.hooked(model), row.hook, suite.sae(model, site),
-                                               eval_windows.to(suite.device), keep.to(suite.device))
+                    losses[key] = spliced_loss(
+                        suite.hooked(model), row.hook, suite.sae(model, site), eval_windows.to(suite.device), keep.to(suite.device)
+                    )
                 loss = losses[key]
-                rows.append({"model": model, "d_model": int(row.d_model), "N": float(row["N (12·L·d²)"]), "rule": rule,
-                             "keep_fraction": fraction, "kept": int(keep.sum()), "ce_spliced": loss})
+                rows.append(
+                    {
+                        "model": model,
+                        "d_model": int(row.d_model),
+                        "N": float(row["N (12·L·d²)"]),
+                        "rule": rule,
+                        "keep_fraction": fraction,
+                        "kept": int(keep.sum()),
+                        "ce_spliced": loss,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -441,14 +504,22 @@ def width_counts(latents: pd.DataFrame, threshold: float) -> pd.DataFrame:
     cross = first_replicates(latents[latents.kind == "cross-width"])
     rows = []
     for (model, d_model), group in cross.groupby(["scored", "d_model"], sort=False):
-        hits = {column: group.assign(hit=group[column] >= threshold).pivot(index="latent", columns="against", values="hit")
-                for column in ("universality", "one_to_one")}
-        rows.append({"model": model, "d_model": d_model, "latents": hits["universality"].shape[0],
-                     "alive": int((~group.drop_duplicates("latent").dead).sum()),
-                     "matched_any": int(hits["universality"].any(axis=1).sum()),
-                     "matched_all": int(hits["universality"].all(axis=1).sum()),
-                     "one_to_one_any": int(hits["one_to_one"].any(axis=1).sum()),
-                     "one_to_one_all": int(hits["one_to_one"].all(axis=1).sum())})
+        hits = {
+            column: group.assign(hit=group[column] >= threshold).pivot(index="latent", columns="against", values="hit")
+            for column in ("universality", "one_to_one")
+        }
+        rows.append(
+            {
+                "model": model,
+                "d_model": d_model,
+                "latents": hits["universality"].shape[0],
+                "alive": int((~group.drop_duplicates("latent").dead).sum()),
+                "matched_any": int(hits["universality"].any(axis=1).sum()),
+                "matched_all": int(hits["universality"].all(axis=1).sum()),
+                "one_to_one_any": int(hits["one_to_one"].any(axis=1).sum()),
+                "one_to_one_all": int(hits["one_to_one"].all(axis=1).sum()),
+            }
+        )
     return pd.DataFrame(rows).sort_values("d_model").reset_index(drop=True)
 
 
@@ -457,8 +528,9 @@ def loss_gap(loss_a: float, loss_b: float) -> float:
     return abs(loss_a - loss_b)
 
 
-def shared_feature_split(suite: Suite, latents: pd.DataFrame, eval_windows: torch.Tensor, spliced: dict[str, float],
-                         clean_law: scaling.PowerLawFit) -> pd.DataFrame:
+def shared_feature_split(
+    suite: Suite, latents: pd.DataFrame, eval_windows: torch.Tensor, spliced: dict[str, float], clean_law: scaling.PowerLawFit
+) -> pd.DataFrame:
     """For every family pair (narrow, wide) and τ: the wide model's loss with only its latents that
     match the narrow model (≥ τ) spliced in, with a random subset of the same size (the control),
     and the share of the loss gap each closes; every loss also as an effective N through
@@ -479,18 +551,29 @@ def shared_feature_split(suite: Suite, latents: pd.DataFrame, eval_windows: torc
         for k, threshold in enumerate(suite.cfg.match_thresholds):
             keep = torch.from_numpy(np.array(scores.universality >= threshold, dtype=bool))
             random = keep_mask(np.zeros(len(keep)), float(keep.sum()) / len(keep), "random", suite.cfg.seed + k)
-            loss, loss_random = (spliced_loss(hooked, hook, sae, eval_windows.to(suite.device), mask.to(suite.device))
-                                 for mask in (keep, random))
-            rows.append({"narrow": narrow, "wide": wide, "narrow_d_model": pair.against_d_model, "wide_d_model": pair.d_model,
-                         "tau": threshold, "matched": int(keep.sum()), "latents": len(keep),
-                         "loss_narrow": spliced[narrow], "loss_wide_matched": loss, "loss_wide_random": loss_random,
-                         "loss_wide_all": spliced[wide], "gap": gap,
-                         "shared_share": (spliced[narrow] - loss) / gap if gap else np.nan,
-                         "random_share": (spliced[narrow] - loss_random) / gap if gap else np.nan,
-                         "n_eff_narrow": float(clean_law.effective_n(spliced[narrow])),
-                         "n_eff_wide_all": float(clean_law.effective_n(spliced[wide])),
-                         "n_eff_wide_matched": float(clean_law.effective_n(loss)),
-                         "n_eff_wide_random": float(clean_law.effective_n(loss_random))})
+            loss, loss_random = (spliced_loss(hooked, hook, sae, eval_windows.to(suite.device), mask.to(suite.device)) for mask in (keep, random))
+            rows.append(
+                {
+                    "narrow": narrow,
+                    "wide": wide,
+                    "narrow_d_model": pair.against_d_model,
+                    "wide_d_model": pair.d_model,
+                    "tau": threshold,
+                    "matched": int(keep.sum()),
+                    "latents": len(keep),
+                    "loss_narrow": spliced[narrow],
+                    "loss_wide_matched": loss,
+                    "loss_wide_random": loss_random,
+                    "loss_wide_all": spliced[wide],
+                    "gap": gap,
+                    "shared_share": (spliced[narrow] - loss) / gap if gap else np.nan,
+                    "random_share": (spliced[narrow] - loss_random) / gap if gap else np.nan,
+                    "n_eff_narrow": float(clean_law.effective_n(spliced[narrow])),
+                    "n_eff_wide_all": float(clean_law.effective_n(spliced[wide])),
+                    "n_eff_wide_matched": float(clean_law.effective_n(loss)),
+                    "n_eff_wide_random": float(clean_law.effective_n(loss_random)),
+                }
+            )
     table = pd.DataFrame(rows)
     table["extra_share"] = 1 - table.shared_share
     return table
@@ -510,6 +593,11 @@ def example_contexts(suite: Suite, site: str, model: str, latent: int, k: int, b
     out = []
     for position, value in zip(positions, values):
         start = max(int(position) - before, (int(position) // context) * context)
-        out.append({"before": suite.data.tokenizer.decode(tokens[start:position].tolist()),
-                    "token": suite.data.tokenizer.decode([int(tokens[position])]), "activation": float(value)})
+        out.append(
+            {
+                "before": suite.data.tokenizer.decode(tokens[start:position].tolist()),
+                "token": suite.data.tokenizer.decode([int(tokens[position])]),
+                "activation": float(value),
+            }
+        )
     return out

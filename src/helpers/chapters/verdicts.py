@@ -42,8 +42,10 @@ def power_law(r_squared: float) -> Verdict:
 
 def importance_predicts_universality(r_low: float, r_high: float) -> Verdict:
     """Mean cross-width r(importance, universality), its interval over SAE seeds and latents."""
-    return Verdict(interval_against(r_low, r_high, IMPORTANCE_R),
-                   f"interval of the mean r above {IMPORTANCE_R:g}: reproduced; below: not; straddling: inconclusive")
+    return Verdict(
+        interval_against(r_low, r_high, IMPORTANCE_R),
+        f"interval of the mean r above {IMPORTANCE_R:g}: reproduced; below: not; straddling: inconclusive",
+    )
 
 
 def beyond_floors(cross: float, cross_low: float, cross_high: float, floors: Mapping[str, float]) -> Verdict:
@@ -86,7 +88,12 @@ def every_case(successes: int, cases: int) -> str:
 #: Chapter 7's frequency-shift verdicts (``helpers.chapters.equal_n.shift_verdict``): the bound's rate, the
 #: same rate, short of the bound, opposite to it, and undecided (an input is NaN).
 SHIFT_BOUND, SHIFT_SAME, SHIFT_SHORT, SHIFT_OPPOSITE, SHIFT_UNDECIDED = (
-    "the bound's rate", "the same rate", "short of the bound", "opposite to the bound", "undecided")
+    "the bound's rate",
+    "the same rate",
+    "short of the bound",
+    "opposite to the bound",
+    "undecided",
+)
 
 
 def bound_rate(shift_verdicts: list[str]) -> str:

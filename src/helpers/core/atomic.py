@@ -1,7 +1,8 @@
 """Atomic writes: a reader (or a re-run) never sees a half-written artifact.
 
 Each writer produces the file under a temporary name in the destination folder and renames it
-into place with :func:`os.replace`, which is atomic on POSIX file systems.
+into place with :func:`os.replace`, which is atomic on POSIX file systems; a folder (tokens, an SAE,
+activations, a bundle) is staged whole and renamed the same way (:func:`atomic_folder`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,9 +27,7 @@ def atomic_path(destination: str | Path) -> Iterator[Path]:
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{destination.stem}.", suffix=f".tmp{destination.suffix}", dir=destination.parent
-    )
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{destination.stem}.", suffix=f".tmp{destination.suffix}", dir=destination.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -35,6 +35,29 @@ def atomic_path(destination: str | Path) -> Iterator[Path]:
         os.replace(tmp, destination)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_folder(destination: str | Path, replace: bool = False) -> Iterator[Path]:
+    """Yield an empty staging folder beside ``destination`` (hidden: ``.<name>.<random>``); when the
+    block succeeds, rename it to ``destination``. An existing ``destination`` is kept
+    (``replace=False``: another process finished the same folder first) or replaced (moved aside,
+    then removed). The staging folder never survives, whether the block succeeds or not."""
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
+    try:
+        yield staging
+        if not destination.exists():
+            os.replace(staging, destination)
+        elif replace:
+            retired = destination.with_name(f".{destination.name}.old")
+            shutil.rmtree(retired, ignore_errors=True)
+            os.replace(destination, retired)
+            os.replace(staging, destination)
+            shutil.rmtree(retired, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def write_text(destination: str | Path, text: str) -> Path:

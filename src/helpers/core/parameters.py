@@ -50,9 +50,7 @@ def within(low: float, high: float, high_open: bool = True, low_open: bool = Fal
 
     def check(value: float | list) -> str | None:
         items = value if isinstance(value, list) else [value]
-        ok = all(
-            (v > low if low_open else v >= low) and (v < high if high_open else v <= high) for v in items
-        )
+        ok = all((v > low if low_open else v >= low) and (v < high if high_open else v <= high) for v in items)
         return None if ok else text
 
     return check

@@ -29,9 +29,7 @@ def project_root(start: str | Path | None = None) -> Path:
     for folder in candidates:
         if all((folder / marker).exists() for marker in MARKERS):
             return folder
-    raise ProjectNotFoundError(
-        f"no project folder (one holding {' and '.join(MARKERS)}) at or above {candidates[0]}"
-    )
+    raise ProjectNotFoundError(f"no project folder (one holding {' and '.join(MARKERS)}) at or above {candidates[0]}")
 
 
 def presets_dir(root: Path | None = None) -> Path:

@@ -42,8 +42,7 @@ def original_saes() -> pd.DataFrame:
 def original_r_grid() -> pd.DataFrame:
     """The original 4×4 table of r(importance, universality): rows scored, columns compared with."""
     u = original_run()["universality"]
-    return pd.DataFrame(u["r_table"], index=pd.Index(u["widths"], name="d_model"),
-                        columns=pd.Index(u["widths"], name="against_d_model"), dtype=float)
+    return pd.DataFrame(u["r_table"], index=pd.Index(u["widths"], name="d_model"), columns=pd.Index(u["widths"], name="against_d_model"), dtype=float)
 
 
 def original_mean_r() -> float:

@@ -14,8 +14,7 @@ from helpers.core import paths
 def _path(preset: str, chapter: str, name: str, runs_dir: str | None) -> Path:
     path = paths.results_dir(preset, chapter, runs_dir or None) / name
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: execute chapter {chapter} with preset {preset!r} first "
-                                f"(make execute PRESET={preset})")
+        raise FileNotFoundError(f"{path} is missing: execute chapter {chapter} with preset {preset!r} first (make execute PRESET={preset})")
     return path
 
 

@@ -136,9 +136,9 @@ def _stdlib() -> tuple[list[str], list[str], str]:
 def _python_files(root: Path) -> list[Path]:
     """``.py`` files below ``root``, sorted, none inside a test folder or a nested site-packages."""
     return sorted(
-        p for p in root.rglob("*.py")
-        if p.is_file() and not any(TEST_FOLDER.match(part) or part in ("site-packages", "dist-packages")
-                                   for part in p.relative_to(root).parts[:-1])
+        p
+        for p in root.rglob("*.py")
+        if p.is_file() and not any(TEST_FOLDER.match(part) or part in ("site-packages", "dist-packages") for part in p.relative_to(root).parts[:-1])
     )
 
 
@@ -165,12 +165,12 @@ def _pysource(spec: CorpusSpec) -> tuple[list[str], list[str], str, str]:
         names.append(f"{label}/{path.relative_to(root).as_posix()}")
         documents.append(raw.decode("utf-8", errors="replace"))
     if not names:
-        raise ParameterError("corpus", f"pysource:{spec.location}" if spec.location else "pysource",
-                             "a folder holding at least one .py file outside test folders")
+        raise ParameterError(
+            "corpus", f"pysource:{spec.location}" if spec.location else "pysource", "a folder holding at least one .py file outside test folders"
+        )
     megabytes = sum(len(d) for d in documents) / 1e6
     where = spec.location or f"Python {platform.python_version()} standard library and site-packages"
-    description = (f"{where}: {len(names):,} .py files ({megabytes:,.0f} MB), tests excluded, "
-                   f"{duplicates:,} duplicate files dropped")
+    description = f"{where}: {len(names):,} .py files ({megabytes:,.0f} MB), tests excluded, {duplicates:,} duplicate files dropped"
     return names, documents, description, versions
 
 
@@ -192,8 +192,9 @@ def _text_files(spec: CorpusSpec) -> tuple[list[str], list[str], str]:
                 if line.strip():
                     record = json.loads(line)
                     if "text" not in record:
-                        raise ParameterError("corpus", f"text:{spec.location}",
-                                             f".jsonl lines with a 'text' field ({path}:{number + 1} has {sorted(record)})")
+                        raise ParameterError(
+                            "corpus", f"text:{spec.location}", f".jsonl lines with a 'text' field ({path}:{number + 1} has {sorted(record)})"
+                        )
                     names.append(f"{path}:{number}")
                     documents.append(record["text"])
         else:

@@ -46,6 +46,7 @@ class ModelShape:
 
     def nearest_valid_widths(self) -> list[int]:
         """The closest widths below and above ``d_model`` that the head rule divides evenly."""
+
         def ok(w: int) -> bool:
             return w > 0 and w % ModelShape(self.n_layers, w, self.head_dim, self.min_heads).n_heads == 0
 
@@ -88,12 +89,10 @@ def non_embedding_parameters(shape: ModelShape, n_ctx: int = 1024, d_vocab: int 
     Counts the real module (weights, biases and LayerNorm gains) on the ``meta`` device.
     """
     model = build_hooked(shape, n_ctx, d_vocab, device="meta")
-    return sum(
-        p.numel() for name, p in model.named_parameters() if not name.startswith(EMBEDDING_PARAMETERS)
-    )
+    return sum(p.numel() for name, p in model.named_parameters() if not name.startswith(EMBEDDING_PARAMETERS))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def hook_names_for(n_layers: int) -> frozenset[str]:
     """Every hook name of a HookedTransformer of the family with ``n_layers`` blocks."""
     model = build_hooked(ModelShape(n_layers, 8, head_dim=4), n_ctx=4, d_vocab=4, device="meta")
@@ -116,8 +115,12 @@ def to_hooked(model, tokenizer=None, device: str | torch.device = "cpu"):
         warnings.filterwarnings("ignore", message="HookedTransformer is deprecated", category=DeprecationWarning)
         hooked = HookedTransformer(cfg, tokenizer=tokenizer, move_to_device=False)
     hooked.load_and_process_state_dict(
-        converted, fold_ln=False, center_writing_weights=False, center_unembed=False,
-        fold_value_biases=False, refactor_factored_attn_matrices=False,
+        converted,
+        fold_ln=False,
+        center_writing_weights=False,
+        center_unembed=False,
+        fold_value_biases=False,
+        refactor_factored_attn_matrices=False,
     )
     return hooked.to(device, print_details=False).eval()
 
@@ -131,8 +134,7 @@ def check_hook_names(name: str, hooks: list[str], n_layers: int) -> None:
         raise ParameterError(
             name,
             missing if len(missing) > 1 else missing[0],
-            f"hook names of a {n_layers}-layer HookedTransformer, such as {examples}, "
-            f"blocks.{n_layers - 1}.hook_mlp_out or hook_embed",
+            f"hook names of a {n_layers}-layer HookedTransformer, such as {examples}, blocks.{n_layers - 1}.hook_mlp_out or hook_embed",
         )
 
 

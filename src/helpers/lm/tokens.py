@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +17,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from helpers.core import atomic
 from helpers.lm.corpus import Corpus
 
 EOS = "<|endoftext|>"
@@ -55,14 +53,8 @@ def prepare_tokens(corpus: Corpus, vocab_size: int, val_fraction: float, cache_r
     key = token_key(corpus, vocab_size, val_fraction)
     folder = Path(cache_root) / "tokens" / key
     if not (folder / "meta.json").exists():
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=folder.parent))
-        try:
+        with atomic.atomic_folder(folder) as staging:  # another process may finish the same folder meanwhile: kept
             _build(corpus, vocab_size, val_fraction, key, staging)
-            if not folder.exists():  # another process may have finished the same folder meanwhile
-                os.replace(staging, folder)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
     return load_tokens(folder)
 
 
@@ -77,15 +69,15 @@ def load_tokens(folder: Path) -> TokenData:
     return TokenData(folder, tokenizer, train, val, meta)
 
 
-def _write_tokens(bpe, documents: list[str], eos_id: int, dtype: type, path: Path, split: str,
-                  batch_documents: int = 512) -> dict[str, int]:
+def _write_tokens(bpe, documents: list[str], eos_id: int, dtype: type, path: Path, split: str, batch_documents: int = 512) -> dict[str, int]:
     """Encode ``documents`` in batches and append each batch's ids (every document ends with EOS) to
     ``path``; memory stays bounded by one batch whatever the corpus size."""
     tokens = 0
     with open(path, "wb") as out:
-        for start in tqdm(range(0, len(documents), batch_documents), desc=f"tokenizing {split}", unit="batch",
-                          disable=len(documents) <= batch_documents):
-            for encoding in bpe.encode_batch(documents[start:start + batch_documents]):
+        for start in tqdm(
+            range(0, len(documents), batch_documents), desc=f"tokenizing {split}", unit="batch", disable=len(documents) <= batch_documents
+        ):
+            for encoding in bpe.encode_batch(documents[start : start + batch_documents]):
                 ids = np.asarray(encoding.ids + [eos_id], dtype=dtype)
                 ids.tofile(out)
                 tokens += ids.size
@@ -101,7 +93,9 @@ def _build(corpus: Corpus, vocab_size: int, val_fraction: float, key: str, folde
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=[EOS], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        vocab_size=vocab_size,
+        special_tokens=[EOS],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     bpe.train_from_iterator(train_docs, trainer=trainer)
@@ -109,12 +103,19 @@ def _build(corpus: Corpus, vocab_size: int, val_fraction: float, key: str, folde
     wrapped.save_pretrained(folder / "tokenizer")
     eos_id = bpe.token_to_id(EOS)
     dtype = np.uint16 if vocab_size <= 2**16 else np.uint32
-    counts = {split: _write_tokens(bpe, docs, eos_id, dtype, folder / f"{split}.bin", split)
-              for split, docs in (("train", train_docs), ("val", val_docs))}
+    counts = {
+        split: _write_tokens(bpe, docs, eos_id, dtype, folder / f"{split}.bin", split) for split, docs in (("train", train_docs), ("val", val_docs))
+    }
     meta = {
-        "key": key, "corpus": corpus.spec, "corpus_fingerprint": corpus.fingerprint,
-        "corpus_description": corpus.description, "vocab_size": bpe.get_vocab_size(),
-        "requested_vocab_size": vocab_size, "val_fraction": val_fraction, "dtype": np.dtype(dtype).name,
-        "eos_id": eos_id, "splits": counts,
+        "key": key,
+        "corpus": corpus.spec,
+        "corpus_fingerprint": corpus.fingerprint,
+        "corpus_description": corpus.description,
+        "vocab_size": bpe.get_vocab_size(),
+        "requested_vocab_size": vocab_size,
+        "val_fraction": val_fraction,
+        "dtype": np.dtype(dtype).name,
+        "eos_id": eos_id,
+        "splits": counts,
     }
     (folder / "meta.json").write_text(json.dumps(meta, indent=2))

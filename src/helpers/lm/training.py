@@ -36,11 +36,10 @@ from tqdm.auto import tqdm
 from helpers.core import atomic
 from helpers.lm import distributed
 from helpers.lm.distributed import SINGLE, World
-from helpers.lm.gpt import GPT, next_token_loss
 from helpers.lm.family import ModelShape
-from helpers.theory.scaling import kaplan_parameter_count
+from helpers.lm.gpt import GPT, next_token_loss
 from helpers.lm.tokens import TokenData
-
+from helpers.theory.scaling import kaplan_parameter_count
 
 SNAPSHOTS = "snapshots"
 KAPLAN_LR_INTERCEPT, KAPLAN_LR_SLOPE = 0.003239, 0.0001395
@@ -189,8 +188,7 @@ def train_model(
         optimizer.load_state_dict(state["optimizer"])
         start, rows, elapsed = state["step"], state["history"], state["elapsed_s"]
 
-    bar = tqdm(range(start, settings.steps), initial=start, total=settings.steps, desc=name,
-               disable=not (progress and world.is_main))
+    bar = tqdm(range(start, settings.steps), initial=start, total=settings.steps, desc=name, disable=not (progress and world.is_main))
     started = time.perf_counter() - elapsed
     mine = world.rows(settings.batch_size)
     for step in bar:
@@ -201,8 +199,13 @@ def train_model(
         torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        row = {"step": step + 1, "tokens": (step + 1) * settings.batch_size * settings.n_ctx,
-               "lr": optimizer.param_groups[0]["lr"], "train_loss": loss, "val_loss": float("nan")}
+        row = {
+            "step": step + 1,
+            "tokens": (step + 1) * settings.batch_size * settings.n_ctx,
+            "lr": optimizer.param_groups[0]["lr"],
+            "train_loss": loss,
+            "val_loss": float("nan"),
+        }
         if world.is_main and ((step + 1) % settings.eval_interval == 0 or step + 1 == settings.steps):
             row["val_loss"] = evaluate(model, data.val, settings, device)
             bar.set_postfix(val=f"{row['val_loss']:.3f}")
@@ -211,31 +214,58 @@ def train_model(
             with atomic.atomic_path(snapshot_path(folder, step + 1)) as tmp:
                 torch.save(model.state_dict(), tmp)
             with atomic.atomic_path(checkpoint) as tmp:
-                torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step + 1,
-                            "history": rows, "elapsed_s": time.perf_counter() - started}, tmp)
+                torch.save(
+                    {
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "step": step + 1,
+                        "history": rows,
+                        "elapsed_s": time.perf_counter() - started,
+                    },
+                    tmp,
+                )
 
     if world.is_main:
-        trained = _finish(name, key, shape, data, settings, folder, model, rows, time.perf_counter() - started, start,
-                          elapsed, device, world)
+        trained = _finish(name, key, shape, data, settings, folder, model, rows, time.perf_counter() - started, start, elapsed, device, world)
     distributed.barrier(world)  # the others return what rank 0 wrote
     return trained if world.is_main else load_trained(name, folder, device)
 
 
-def _finish(name: str, key: str, shape: ModelShape, data: TokenData, settings: TrainSettings, folder: Path, model: GPT,
-            rows: list[dict], wall: float, start: int, elapsed: float, device: torch.device, world: World) -> TrainedModel:
+def _finish(
+    name: str,
+    key: str,
+    shape: ModelShape,
+    data: TokenData,
+    settings: TrainSettings,
+    folder: Path,
+    model: GPT,
+    rows: list[dict],
+    wall: float,
+    start: int,
+    elapsed: float,
+    device: torch.device,
+    world: World,
+) -> TrainedModel:
     """Write the final weights, the history and the summary (last: it marks the folder complete), then
     drop the checkpoint."""
     history = pd.DataFrame(rows)
     summary = {
-        "name": name, "key": key, "shape": dataclasses.asdict(shape), "settings": dataclasses.asdict(settings),
-        "tokens_key": data.key, "vocab_size": data.vocab_size, "peak_lr": settings.learning_rate_for(shape),
+        "name": name,
+        "key": key,
+        "shape": dataclasses.asdict(shape),
+        "settings": dataclasses.asdict(settings),
+        "tokens_key": data.key,
+        "vocab_size": data.vocab_size,
+        "peak_lr": settings.learning_rate_for(shape),
         "non_embedding_params": model.non_embedding_parameters(),
         "kaplan_params": float(kaplan_parameter_count(shape.n_layers, shape.d_model)),
         "final_train_loss": float(history["train_loss"].tail(max(settings.eval_interval, 1)).mean()),
         "final_val_loss": float(history["val_loss"].dropna().iloc[-1]),
         "train_tokens": settings.steps * settings.batch_size * settings.n_ctx,
-        "wall_time_s": wall, "tokens_per_s": (settings.steps - start) * settings.batch_size * settings.n_ctx / max(wall - elapsed, 1e-9),
-        "device": str(device), "processes": world.size,
+        "wall_time_s": wall,
+        "tokens_per_s": (settings.steps - start) * settings.batch_size * settings.n_ctx / max(wall - elapsed, 1e-9),
+        "device": str(device),
+        "processes": world.size,
     }
     with atomic.atomic_path(folder / "model.pt") as tmp:
         torch.save(model.state_dict(), tmp)

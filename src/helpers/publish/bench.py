@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers.core import atomic, hardware, paths
-from helpers.lm.gpt import GPT
 from helpers.lm.family import ModelShape, build_hooked
+from helpers.lm.gpt import GPT
 
 # Dense bf16 peak FLOP/s by device name, for model FLOPs utilisation on CUDA.
 BF16_PEAK = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12, "A10": 125e12, "4090": 165e12}
@@ -86,8 +86,16 @@ def _seconds(step: Callable, x: torch.Tensor, y: torch.Tensor, steps: int, devic
     return (time.perf_counter() - started) / steps
 
 
-def training_throughput(widths: list[int], n_layers: int = 8, batch_size: int = 16, n_ctx: int = 256,
-                        d_vocab: int = 4096, steps: int = 5, repeats: int = 5, device: str = "auto") -> dict:
+def training_throughput(
+    widths: list[int],
+    n_layers: int = 8,
+    batch_size: int = 16,
+    n_ctx: int = 256,
+    d_vocab: int = 4096,
+    steps: int = 5,
+    repeats: int = 5,
+    device: str = "auto",
+) -> dict:
     """Tokens/s of our training step (helpers.lm.gpt.GPT) over a plain PyTorch SDPA reference of the
     same shape; TransformerLens's HookedTransformer is timed too, for context."""
     dev = hardware.resolve_device(device)
@@ -110,10 +118,17 @@ def training_throughput(widths: list[int], n_layers: int = 8, batch_size: int = 
                 times[name].append(_seconds(steps_of[name], x, y, steps, dev))
         tokens = batch_size * n_ctx
         tps = {name: tokens / statistics.median(t) for name, t in times.items()}
-        row = {"d_model": width, "n_layers": n_layers, "batch": batch_size, "n_ctx": n_ctx,
-               "ours_tokens_per_s": tps["ours"], "reference_tokens_per_s": tps["reference"],
-               "hooked_tokens_per_s": tps["hooked"], "ratio_ours_over_reference": tps["ours"] / tps["reference"],
-               "ratio_hooked_over_reference": tps["hooked"] / tps["reference"]}
+        row = {
+            "d_model": width,
+            "n_layers": n_layers,
+            "batch": batch_size,
+            "n_ctx": n_ctx,
+            "ours_tokens_per_s": tps["ours"],
+            "reference_tokens_per_s": tps["reference"],
+            "hooked_tokens_per_s": tps["hooked"],
+            "ratio_ours_over_reference": tps["ours"] / tps["reference"],
+            "ratio_hooked_over_reference": tps["hooked"] / tps["reference"],
+        }
         if dev.type == "cuda":
             flops_per_token = 6 * 12 * n_layers * width**2 + 6 * n_layers * n_ctx * width
             name = torch.cuda.get_device_name(dev)
@@ -154,8 +169,11 @@ class PeakMemory:
 def sparse_activations(n_tokens: int, n_latents: int, active: int, seed: int) -> torch.Tensor:
     """(n_tokens, n_latents) float32 with ``active`` random latents on per token, values in (0, 1]."""
     generator = torch.Generator().manual_seed(seed)
-    indices = torch.rand(n_tokens, n_latents, generator=generator).argsort(dim=1)[:, :active] if n_latents <= 512 else \
-        torch.randint(0, n_latents, (n_tokens, active), generator=generator)
+    indices = (
+        torch.rand(n_tokens, n_latents, generator=generator).argsort(dim=1)[:, :active]
+        if n_latents <= 512
+        else torch.randint(0, n_latents, (n_tokens, active), generator=generator)
+    )
     dense = torch.zeros(n_tokens, n_latents)
     dense.scatter_(1, indices, torch.rand(n_tokens, active, generator=generator) + 1e-3)
     return dense
@@ -167,17 +185,19 @@ def universality_engine(n_latents: int = 4096, n_tokens: int = 200_000, active: 
     import gc
     import tempfile
 
-    from helpers.universality.correlation import max_correlations
     from helpers.universality.activations import write_sparse
+    from helpers.universality.correlation import max_correlations
 
     dev = hardware.resolve_device(device)
     with tempfile.TemporaryDirectory() as folder:
         blocks = 1 << 14
         stored = []
         for seed in (1, 2):
+
             def generate(seed=seed):
                 for start in range(0, n_tokens, blocks):
                     yield sparse_activations(min(blocks, n_tokens - start), n_latents, active, seed * 1_000_003 + start)
+
             stored.append(write_sparse(generate(), f"{folder}/{seed}", n_latents))
         gc.collect()
         with PeakMemory() as ours_memory:
@@ -198,12 +218,23 @@ def universality_engine(n_latents: int = 4096, n_tokens: int = 200_000, active: 
     difference = float(np.abs(ours.a_to_b[alive] - dense_best.values.cpu().numpy()[alive]).max())
     agreement = float((ours.a_to_b_index[alive] == dense_best.indices.cpu().numpy()[alive]).mean())
     return {
-        "benchmark": "universality_engine", "device": hardware.describe_device(dev),
-        "rows": [{"n_latents": n_latents, "n_tokens": n_tokens, "active_per_token": active,
-                  "ours_s": ours_seconds, "dense_s": dense_seconds, "speedup": dense_seconds / ours_seconds,
-                  "ours_peak_mb": ours_memory.used / 2**20, "dense_peak_mb": dense_memory.used / 2**20,
-                  "memory_ratio": dense_memory.used / max(ours_memory.used, 1),
-                  "max_abs_difference": difference, "argmax_agreement": agreement}],
+        "benchmark": "universality_engine",
+        "device": hardware.describe_device(dev),
+        "rows": [
+            {
+                "n_latents": n_latents,
+                "n_tokens": n_tokens,
+                "active_per_token": active,
+                "ours_s": ours_seconds,
+                "dense_s": dense_seconds,
+                "speedup": dense_seconds / ours_seconds,
+                "ours_peak_mb": ours_memory.used / 2**20,
+                "dense_peak_mb": dense_memory.used / 2**20,
+                "memory_ratio": dense_memory.used / max(ours_memory.used, 1),
+                "max_abs_difference": difference,
+                "argmax_agreement": agreement,
+            }
+        ],
     }
 
 

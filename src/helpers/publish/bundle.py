@@ -22,9 +22,7 @@ import argparse
 import datetime as dt
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,8 +72,9 @@ class Bundle:
     def path(self, chapter: str, name: str) -> Path:
         relative = f"{chapter}/{name}"
         if relative not in self.manifest["files"]:
-            raise BundleError(self.folder / relative, f"not in the bundle of preset {self.preset!r} "
-                                                      f"(re-run it and `make bundle PRESET={self.preset}`)")
+            raise BundleError(
+                self.folder / relative, f"not in the bundle of preset {self.preset!r} (re-run it and `make bundle PRESET={self.preset}`)"
+            )
         return self.folder / relative
 
     def table(self, chapter: str, name: str) -> pd.DataFrame:
@@ -98,8 +97,7 @@ def read_bundle(folder: str | Path) -> Bundle:
     except json.JSONDecodeError as error:
         raise BundleError(manifest_path, f"not valid JSON ({error})") from None
     if manifest.get("schema") != SCHEMA:
-        raise BundleError(manifest_path, f"schema {manifest.get('schema')!r}; this code reads schema {SCHEMA} "
-                                         "(re-make the bundle with this version)")
+        raise BundleError(manifest_path, f"schema {manifest.get('schema')!r}; this code reads schema {SCHEMA} (re-make the bundle with this version)")
     listed = manifest.get("files", {})
     for relative, entry in sorted(listed.items()):
         path = folder / relative
@@ -125,8 +123,7 @@ def committed_bundles(bundles_dir: str | Path | None = None) -> list[Bundle]:
     return [read_bundle(folder) for folder in sorted(p for p in root.iterdir() if p.is_dir())]
 
 
-def make_bundle(preset: str, runs_dir: str | Path | None = None, bundles_dir: str | Path | None = None,
-                chapters: list[str] | None = None) -> Bundle:
+def make_bundle(preset: str, runs_dir: str | Path | None = None, bundles_dir: str | Path | None = None, chapters: list[str] | None = None) -> Bundle:
     """Copy ``runs/<preset>/results`` into ``<bundles_dir>/<preset>`` with a manifest; return it read back.
 
     Every chapter of the book (or of ``chapters``) must have finished (its ``provenance.json``
@@ -139,21 +136,28 @@ def make_bundle(preset: str, runs_dir: str | Path | None = None, bundles_dir: st
     chapters = chapters or chapters_in_book_order()
     unfinished = [c for c in chapters if not (results / c / "provenance.json").is_file()]
     if unfinished:
-        raise BundleError(results / unfinished[0] / "provenance.json",
-                          f"missing: chapter {unfinished[0]} of preset {preset!r} has not finished "
-                          f"(make execute PRESET={preset})")
-    files = sorted(p for c in chapters for p in (results / c).rglob("*")
-                   if p.is_file() and p.suffix in BUNDLED_SUFFIXES and not p.name.startswith(".") and p.name not in LEFT_IN_THE_RUN)
+        raise BundleError(
+            results / unfinished[0] / "provenance.json",
+            f"missing: chapter {unfinished[0]} of preset {preset!r} has not finished (make execute PRESET={preset})",
+        )
+    files = sorted(
+        p
+        for c in chapters
+        for p in (results / c).rglob("*")
+        if p.is_file() and p.suffix in BUNDLED_SUFFIXES and not p.name.startswith(".") and p.name not in LEFT_IN_THE_RUN
+    )
     size = sum(p.stat().st_size for p in files)
     if size > MAX_BYTES:
         largest = max(files, key=lambda p: p.stat().st_size)
-        raise BundleError(largest, f"the bundle would hold {size / 2**20:.1f} MiB, over the {MAX_BYTES / 2**20:.0f} MiB "
-                                   f"limit; this file is the largest ({largest.stat().st_size / 2**20:.1f} MiB)")
+        raise BundleError(
+            largest,
+            f"the bundle would hold {size / 2**20:.1f} MiB, over the {MAX_BYTES / 2**20:.0f} MiB "
+            f"limit; this file is the largest ({largest.stat().st_size / 2**20:.1f} MiB)",
+        )
     provenance = {c: json.loads((results / c / "provenance.json").read_text()) for c in chapters}
     root = Path(bundles_dir) if bundles_dir else bundles_root()
     root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{preset}.", dir=root))
-    try:
+    with atomic.atomic_folder(root / preset, replace=True) as staging:
         for path in files:
             target = staging / path.relative_to(results)
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -169,21 +173,13 @@ def make_bundle(preset: str, runs_dir: str | Path | None = None, bundles_dir: st
             "versions": first["versions"],
             "device": first["device_name"],
             "wall_time_s": {c: p["wall_time_s"] for c, p in provenance.items()},
-            "files": {p.relative_to(staging).as_posix(): {"sha256": sha256(p), "bytes": p.stat().st_size}
-                      for p in sorted(staging.rglob("*")) if p.is_file()},
+            "files": {
+                p.relative_to(staging).as_posix(): {"sha256": sha256(p), "bytes": p.stat().st_size} for p in sorted(staging.rglob("*")) if p.is_file()
+            },
         }
         atomic.write_json(staging / MANIFEST, manifest)
         read_bundle(staging)
-        destination = root / preset
-        retired = root / f".{preset}.old"
-        shutil.rmtree(retired, ignore_errors=True)
-        if destination.exists():
-            os.replace(destination, retired)
-        os.replace(staging, destination)
-        shutil.rmtree(retired, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return read_bundle(destination)
+    return read_bundle(root / preset)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,12 +15,18 @@ from typing import Any
 
 import pandas as pd
 
+from helpers.chapters.configs import CONFIGS, ChapterConfig
 from helpers.core import results
 from helpers.publish.bundle import committed_bundles
-from helpers.chapters.configs import CONFIGS, ChapterConfig
 
-LM, SAES, UNIVERSALITY, DYNAMICS, EQUAL_N, DISCUSSION = ("03_language_models", "04_saes", "05_universality",
-                                                         "06_training_dynamics", "07_equal_n", "08_discussion")
+LM, SAES, UNIVERSALITY, DYNAMICS, EQUAL_N, DISCUSSION = (
+    "03_language_models",
+    "04_saes",
+    "05_universality",
+    "06_training_dynamics",
+    "07_equal_n",
+    "08_discussion",
+)
 N_COLUMN = "N (12·L·d²)"
 
 
@@ -56,19 +62,30 @@ def rungs(config: ChapterConfig) -> list[Rung]:
     """The rung of the run ``config`` belongs to (its chapters' parameters from the same preset)
     and one per committed bundle of another preset, smallest scale first."""
     preset, runs_dir = config.preset, config.runs_dir or None
-    this = Rung(preset, "this run", lambda c, n: results.table(preset, c, n, runs_dir),
-                lambda c, n: results.record(preset, c, n, runs_dir),
-                lambda c: (config if c == config.chapter else config.chapter_config(CONFIGS[c])).as_dict())
-    bundled = [Rung(b.preset, "bundle", b.table, b.record, lambda c, b=b: b.record(c, "provenance")["parameters"])
-               for b in committed_bundles(getattr(config, "bundles_dir", "") or None) if b.preset != preset]
+    this = Rung(
+        preset,
+        "this run",
+        lambda c, n: results.table(preset, c, n, runs_dir),
+        lambda c, n: results.record(preset, c, n, runs_dir),
+        lambda c: (config if c == config.chapter else config.chapter_config(CONFIGS[c])).as_dict(),
+    )
+    bundled = [
+        Rung(b.preset, "bundle", b.table, b.record, lambda c, b=b: b.record(c, "provenance")["parameters"])
+        for b in committed_bundles(getattr(config, "bundles_dir", "") or None)
+        if b.preset != preset
+    ]
     return sorted([this, *bundled], key=lambda r: (r.widest_n, r.preset))
 
 
 def _base(rung: Rung) -> dict[str, Any]:
     family = rung.family()
-    return {"rung": rung.preset, "source": rung.source, "widest N": rung.widest_n,
-            "widths": ", ".join(str(int(w)) for w in family.d_model),
-            "tokens per model": int(family.train_tokens.iloc[0])}
+    return {
+        "rung": rung.preset,
+        "source": rung.source,
+        "widest N": rung.widest_n,
+        "widths": ", ".join(str(int(w)) for w in family.d_model),
+        "tokens per model": int(family.train_tokens.iloc[0]),
+    }
 
 
 def language_model_ladder(ladder: list[Rung]) -> pd.DataFrame:
@@ -79,10 +96,16 @@ def language_model_ladder(ladder: list[Rung]) -> pd.DataFrame:
         family = rung.family()
         pair_losses = [m["final_val_loss"] for m in pair["pair"]]
         seed_losses = [m["final_val_loss"] for m in pair["seed_control"]]
-        rows.append(_base(rung) | {
-            "loss of widest": float(family.final_val_loss.iloc[-1]), "alpha": fit["alpha"], "r_squared": fit["r_squared"],
-            "pair gap (nats)": abs(pair_losses[0] - pair_losses[1]), "seed gap (nats)": abs(seed_losses[0] - seed_losses[1]),
-        })
+        rows.append(
+            _base(rung)
+            | {
+                "loss of widest": float(family.final_val_loss.iloc[-1]),
+                "alpha": fit["alpha"],
+                "r_squared": fit["r_squared"],
+                "pair gap (nats)": abs(pair_losses[0] - pair_losses[1]),
+                "seed gap (nats)": abs(seed_losses[0] - seed_losses[1]),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -94,14 +117,18 @@ def sae_ladder(ladder: list[Rung]) -> pd.DataFrame:
         site = rung.analysis_site()
         metrics = rung.table(SAES, "sae_metrics")
         family = metrics[(metrics.role.str.contains("family")) & (metrics.site == site)].sort_values("d_model")
-        rows.append(_base(rung) | {
-            "site": site, "d_sae": int(family.d_sae.iloc[-1]),
-            "explained variance (min)": float(family.explained_variance.min()),
-            "explained variance (widest)": float(family.explained_variance.iloc[-1]),
-            "loss recovered (min)": float(family.loss_recovered.min()),
-            "loss recovered (widest)": float(family.loss_recovered.iloc[-1]),
-            "L0 (widest)": float(family.l0.iloc[-1]),
-        })
+        rows.append(
+            _base(rung)
+            | {
+                "site": site,
+                "d_sae": int(family.d_sae.iloc[-1]),
+                "explained variance (min)": float(family.explained_variance.min()),
+                "explained variance (widest)": float(family.explained_variance.iloc[-1]),
+                "loss recovered (min)": float(family.loss_recovered.min()),
+                "loss recovered (widest)": float(family.loss_recovered.iloc[-1]),
+                "L0 (widest)": float(family.l0.iloc[-1]),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -121,24 +148,31 @@ def universality_ladder(ladder: list[Rung]) -> pd.DataFrame:
         split = rung.table(UNIVERSALITY, "shared_feature_split")
         tau = rung.parameters(UNIVERSALITY)["match_threshold"]
         split = split[split.tau == tau]
-        rows.append(_base(rung) | {
-            "site": site, "r": float(cross.r), "r_low": float(cross.r_low), "r_high": float(cross.r_high),
-            "r (seed control)": float(controls.r["seed control"]), "r (random model)": float(controls.r["random model"]),
-            "universality": float(controls.mean_universality["cross-width"]),
-            "token floor": float(controls.mean_universality["token identity"]),
-            "random-model floor": float(controls.mean_universality["random model"]),
-            "SAE-seed ceiling": float(controls.mean_universality["SAE seed"]),
-            "one-to-one (cross-width)": float(controls.share_one_to_one["cross-width"]),
-            "one-to-one (random model)": float(controls.share_one_to_one["random model"]),
-            "kept": float(smallest),
-            "alpha (most important)": float(at_smallest.alpha["most important"]),
-            "R² (most important)": float(at_smallest.r_squared["most important"]),
-            "alpha (random)": float(at_smallest.alpha["random"]),
-            "top-x% verdict": rung.record(UNIVERSALITY, "top_fraction_verdict")["verdict"],
-            "tau": float(tau),
-            "shared beats random": int((split.loss_wide_matched < split.loss_wide_random).sum()),
-            "split pairs": int(len(split)),
-        })
+        rows.append(
+            _base(rung)
+            | {
+                "site": site,
+                "r": float(cross.r),
+                "r_low": float(cross.r_low),
+                "r_high": float(cross.r_high),
+                "r (seed control)": float(controls.r["seed control"]),
+                "r (random model)": float(controls.r["random model"]),
+                "universality": float(controls.mean_universality["cross-width"]),
+                "token floor": float(controls.mean_universality["token identity"]),
+                "random-model floor": float(controls.mean_universality["random model"]),
+                "SAE-seed ceiling": float(controls.mean_universality["SAE seed"]),
+                "one-to-one (cross-width)": float(controls.share_one_to_one["cross-width"]),
+                "one-to-one (random model)": float(controls.share_one_to_one["random model"]),
+                "kept": float(smallest),
+                "alpha (most important)": float(at_smallest.alpha["most important"]),
+                "R² (most important)": float(at_smallest.r_squared["most important"]),
+                "alpha (random)": float(at_smallest.alpha["random"]),
+                "top-x% verdict": rung.record(UNIVERSALITY, "top_fraction_verdict")["verdict"],
+                "tau": float(tau),
+                "shared beats random": int((split.loss_wide_matched < split.loss_wide_random).sum()),
+                "split pairs": int(len(split)),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -155,8 +189,7 @@ def dynamics_ladder(ladder: list[Rung]) -> pd.DataFrame:
         result = rung.record(DYNAMICS, "summary")
         row = _base(rung) | {"pair": " vs ".join(result["pair"]), "seed spread": result["seed_spread"]}
         for axis, values in result["axes"].items():
-            row |= {f"r ({axis}, start)": values["r_first"], f"r ({axis}, end)": values["r_last"],
-                    f"{axis}": values["direction"]}
+            row |= {f"r ({axis}, start)": values["r_first"], f"r ({axis}, end)": values["r_last"], f"{axis}": values["direction"]}
         rows.append(row | {"supports": result["explanation"]})
     return pd.DataFrame(rows)
 
@@ -173,14 +206,26 @@ def equal_n_ladder(ladder: list[Rung]) -> pd.DataFrame:
     for rung in ladder:
         result = rung.record(EQUAL_N, "summary")
         loss = result["loss"]
-        row = _base(rung) | {"shapes": ", ".join(result["shapes"]), "loss gap (nats)": loss["gap_nats"],
-                             "relative gap": loss["relative_gap"], "seed spread (nats)": loss["seed_spread_nats"],
-                             "comparable loss": loss["comparable"],
-                             "one-to-one (same shape)": result["share_matched_same_shape"],
-                             "one-to-one (two shapes)": result["share_matched_across_shapes"],
-                             "seed noise": _number(result["seed_noise"])}
-        rows += [row | {"pair of shapes": f"{s['narrower']} vs {s['wider']}", "shift": _number(s["shift"]),
-                        "predicted": _number(s["predicted"]), "verdict": s["verdict"]} for s in result["shifts"]]
+        row = _base(rung) | {
+            "shapes": ", ".join(result["shapes"]),
+            "loss gap (nats)": loss["gap_nats"],
+            "relative gap": loss["relative_gap"],
+            "seed spread (nats)": loss["seed_spread_nats"],
+            "comparable loss": loss["comparable"],
+            "one-to-one (same shape)": result["share_matched_same_shape"],
+            "one-to-one (two shapes)": result["share_matched_across_shapes"],
+            "seed noise": _number(result["seed_noise"]),
+        }
+        rows += [
+            row
+            | {
+                "pair of shapes": f"{s['narrower']} vs {s['wider']}",
+                "shift": _number(s["shift"]),
+                "predicted": _number(s["predicted"]),
+                "verdict": s["verdict"],
+            }
+            for s in result["shifts"]
+        ]
     return pd.DataFrame(rows)
 
 

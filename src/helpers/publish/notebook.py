@@ -21,10 +21,7 @@ def finish(run: ChapterRun) -> dict[str, Any]:
     """Write ``provenance.json`` (:meth:`ChapterRun.close`) and glue ``provenance_summary`` and ``provenance_table``."""
     record = run.close()
     versions = ", ".join(f"{k} {v}" for k, v in record["versions"].items())
-    summary = (
-        f"preset `{record['preset']}` on {record['device_name']}, "
-        f"{record['wall_time_s']:.1f} s of wall time"
-    )
+    summary = f"preset `{record['preset']}` on {record['device_name']}, {record['wall_time_s']:.1f} s of wall time"
     parameters = "\n".join(f"| `{k}` | `{v}` |" for k, v in record["parameters"].items())
     table = (
         "| parameter | value |\n|---|---|\n"

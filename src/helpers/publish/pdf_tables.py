@@ -13,8 +13,18 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 #: LaTeX for each character that is special to it in a displayed (plain-text) value.
-SPECIAL = {"\\": r"\textbackslash{}", "%": r"\%", "#": r"\#", "_": r"\_", "$": r"\$", "&": r"\&", "{": r"\{",
-           "}": r"\}", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}"}
+SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "%": r"\%",
+    "#": r"\#",
+    "_": r"\_",
+    "$": r"\$",
+    "&": r"\&",
+    "{": r"\{",
+    "}": r"\}",
+    "^": r"\textasciicircum{}",
+    "~": r"\textasciitilde{}",
+}
 PATTERN = re.compile("|".join(map(re.escape, SPECIAL)))
 
 
@@ -44,8 +54,9 @@ def column_spec(rows: list[list[str]], wrap_beyond: int = WRAP_CHARACTERS) -> st
         return "l" * width
     long_total = sum(n for n in lengths if n > SHORT_COLUMN)
     left = max(1 - sum(n + 2 for n in lengths if n <= SHORT_COLUMN) / LINE_CHARACTERS, 0.3)
-    return "".join("l" if n <= SHORT_COLUMN else
-                   rf">{{\raggedright\arraybackslash}}p{{{0.95 * left * n / long_total:.3f}\linewidth}}" for n in lengths)
+    return "".join(
+        "l" if n <= SHORT_COLUMN else rf">{{\raggedright\arraybackslash}}p{{{0.95 * left * n / long_total:.3f}\linewidth}}" for n in lengths
+    )
 
 
 def styler_latex(styler: Styler) -> str:
@@ -55,6 +66,7 @@ def styler_latex(styler: Styler) -> str:
     across pages, its header repeated (its caption, when the book gives it one, goes inside:
     :mod:`helpers.publish.sphinx_fixes`)."""
     values = styler._translate(sparse_index=False, sparse_cols=False)  # noqa: SLF001: the displayed strings
+
     def cells(row: list[dict]) -> list[str]:
         return [html.unescape(str(c["display_value"])).strip() for c in row if c.get("is_visible", True)]
 
@@ -64,11 +76,29 @@ def styler_latex(styler: Styler) -> str:
     header = [r"\toprule", *map(line, head), r"\midrule"]
     if len(body) > LONG_TABLE_ROWS:
         spec = column_spec(head + body, wrap_beyond=LINE_CHARACTERS)
-        return "\n".join([r"\begingroup\small", r"\begin{longtable}{" + spec + "}", *header, r"\endfirsthead",
-                          *header, r"\endhead", *map(line, body), r"\bottomrule", r"\end{longtable}", r"\endgroup"])
-    lines = [r"\begin{adjustbox}{max width=\linewidth, max totalheight=0.85\textheight}",
-             r"\begin{tabular}{" + column_spec(head + body) + "}", *header, *map(line, body), r"\bottomrule",
-             r"\end{tabular}", r"\end{adjustbox}"]
+        return "\n".join(
+            [
+                r"\begingroup\small",
+                r"\begin{longtable}{" + spec + "}",
+                *header,
+                r"\endfirsthead",
+                *header,
+                r"\endhead",
+                *map(line, body),
+                r"\bottomrule",
+                r"\end{longtable}",
+                r"\endgroup",
+            ]
+        )
+    lines = [
+        r"\begin{adjustbox}{max width=\linewidth, max totalheight=0.85\textheight}",
+        r"\begin{tabular}{" + column_spec(head + body) + "}",
+        *header,
+        *map(line, body),
+        r"\bottomrule",
+        r"\end{tabular}",
+        r"\end{adjustbox}",
+    ]
     return "\n".join(lines)
 
 

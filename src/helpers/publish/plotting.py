@@ -49,14 +49,11 @@ def draw_bound(ax, sparsity_a: float, sparsity_b: float | None = None) -> None:
     from helpers.theory.superposition import SPARSE_BRANCH_START, degree_of_superposition
 
     inverse_density = np.logspace(np.log10(1 / (1 - SPARSE_BRANCH_START)), 4, 300)
-    ax.plot(inverse_density, degree_of_superposition(1 - 1 / inverse_density), color="black", lw=1.5,
-            label="bound: $-1/((1-S)\\ln(1-S))$")
+    ax.plot(inverse_density, degree_of_superposition(1 - 1 / inverse_density), color="black", lw=1.5, label="bound: $-1/((1-S)\\ln(1-S))$")
     marks = [("Model A", sparsity_a, "o")] + ([("Model B needs", sparsity_b, "s")] if sparsity_b is not None else [])
     for label, s, marker in marks:
-        ax.plot(1 / (1 - s), degree_of_superposition(s), marker=marker, ms=8, ls="none",
-                label=f"{label}: $1-S$ = {1 - s:.2e}")
-    ax.set(xscale="log", yscale="log", xlabel="$1/(1-S)$ (one active in this many inputs)",
-           ylabel="features per dimension $n/m$")
+        ax.plot(1 / (1 - s), degree_of_superposition(s), marker=marker, ms=8, ls="none", label=f"{label}: $1-S$ = {1 - s:.2e}")
+    ax.set(xscale="log", yscale="log", xlabel="$1/(1-S)$ (one active in this many inputs)", ylabel="features per dimension $n/m$")
     ax.legend(fontsize=8, loc="upper left")
 
 
@@ -73,8 +70,17 @@ def draw_gram(ax_gram, ax_norms, gram, norms, title: str = "") -> None:
     ax_norms.set(yticks=[], xlim=(0, max(1.2, float(norms.max()) * 1.05)), xlabel="$\\|W_i\\|$")
 
 
-def draw_ladder(ax, ladder, column: str, label: str, low: str | None = None, high: str | None = None,
-                reference: float | None = None, reference_label: str = "", marker: str = "o") -> None:
+def draw_ladder(
+    ax,
+    ladder,
+    column: str,
+    label: str,
+    low: str | None = None,
+    high: str | None = None,
+    reference: float | None = None,
+    reference_label: str = "",
+    marker: str = "o",
+) -> None:
     """One measurement against scale: a point per rung at its widest model's N (log x), an interval
     when ``low``/``high`` name columns, each rung named, and a dashed reference line (the talk's value
     or a target)."""

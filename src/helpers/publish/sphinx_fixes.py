@@ -103,9 +103,17 @@ def _link_the_pdf(app, pagename: str, templatename: str, context: dict, doctree)
     groups = [b for b in context.get("header_buttons", []) if b.get("label") == "download-buttons"]
     if not pdf or not groups:
         return
-    groups[0]["buttons"].insert(0, {"type": "link", "url": context["pathto"](pdf, 1), "text": "book (.pdf)",
-                                    "tooltip": "Download the whole book as a PDF", "icon": "fas fa-book",
-                                    "label": "download-book-pdf-button"})
+    groups[0]["buttons"].insert(
+        0,
+        {
+            "type": "link",
+            "url": context["pathto"](pdf, 1),
+            "text": "book (.pdf)",
+            "tooltip": "Download the whole book as a PDF",
+            "icon": "fas fa-book",
+            "label": "download-book-pdf-button",
+        },
+    )
 
 
 def _paper_layout(app, doctree, docname: str) -> None:
@@ -118,8 +126,7 @@ def _paper_layout(app, doctree, docname: str) -> None:
     if app.builder.name != "latex" or docname != app.config.root_doc:
         return
     root = next(iter(doctree.findall(nodes.section)))
-    chapters = [node for node in root.findall(addnodes.start_of_file)
-                if not any(isinstance(a, addnodes.start_of_file) for a in _ancestors(node))]
+    chapters = [node for node in root.findall(addnodes.start_of_file) if not any(isinstance(a, addnodes.start_of_file) for a in _ancestors(node))]
     chapters = [node for node in chapters if not _only_a_title(node)]  # the references page: LaTeX sets the bibliography at the end
     if not chapters:
         return
@@ -131,8 +138,7 @@ def _paper_layout(app, doctree, docname: str) -> None:
     appendices = [child for child in root.children if isinstance(child, nodes.section)]
     for child in opening + appendices:
         root.remove(child)
-    root += [nodes.raw("", r"\begin{abstract}", format="latex"), *opening, nodes.raw("", r"\end{abstract}", format="latex"),
-             *chapters]
+    root += [nodes.raw("", r"\begin{abstract}", format="latex"), *opening, nodes.raw("", r"\end{abstract}", format="latex"), *chapters]
     if appendices:
         root += [nodes.raw("", r"\appendix", format="latex"), *appendices]
 
@@ -158,8 +164,9 @@ def _only_a_title(node) -> bool:
     (the references page, once the LaTeX builder has moved the citations to the end)."""
     from docutils import nodes
 
-    return (all(isinstance(text.parent, nodes.title) for text in node.findall(nodes.Text) if text.strip())
-            and not any(node.findall(lambda n: isinstance(n, (nodes.image, nodes.raw)))))
+    return all(isinstance(text.parent, nodes.title) for text in node.findall(nodes.Text) if text.strip()) and not any(
+        node.findall(lambda n: isinstance(n, (nodes.image, nodes.raw)))
+    )
 
 
 def _ancestors(node) -> list:
@@ -172,8 +179,7 @@ def _ancestors(node) -> list:
 
 def setup(app) -> dict[str, Any]:
     app.add_config_value("book_pdf", "", "html")
-    app.add_enumerable_node(table_output, "table", html=(_visit_table_html, _depart_table_html),
-                            latex=(_visit_table_latex, _depart_table_latex))
+    app.add_enumerable_node(table_output, "table", html=(_visit_table_html, _depart_table_html), latex=(_visit_table_latex, _depart_table_latex))
     app.add_transform(TablesAreTables)
     app.connect("doctree-resolved", _paper_layout)
     app.connect("doctree-resolved", _hide_what_the_html_hides)

@@ -47,8 +47,9 @@ def install(root: Path | None = None, log=print) -> Path:
         return modules
     npm = shutil.which("npm")
     if npm is None:
-        raise RuntimeError("npm is needed to fetch the book's MathJax, RequireJS and widget manager "
-                           "(web/package-lock.json); install Node.js with npm and run again")
+        raise RuntimeError(
+            "npm is needed to fetch the book's MathJax, RequireJS and widget manager (web/package-lock.json); install Node.js with npm and run again"
+        )
     log(f"installing the book's browser libraries: npm ci in {folder}")
     subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"], cwd=folder, check=True)
     installed.touch()

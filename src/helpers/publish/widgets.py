@@ -35,23 +35,20 @@ class StaticFigure:
 class ShapeExplorer(StaticFigure, w.VBox):
     """Sliders for sparsity, width ratio, layers and feature count → Model A/B table and the bound."""
 
-    def __init__(self, n_layer: int = 8, d_model: int = 256, width_factor: float = 2.0,
-                 sparsity: float = 0.99, n_features: float = 1e5) -> None:
+    def __init__(self, n_layer: int = 8, d_model: int = 256, width_factor: float = 2.0, sparsity: float = 0.99, n_features: float = 1e5) -> None:
         style = {"description_width": "initial"}
-        self.sparsity = w.FloatSlider(value=sparsity, min=0.64, max=0.999, step=0.001, readout_format=".3f",
-                                      description="Model A's sparsity S", style=style)
-        self.width_factor = w.FloatSlider(value=width_factor, min=1.1, max=4.0, step=0.1,
-                                          description="width ratio B/A", style=style)
+        self.sparsity = w.FloatSlider(
+            value=sparsity, min=0.64, max=0.999, step=0.001, readout_format=".3f", description="Model A's sparsity S", style=style
+        )
+        self.width_factor = w.FloatSlider(value=width_factor, min=1.1, max=4.0, step=0.1, description="width ratio B/A", style=style)
         self.n_layer = w.IntSlider(value=n_layer, min=1, max=64, description="Model A's layers", style=style)
-        self.n_features = w.FloatLogSlider(value=n_features, base=10, min=3, max=7, step=0.1,
-                                           description="features F", style=style)
+        self.n_features = w.FloatLogSlider(value=n_features, base=10, min=3, max=7, step=0.1, description="features F", style=style)
         self.d_model = d_model
         self.readout = w.HTML()
         self.figure = w.Image(format="png", layout=w.Layout(max_width="55%", height="auto"))
         for slider in (self.sparsity, self.width_factor, self.n_layer, self.n_features):
             slider.observe(self.update, names="value")
-        super().__init__([w.HBox([self.sparsity, self.width_factor]), w.HBox([self.n_layer, self.n_features]),
-                          w.HBox([self.readout, self.figure])])
+        super().__init__([w.HBox([self.sparsity, self.width_factor]), w.HBox([self.n_layer, self.n_features]), w.HBox([self.readout, self.figure])])
         self.update()
 
     def update(self, _change=None) -> None:
@@ -77,8 +74,7 @@ class ToyModelExplorer(StaticFigure, w.VBox):
     def __init__(self, models: ToyModels) -> None:
         self.models = models
         self.sparsity = w.SelectionSlider(options=sorted(set(models.sparsities.round(6))), description="sparsity S")
-        self.decay = w.SelectionSlider(options=sorted(set(models.importance_decays.round(6))),
-                                       description="importance decay")
+        self.decay = w.SelectionSlider(options=sorted(set(models.importance_decays.round(6))), description="importance decay")
         self.readout = w.HTML()
         self.figure = w.Image(format="png")
         for slider in (self.sparsity, self.decay):
@@ -87,8 +83,7 @@ class ToyModelExplorer(StaticFigure, w.VBox):
         self.update()
 
     def instance(self) -> int:
-        match = np.isclose(self.models.sparsities, self.sparsity.value) & np.isclose(
-            self.models.importance_decays, self.decay.value)
+        match = np.isclose(self.models.sparsities, self.sparsity.value) & np.isclose(self.models.importance_decays, self.decay.value)
         return int(np.flatnonzero(match)[0])
 
     def update(self, _change=None) -> None:

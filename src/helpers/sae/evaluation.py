@@ -36,10 +36,10 @@ def loss_recovered(clean: float, spliced: float, ablated: float) -> float:
 
 
 @torch.no_grad()
-def spliced_loss(hooked, hook: str, sae: Autoencoder, tokens: torch.Tensor, keep: torch.Tensor | None = None,
-                 batch_size: int = 16) -> float:
+def spliced_loss(hooked, hook: str, sae: Autoencoder, tokens: torch.Tensor, keep: torch.Tensor | None = None, batch_size: int = 16) -> float:
     """Mean next-token loss on ``tokens`` (windows, context) with the SAE's reconstruction spliced in
     at ``hook``; latents where ``keep`` (d_sae,) is False are zeroed before decoding."""
+
     def splice(act: torch.Tensor, hook) -> torch.Tensor:
         latents = sae.encode(act)
         return sae.decode(latents if keep is None else latents * keep.to(latents.dtype))
@@ -63,11 +63,8 @@ def evaluate_sae(hooked, hook: str, sae: Autoencoder, tokens: torch.Tensor, batc
         xs.append(x.flatten(0, -2)), fs.append(latents.flatten(0, -2)), x_hats.append(x_hat.flatten(0, -2))
         weight = len(chunk) / len(tokens)
         clean += weight * clean_loss.item()
-        spliced += weight * hooked.run_with_hooks(
-            chunk, return_type="loss", fwd_hooks=[(hook, lambda act, hook: sae.decode(sae.encode(act)))]).item()
-        ablated += weight * hooked.run_with_hooks(
-            chunk, return_type="loss", fwd_hooks=[(hook, lambda act, hook: torch.zeros_like(act))]).item()
+        spliced += weight * hooked.run_with_hooks(chunk, return_type="loss", fwd_hooks=[(hook, lambda act, hook: sae.decode(sae.encode(act)))]).item()
+        ablated += weight * hooked.run_with_hooks(chunk, return_type="loss", fwd_hooks=[(hook, lambda act, hook: torch.zeros_like(act))]).item()
     metrics = reconstruction_metrics(torch.cat(xs), torch.cat(fs), torch.cat(x_hats))
-    metrics.update(ce_clean=clean, ce_spliced=spliced, ce_ablated=ablated,
-                   loss_recovered=loss_recovered(clean, spliced, ablated))
+    metrics.update(ce_clean=clean, ce_spliced=spliced, ce_ablated=ablated, loss_recovered=loss_recovered(clean, spliced, ablated))
     return metrics

@@ -21,7 +21,6 @@ import json
 import os
 import random
 import shutil
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-
+from helpers.core import atomic
 
 ARCHITECTURES = ("gated", "standard", "topk", "batchtopk", "jumprelu")  # SAELens architectures we train
 
@@ -96,7 +95,7 @@ def _sae_config(settings: SAESettings, d_in: int):
     raise ValueError(f"architecture must be one of {', '.join(ARCHITECTURES)}, got {settings.architecture!r}")
 
 
-def training_windows(tokens: np.ndarray, context: int) -> "datasets.Dataset":  # noqa: F821
+def training_windows(tokens: np.ndarray, context: int) -> datasets.Dataset:  # noqa: F821
     """The training split cut into consecutive windows of ``context`` tokens, as SAELens reads them."""
     import datasets
 
@@ -152,8 +151,18 @@ def _inference_checkpoints(staging: Path) -> None:
         os.replace(converted, raw)
 
 
-def train_sae(model_name: str, model_key: str, hooked, hook: str, train_tokens: np.ndarray, tokens_key: str,
-              settings: SAESettings, saes_dir: str | Path, device: torch.device, checkpoints: int = 0) -> Path:
+def train_sae(
+    model_name: str,
+    model_key: str,
+    hooked,
+    hook: str,
+    train_tokens: np.ndarray,
+    tokens_key: str,
+    settings: SAESettings,
+    saes_dir: str | Path,
+    device: torch.device,
+    checkpoints: int = 0,
+) -> Path:
     """Train one SAE with SAELens (or find it cached); return its folder. With ``checkpoints`` = k > 0
     the folder also holds k checkpoints at equal shares of training (:func:`checkpoint_folders`)."""
     import sae_lens
@@ -162,25 +171,35 @@ def train_sae(model_name: str, model_key: str, hooked, hook: str, train_tokens: 
     folder = Path(saes_dir) / model_name / (f"{hook}-{key}" + (f"-{CHECKPOINTS}{checkpoints}" if checkpoints else ""))
     if (folder / "summary.json").exists():
         return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{hook}-{key}.", dir=folder.parent))
-    try:
+    with atomic.atomic_folder(folder) as staging:
         config = sae_lens.LanguageModelSAERunnerConfig(
             sae=_sae_config(settings, hooked.cfg.d_model),
-            model_name=model_name, hook_name=hook, dataset_path="", is_dataset_tokenized=True, streaming=False,
-            context_size=settings.context, prepend_bos=False, training_tokens=settings.training_tokens,
+            model_name=model_name,
+            hook_name=hook,
+            dataset_path="",
+            is_dataset_tokenized=True,
+            streaming=False,
+            context_size=settings.context,
+            prepend_bos=False,
+            training_tokens=settings.training_tokens,
             train_batch_size_tokens=settings.batch_tokens,
             # the mixing buffer holds n_batches_in_buffer · context activations: two training batches
             n_batches_in_buffer=max(8, 2 * -(-settings.batch_tokens // settings.context)),
             store_batch_size_prompts=max(1, min(32, settings.batch_tokens // settings.context)),
-            lr=settings.lr, lr_scheduler_name="constant", lr_decay_steps=int(settings.lr_decay_fraction * settings.steps),
-            device=str(device), seed=settings.seed, logger=sae_lens.LoggingConfig(log_to_wandb=False),
-            output_path=str(staging), checkpoint_path=str(staging / CHECKPOINTS), n_checkpoints=checkpoints, verbose=False,
+            lr=settings.lr,
+            lr_scheduler_name="constant",
+            lr_decay_steps=int(settings.lr_decay_fraction * settings.steps),
+            device=str(device),
+            seed=settings.seed,
+            logger=sae_lens.LoggingConfig(log_to_wandb=False),
+            output_path=str(staging),
+            checkpoint_path=str(staging / CHECKPOINTS),
+            n_checkpoints=checkpoints,
+            verbose=False,
             n_batches_for_norm_estimate=min(100, max(10, settings.steps // 10)),
         )
         started = time.perf_counter()
-        with seeded(settings.seed), warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()), \
-                contextlib.redirect_stdout(io.StringIO()):
+        with seeded(settings.seed), warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             sae_lens.LanguageModelSAETrainingRunner(
                 config, override_model=hooked, override_dataset=training_windows(train_tokens, settings.context)
@@ -190,14 +209,20 @@ def train_sae(model_name: str, model_key: str, hooked, hook: str, train_tokens: 
             _inference_checkpoints(staging)
         else:
             shutil.rmtree(staging / CHECKPOINTS, ignore_errors=True)
-        summary = {"model": model_name, "model_key": model_key, "hook": hook, "key": key,
-                   "settings": dataclasses.asdict(settings), "tokens_key": tokens_key, "d_in": hooked.cfg.d_model, "checkpoints": checkpoints,
-                   "wall_time_s": wall, "tokens_per_s": settings.training_tokens / wall, "device": str(device)}
+        summary = {
+            "model": model_name,
+            "model_key": model_key,
+            "hook": hook,
+            "key": key,
+            "settings": dataclasses.asdict(settings),
+            "tokens_key": tokens_key,
+            "d_in": hooked.cfg.d_model,
+            "checkpoints": checkpoints,
+            "wall_time_s": wall,
+            "tokens_per_s": settings.training_tokens / wall,
+            "device": str(device),
+        }
         (staging / "summary.json").write_text(json.dumps(summary, indent=2))
-        if not folder.exists():
-            os.replace(staging, folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return folder
 
 

@@ -71,8 +71,7 @@ def compare_shapes(a: Shape, b: Shape, n_features: float) -> pd.DataFrame:
             n_features / s.total_neurons,
         ]
 
-    rows = ["parameters N", "neurons per layer", "layers", "total neurons", "aspect ratio",
-            "features per layer", "features per neuron"]
+    rows = ["parameters N", "neurons per layer", "layers", "total neurons", "aspect ratio", "features per layer", "features per neuron"]
     table = pd.DataFrame({"Model A": column(a), "Model B": column(b)}, index=rows)
     table["B / A"] = table["Model B"] / table["Model A"]
     return table
@@ -108,9 +107,7 @@ def required_sparsity(degree: ArrayLike) -> ArrayLike:
     """
     d = np.asarray(degree, dtype=float)
     if np.any(~np.isfinite(d)) or np.any(d < MIN_DEGREE):
-        raise ValueError(
-            f"degree must be at least e ≈ {MIN_DEGREE:.4f} (the bound's minimum, at S = 1 − 1/e), got {degree!r}"
-        )
+        raise ValueError(f"degree must be at least e ≈ {MIN_DEGREE:.4f} (the bound's minimum, at S = 1 − 1/e), got {degree!r}")
 
     def solve(value: float) -> float:
         def gap(x: float) -> float:
@@ -130,8 +127,7 @@ def partner_sparsity(sparsity_a: ArrayLike, degree_factor: ArrayLike) -> ArrayLi
     s = _check_sparsity(sparsity_a, "sparsity_a")
     if np.any(s < SPARSE_BRANCH_START - 1e-12):
         raise ValueError(
-            f"sparsity_a must lie in [1 − 1/e, 1) = [{SPARSE_BRANCH_START:.4f}, 1), where the bound "
-            f"grows with sparsity; got {sparsity_a!r}"
+            f"sparsity_a must lie in [1 − 1/e, 1) = [{SPARSE_BRANCH_START:.4f}, 1), where the bound grows with sparsity; got {sparsity_a!r}"
         )
     factor = np.asarray(degree_factor, dtype=float)
     if np.any(factor < 1):

@@ -10,15 +10,14 @@ all activations are never in memory at once. Statistics and correlations over su
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from helpers.core import atomic
 
 
 @dataclass
@@ -41,8 +40,14 @@ class SparseActivations:
             path = folder / name
             return np.memmap(path, dtype=dtype, mode="r") if path.stat().st_size else np.zeros(0, dtype=dtype)
 
-        return cls(folder, meta["n_tokens"], meta["n_latents"], np.load(folder / "indptr.npy"),
-                   column("indices.bin", np.int32), column("values.bin", np.float32))
+        return cls(
+            folder,
+            meta["n_tokens"],
+            meta["n_latents"],
+            np.load(folder / "indptr.npy"),
+            column("indices.bin", np.int32),
+            column("values.bin", np.float32),
+        )
 
     @property
     def nnz(self) -> int:
@@ -57,14 +62,15 @@ class SparseActivations:
         vals = torch.from_numpy(np.asarray(self.values[lo:hi], dtype=np.float64)).to(device)
         return rows, cols, vals
 
-    def csr(self, start: int, stop: int) -> "scipy.sparse.csr_matrix":  # noqa: F821
+    def csr(self, start: int, stop: int) -> scipy.sparse.csr_matrix:  # noqa: F821
         """Tokens [start, stop) as a SciPy CSR matrix (tokens, n_latents), float64 values."""
         import scipy.sparse
 
         lo, hi = int(self.indptr[start]), int(self.indptr[stop])
         return scipy.sparse.csr_matrix(
-            (np.asarray(self.values[lo:hi], dtype=np.float64), np.asarray(self.indices[lo:hi]),
-             np.asarray(self.indptr[start : stop + 1]) - lo), shape=(stop - start, self.n_latents))
+            (np.asarray(self.values[lo:hi], dtype=np.float64), np.asarray(self.indices[lo:hi]), np.asarray(self.indptr[start : stop + 1]) - lo),
+            shape=(stop - start, self.n_latents),
+        )
 
     def dense(self, out: np.ndarray | None = None) -> np.ndarray:
         """(T, n_latents) float64, or written into ``out`` (any float dtype, any wider array's view)."""
@@ -78,9 +84,7 @@ class SparseActivations:
 def write_sparse(blocks: Iterable[torch.Tensor], folder: str | Path, n_latents: int) -> SparseActivations:
     """Stream (tokens, n_latents) activation blocks to ``folder`` as CSR; atomic (staged, renamed)."""
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic.atomic_folder(folder, replace=True) as staging:
         counts = []
         with open(staging / "indices.bin", "wb") as indices, open(staging / "values.bin", "wb") as values:
             for block in blocks:
@@ -92,11 +96,6 @@ def write_sparse(blocks: Iterable[torch.Tensor], folder: str | Path, n_latents: 
         indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts) if counts else [])]).astype(np.int64)
         np.save(staging / "indptr.npy", indptr)
         (staging / "meta.json").write_text(json.dumps({"n_tokens": len(indptr) - 1, "n_latents": n_latents}))
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(staging, folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return SparseActivations.open(folder)
 
 
@@ -106,10 +105,10 @@ def token_blocks(n_tokens: int, size: int) -> Iterator[tuple[int, int]]:
 
 
 @torch.no_grad()
-def collect_activations(hooked, hook: str, sae, windows: torch.Tensor, folder: str | Path,
-                        batch_size: int = 16) -> SparseActivations:
+def collect_activations(hooked, hook: str, sae, windows: torch.Tensor, folder: str | Path, batch_size: int = 16) -> SparseActivations:
     """Run the model over ``windows`` (n_windows, context), encode ``hook`` with ``sae`` and store
     the latents sparse in ``folder``: T = n_windows · context tokens, in window order."""
+
     def blocks() -> Iterator[torch.Tensor]:
         for chunk in windows.split(batch_size):
             _, cache = hooked.run_with_cache(chunk, names_filter=hook, return_type=None)
@@ -118,8 +117,7 @@ def collect_activations(hooked, hook: str, sae, windows: torch.Tensor, folder: s
     return write_sparse(blocks(), folder, sae.cfg.d_sae if hasattr(sae, "cfg") else sae.d_sae)
 
 
-def permute_windows(acts: SparseActivations, context: int, seed: int, folder: str | Path,
-                    windows_per_block: int = 1024) -> SparseActivations:
+def permute_windows(acts: SparseActivations, context: int, seed: int, folder: str | Path, windows_per_block: int = 1024) -> SparseActivations:
     """The same activations with whole windows of ``context`` tokens in a random order (streamed).
 
     Paired with an unshuffled SAE, token t of one is compared with a token of an unrelated window at
@@ -142,8 +140,7 @@ def permute_windows(acts: SparseActivations, context: int, seed: int, folder: st
     return write_sparse(blocks(), folder, acts.n_latents)
 
 
-def token_activations(windows: torch.Tensor, d_vocab: int, folder: str | Path,
-                      block_tokens: int = 4096) -> SparseActivations:
+def token_activations(windows: torch.Tensor, d_vocab: int, folder: str | Path, block_tokens: int = 4096) -> SparseActivations:
     """The token-identity "SAE": latent v fires with value 1 exactly where the current token is v.
 
     ``windows`` (n_windows, context) in the order every SAE read them; T = n_windows · context.

@@ -85,12 +85,22 @@ class MaxCorrelation:
 
     def reversed(self) -> MaxCorrelation:
         """The same result seen from B."""
-        return MaxCorrelation(self.b_to_a, self.b_to_a_index, self.a_to_b, self.a_to_b_index, self.stats_b,
-                              self.stats_a, None if self.matrix is None else self.matrix.T)
+        return MaxCorrelation(
+            self.b_to_a, self.b_to_a_index, self.a_to_b, self.a_to_b_index, self.stats_b, self.stats_a, None if self.matrix is None else self.matrix.T
+        )
 
 
-def _add_cross_moments(blocks: Callable[[int, int], tuple], n_tokens: int, lo: int, hi: int, token_block: int,
-                       device: torch.device, pool: ThreadPoolExecutor, workers: int, out: torch.Tensor) -> None:
+def _add_cross_moments(
+    blocks: Callable[[int, int], tuple],
+    n_tokens: int,
+    lo: int,
+    hi: int,
+    token_block: int,
+    device: torch.device,
+    pool: ThreadPoolExecutor,
+    workers: int,
+    out: torch.Tensor,
+) -> None:
     """Add Σ_t a_ti · b_tj over all tokens, for A's latents i in [lo, hi), into ``out`` (hi − lo, n_B).
 
     Token block by token block (``blocks(start, stop)`` gives Aᵀ and B of those tokens as SciPy CSR),
@@ -102,22 +112,35 @@ def _add_cross_moments(blocks: Callable[[int, int], tuple], n_tokens: int, lo: i
         transposed, right = blocks(start, stop)
         left = transposed[lo:hi]
         if device.type == "cpu":
-            def add_rows(rows: tuple[int, int]) -> None:
-                out[rows[0] : rows[1]] += torch.from_numpy((left[rows[0] : rows[1]] @ right).toarray())
+
+            def add_rows(rows: tuple[int, int]) -> None:  # the pool below finishes within this chunk
+                out[rows[0] : rows[1]] += torch.from_numpy((left[rows[0] : rows[1]] @ right).toarray())  # noqa: B023
 
             bounds = np.linspace(0, hi - lo, workers + 1).astype(int)
             list(pool.map(add_rows, [(r0, r1) for r0, r1 in zip(bounds[:-1], bounds[1:]) if r1 > r0]))
             continue
         to_torch = lambda m: torch.sparse_csr_tensor(  # noqa: E731
-            torch.from_numpy(m.indptr.astype(np.int64)), torch.from_numpy(m.indices.astype(np.int64)),
-            torch.from_numpy(m.data), size=m.shape, device=device, check_invariants=False)
+            torch.from_numpy(m.indptr.astype(np.int64)),
+            torch.from_numpy(m.indices.astype(np.int64)),
+            torch.from_numpy(m.data),
+            size=m.shape,
+            device=device,
+            check_invariants=False,
+        )
         out += torch.sparse.mm(to_torch(left), to_torch(right)).to_dense()
 
 
-def max_correlations(a: SparseActivations, b: SparseActivations, chunk_bytes: int | None = None,
-                     token_block: int = 1 << 18, device: torch.device | str = "cpu",
-                     workers: int = 2, stats: tuple[LatentStats, LatentStats] | None = None,
-                     keep_matrix: bool = False, epsilon: float = 0.0) -> MaxCorrelation:
+def max_correlations(
+    a: SparseActivations,
+    b: SparseActivations,
+    chunk_bytes: int | None = None,
+    token_block: int = 1 << 18,
+    device: torch.device | str = "cpu",
+    workers: int = 2,
+    stats: tuple[LatentStats, LatentStats] | None = None,
+    keep_matrix: bool = False,
+    epsilon: float = 0.0,
+) -> MaxCorrelation:
     """Exact maximum Pearson correlations between the latents of ``a`` and ``b`` (same tokens).
 
     Cross moments S_ij = Σ_t a_ti b_tj are accumulated in float64 for a chunk of A's latents at a
@@ -177,8 +200,9 @@ def max_correlations(a: SparseActivations, b: SparseActivations, chunk_bytes: in
             b_best_index = torch.where(better, col_index + lo, b_best_index)
     b_to_a = b_best.cpu().numpy()
     b_dead = ~np.isfinite(b_to_a)
-    return MaxCorrelation(a_to_b, a_to_b_index, np.where(b_dead, np.nan, b_to_a),
-                          np.where(b_dead, -1, b_best_index.cpu().numpy()), stats_a, stats_b, matrix)
+    return MaxCorrelation(
+        a_to_b, a_to_b_index, np.where(b_dead, np.nan, b_to_a), np.where(b_dead, -1, b_best_index.cpu().numpy()), stats_a, stats_b, matrix
+    )
 
 
 #: The original analysis's pseudo-observation, as it enters r′ (see the module's docstring).

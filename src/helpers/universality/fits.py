@@ -104,12 +104,21 @@ def fit_saturating(x: np.ndarray, y: np.ndarray, weighting: str = "original", fi
         except (RuntimeError, ValueError, optimize.OptimizeWarning, np.linalg.LinAlgError):
             continue
         fitted = dict(zip(names, values), **({"a": fix_a} if fix_a is not None else {}))
-        on_bound = [n for n, v, lo, hi in zip(names, values, low, high)
-                    if np.isclose(v, lo, rtol=1e-6, atol=1e-9) or np.isclose(v, hi, rtol=1e-6, atol=1e-9)]
+        on_bound = [
+            n for n, v, lo, hi in zip(names, values, low, high) if np.isclose(v, lo, rtol=1e-6, atol=1e-9) or np.isclose(v, hi, rtol=1e-6, atol=1e-9)
+        ]
         residual = y - saturating(x, fitted["a"], fitted["b"], fitted["c"])
         r_squared = 1 - float((residual**2).sum() / ((y - y.mean()) ** 2).sum())
-        return SaturatingFit(float(fitted["a"]), float(fitted["b"]), float(fitted["c"]), weighting, fix_a is not None,
-                             ", ".join(on_bound), r_squared, float((x < fitted["c"]).mean()))
+        return SaturatingFit(
+            float(fitted["a"]),
+            float(fitted["b"]),
+            float(fitted["c"]),
+            weighting,
+            fix_a is not None,
+            ", ".join(on_bound),
+            r_squared,
+            float((x < fitted["c"]).mean()),
+        )
     return SaturatingFit(np.nan, np.nan, np.nan, weighting, fix_a is not None, "", np.nan, np.nan, converged=False)
 
 
@@ -152,8 +161,9 @@ def pearson_with_ci(x: np.ndarray, y: np.ndarray, samples: int = 1000, level: fl
     return Correlation(r, *percentile_interval(bootstrap_r(x, y, samples, seed), level), len(x))
 
 
-def hierarchical_interval(units: Sequence[tuple[str, int, str, int]], values: np.ndarray, draws: np.ndarray,
-                          samples: int = 1000, level: float = CI_LEVEL, seed: int = 0) -> Correlation:
+def hierarchical_interval(
+    units: Sequence[tuple[str, int, str, int]], values: np.ndarray, draws: np.ndarray, samples: int = 1000, level: float = CI_LEVEL, seed: int = 0
+) -> Correlation:
     """Mean r over pairs of models and SAE seeds, with a two-level bootstrap interval.
 
     ``units[k] = (model_a, seed_a, model_b, seed_b)`` names the SAE pair whose observed r is
@@ -183,8 +193,7 @@ def hierarchical_interval(units: Sequence[tuple[str, int, str, int]], values: np
         counts = {m: dict(zip(*np.unique(rng.choice(v, size=len(v)), return_counts=True))) for m, v in seeds.items()}
         means = []
         for rows in groups.values():
-            weights = np.array([counts[units[k][0]].get(units[k][1], 0) * counts[units[k][2]].get(units[k][3], 0)
-                                for k in rows], dtype=float)
+            weights = np.array([counts[units[k][0]].get(units[k][1], 0) * counts[units[k][2]].get(units[k][3], 0) for k in rows], dtype=float)
             if weights.sum() == 0:  # the same model on both sides, drawn as one seed only: skip this pair
                 continue
             picks = draws[rows, rng.integers(0, draws.shape[1], size=len(rows))]
