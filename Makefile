@@ -2,12 +2,15 @@
 #   make book [PRESET=quick|paper|smoke]   set up .venv, execute every chapter, build _build/html
 #   make pdf [PRESET=quick]                the same executed chapters as a PDF (_build/latex/book.pdf), then
 #                                          the HTML with a download entry for it (needs TeX Live: README)
-#   make test                              the test suite (every chapter under the smoke preset)
+#   make test                              ruff (lint and format check), then the test suite (every chapter
+#                                          under the smoke preset)
 #   make test-browser                      Chromium against the built book, and JupyterLab (needs make book)
 #   make test-pdf                          the PDF read with poppler: chapters, numbers, pages (needs make pdf)
 #   make bundle PRESET=study               copy a finished run's results into results/<preset>/ (committed)
 #   make bench                             speed benchmarks (ratios against a reference, same process)
 #   make lab                               JupyterLab on the notebooks
+#   make sync                              after editing a notebook or its MyST twin (notebooks/*.md): pair them
+#   make format                            ruff's fixes and formatting, in place
 
 PRESET ?= quick
 PYTHON ?= python3
@@ -18,7 +21,7 @@ STAMP := $(VENV)/.installed
 # TORCH_INDEX (optional) is a package index for it, e.g. https://download.pytorch.org/whl/cpu.
 TORCH := $(shell grep -o '"torch==[^"]*"' pyproject.toml | tr -d '"')
 
-.PHONY: setup book pdf execute bundle test test-browser test-pdf bench lab clean
+.PHONY: setup book pdf execute bundle test lint format sync test-browser test-pdf bench lab clean
 
 setup: $(STAMP)
 
@@ -40,8 +43,21 @@ execute: $(STAMP)
 bundle: $(STAMP)
 	$(BIN)/python -m helpers.publish.bundle make --preset $(PRESET)
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Each notebook is paired with a MyST Markdown twin (what is reviewed and diffed); the newer of the
+# two wins. The test suite fails while a pair disagrees.
+sync: $(STAMP)
+	$(BIN)/jupytext --sync notebooks/*.ipynb
 
 # The browser tests are part of `make test` too, where they skip (saying why) without Chromium or a
 # built book; here they must run.

@@ -9,15 +9,18 @@ import pandas as pd
 import pytest
 
 from helpers import pipeline
-from helpers.chapters import MODULES, ch04_saes, ch05_universality, ch06_training_dynamics, ch07_equal_n, dynamics, equal_n, module, verdicts
+from helpers.chapters import ch04_saes, ch05_universality, ch06_training_dynamics, ch07_equal_n, dynamics, equal_n, module, verdicts
 from helpers.chapters.configs import CONFIGS
 from helpers.core.parameters import ParameterError
+from helpers.publish import toc
 
 
-def test_every_chapter_has_one_compute_module():
-    assert list(MODULES) == list(CONFIGS)
-    for chapter in MODULES:
+def test_every_chapter_has_one_compute_module_in_book_order():
+    assert toc.chapters_in_book_order() == list(CONFIGS)  # the pipeline runs chapters in the book's order
+    for chapter in CONFIGS:
         assert callable(module(chapter).compute)
+    with pytest.raises(KeyError, match="09_sequel"):
+        module("09_sequel")
 
 
 @pytest.mark.parametrize(

@@ -17,10 +17,11 @@ from book_source import PASTED, numbered
 from helpers import pipeline, runner
 from helpers.chapters.configs import CONFIGS
 from helpers.core import paths
+from helpers.publish import toc
 from helpers.publish.bundle import BundleError
 
 ROOT = paths.project_root()
-CHAPTERS = runner.chapters_in_book_order(ROOT)
+CHAPTERS = toc.chapters_in_book_order(ROOT)
 GLUE_REFERENCE = re.compile(r"\{glue(?::\w+)?\}`([A-Za-z0-9_]+)")
 GLUE_DIRECTIVE = re.compile(r"```\{glue(?::\w+)?\}\s+([A-Za-z0-9_]+)")
 GLUED_PICTURE = re.compile(r'glue_(figure|table)\("(\w+)"')

@@ -23,6 +23,7 @@ from book_source import numbered
 
 from helpers import runner
 from helpers.core import paths
+from helpers.publish import toc
 
 pytestmark = pytest.mark.pdf
 
@@ -69,7 +70,7 @@ def glued_value(chapter: str, reference: str) -> str:
 def test_chapters_appear_numbered_and_in_book_order():
     text = pdf_text()
     positions = []
-    for number, chapter in enumerate(runner.chapters_in_book_order(ROOT), start=1):
+    for number, chapter in enumerate(toc.chapters_in_book_order(ROOT), start=1):
         title = json.loads((ROOT / "notebooks" / f"{chapter}.ipynb").read_text())["cells"][0]["source"][0]
         start = re.sub(r"[*_`]", "", title.removeprefix("# ")).split("$")[0].strip()  # as typeset: no markup
         match = re.search(rf"^\s*{number}\s+{re.escape(start)}", text, flags=re.MULTILINE)
@@ -101,7 +102,7 @@ def test_every_figure_and_table_is_a_numbered_float_with_its_caption():
     assert all("\\caption{" in body for _, body in floats)
     outside = re.sub(r"\\begin\{(figure|table|longtable)\}.*?\\end\{\1\}", "", tex, flags=re.DOTALL)
     assert "\\sphinxincludegraphics" not in outside and "\\begin{tabular}" not in outside, "a picture or a table without a number"
-    for number, chapter in enumerate(runner.chapters_in_book_order(ROOT), start=1):
+    for number, chapter in enumerate(toc.chapters_in_book_order(ROOT), start=1):
         labels = numbered(chapter)
         for label, _ in labels:
             assert f"\\label{{\\detokenize{{notebooks/{chapter}:{label}}}}}" in tex, (chapter, label)
@@ -109,7 +110,7 @@ def test_every_figure_and_table_is_a_numbered_float_with_its_caption():
             count = sum(k == kind for _, k in labels)
             assert (f"{kind} {number}.{count}:" in text) == (count > 0), (chapter, kind, count)
             assert f"{kind} {number}.{count + 1}:" not in text, (chapter, kind, count)
-    assert len(floats) == sum(len(numbered(c)) for c in runner.chapters_in_book_order(ROOT))
+    assert len(floats) == sum(len(numbered(c)) for c in toc.chapters_in_book_order(ROOT))
 
 
 def test_every_page_renders(tmp_path):

@@ -4,12 +4,13 @@ import yaml
 
 from helpers import runner
 from helpers.core import paths
+from helpers.publish import toc
 
 
 def test_chapters_follow_the_table_of_contents():
-    toc = (paths.project_root() / "_toc.yml").read_text()
-    chapters = runner.chapters_in_book_order()
-    assert chapters == sorted(chapters, key=toc.index)
+    listed = (paths.project_root() / "_toc.yml").read_text()
+    chapters = toc.chapters_in_book_order()
+    assert chapters == sorted(chapters, key=listed.index)
     assert chapters[:3] == ["01_scaling_laws", "02_superposition", "03_language_models"]
 
 

@@ -35,6 +35,7 @@ from helpers.chapters.configs import CONFIGS, load_preset
 from helpers.core import atomic, paths
 from helpers.publish import web_assets
 from helpers.publish.bundle import committed_bundles
+from helpers.publish.toc import chapters_in_book_order
 
 BOOK_FILES = ("_toc.yml", "book")
 BINDERHUB = "https://mybinder.org"
@@ -50,26 +51,6 @@ PDF_FILES = {
     "FreeSerif.otf": "fonts-freefont-otf",
     "lmodern.sty": "lmodern",
 }
-
-
-def chapters_in_book_order(root: Path | None = None) -> list[str]:
-    """Notebook names (``notebooks/<name>.ipynb``) in the order ``_toc.yml`` lists them."""
-    root = root or paths.project_root()
-    toc = yaml.safe_load((root / "_toc.yml").read_text())
-    files: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("file"), str):
-                files.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(toc)
-    return [Path(f).stem for f in files if f.startswith("notebooks/")]
 
 
 def bundles_fingerprint(bundles_dir: str | Path | None = None) -> str:

@@ -13,18 +13,12 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-MODULES = {
-    "01_scaling_laws": "ch01_scaling_laws",
-    "02_superposition": "ch02_superposition",
-    "03_language_models": "ch03_language_models",
-    "04_saes": "ch04_saes",
-    "05_universality": "ch05_universality",
-    "06_training_dynamics": "ch06_training_dynamics",
-    "07_equal_n": "ch07_equal_n",
-    "08_discussion": "ch08_discussion",
-}
+from helpers.chapters.configs import CONFIGS
 
 
 def module(chapter: str) -> ModuleType:
-    """The module holding ``chapter``'s computation (imported on first use: chapters need different stacks)."""
-    return importlib.import_module(f"{__name__}.{MODULES[chapter]}")
+    """The module ``ch<chapter>`` holding ``chapter``'s computation (imported on first use: chapters
+    need different stacks). ``chapter`` is a key of :data:`~helpers.chapters.configs.CONFIGS`."""
+    if chapter not in CONFIGS:
+        raise KeyError(f"no chapter {chapter!r}; the chapters are {', '.join(CONFIGS)}")
+    return importlib.import_module(f"{__name__}.ch{chapter}")

@@ -16,6 +16,8 @@ from helpers.core.provenance import ChapterRun
 from helpers.lm import family
 from helpers.lm.corpus import Corpus
 from helpers.lm.tokens import TokenData
+from helpers.lm.training import KAPLAN_LR_INTERCEPT as KAPLAN_LR_INTERCEPT  # cited by the chapter's prose
+from helpers.lm.training import KAPLAN_LR_SLOPE as KAPLAN_LR_SLOPE
 from helpers.lm.training import TrainedModel
 from helpers.theory import scaling
 

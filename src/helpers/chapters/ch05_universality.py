@@ -17,6 +17,10 @@ from helpers.core.parameters import ParameterError
 from helpers.core.provenance import ChapterRun
 from helpers.theory import scaling
 from helpers.theory.scaling import PowerLawFit
+from helpers.universality.fits import CI_LEVEL as CI_LEVEL  # the fit's settings, cited by the chapter's prose
+from helpers.universality.fits import ORIGINAL_BOUNDS as ORIGINAL_BOUNDS
+from helpers.universality.fits import ORIGINAL_MAXFEV as ORIGINAL_MAXFEV
+from helpers.universality.fits import ORIGINAL_STARTS as ORIGINAL_STARTS
 
 CROSS_WIDTH = "cross-width"
 

@@ -10,6 +10,7 @@ from helpers.chapters import dynamics
 from helpers.chapters.configs import DynamicsConfig
 from helpers.core import results
 from helpers.core.provenance import ChapterRun
+from helpers.universality.fits import CI_LEVEL as CI_LEVEL  # cited by the chapter's prose
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from helpers.chapters import verdicts
 from helpers.chapters.configs import DiscussionConfig, LanguageModelsConfig, SAEsConfig, UniversalityConfig
 from helpers.chapters.universality_suite import loss_gap
 from helpers.core import reference, results
+from helpers.core.numbers import sci
 from helpers.core.provenance import ChapterRun
-from helpers.publish.prose import sci
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ import pandas as pd
 from helpers.core import atomic, paths
 from helpers.core.parameters import ParameterError, check_preset
 from helpers.core.provenance import source_commit
+from helpers.publish.toc import chapters_in_book_order
 
 SCHEMA = 1
 MANIFEST = "manifest.json"
@@ -129,8 +130,6 @@ def make_bundle(preset: str, runs_dir: str | Path | None = None, bundles_dir: st
     Every chapter of the book (or of ``chapters``) must have finished (its ``provenance.json``
     exists). The new bundle is assembled beside the old one and swapped in by renames.
     """
-    from helpers.runner import chapters_in_book_order
-
     check_preset(preset)
     results = paths.run_dir(preset, runs_dir) / "results"
     chapters = chapters or chapters_in_book_order()
