@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass
 
 import pandas as pd
 
 from helpers.chapters.configs import LanguageModelsConfig
 from helpers.core import hardware, paths
+from helpers.core.keys import cache_key
 from helpers.lm.corpus import Corpus, load_corpus
 from helpers.lm.family import ModelShape
 from helpers.lm.gpt import GPT
@@ -83,7 +82,7 @@ def random_init_model(cfg: LanguageModelsConfig, data: TokenData, width: int, se
     training would start: the floor for what an SAE finds in a network that learned nothing."""
     shape = ModelShape(cfg.n_layers, width, cfg.head_dim, cfg.min_heads)
     model = GPT(shape, cfg.n_ctx, cfg.d_vocab, seed=seed)
-    key = hashlib.sha256(json.dumps(["random init", dataclasses.asdict(shape), cfg.n_ctx, cfg.d_vocab, seed, data.key]).encode()).hexdigest()[:12]
+    key = cache_key(["random init", dataclasses.asdict(shape), cfg.n_ctx, cfg.d_vocab, seed, data.key], sort_keys=False)
     name = f"L{cfg.n_layers}-d{width}-random"
     summary = {"key": key, "kaplan_params": float(kaplan_parameter_count(cfg.n_layers, width)), "seed": seed}
     return TrainedModel(name, paths.models_dir(cfg.preset, cfg.runs_dir or None) / f"{name}-{key}", model.eval(), pd.DataFrame(), summary)

@@ -20,7 +20,6 @@ Shapes of equal N are compared in chapter 7 (:mod:`helpers.chapters.equal_n`).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from tqdm.auto import tqdm
 
 from helpers.chapters.configs import UniversalityConfig
 from helpers.core import hardware, paths
+from helpers.core.keys import cache_key
 from helpers.lm.family import to_hooked
 from helpers.lm.tokens import TokenData
 from helpers.lm.training import TrainedModel
@@ -97,7 +97,8 @@ class Suite:
 
 
 def windows_key(windows: torch.Tensor) -> str:
-    return hashlib.sha256(windows.numpy().astype(np.int64).tobytes()).hexdigest()[:12]
+    """The key of a set of token windows ``[n_windows, n_ctx]``: their int64 bytes."""
+    return cache_key(windows.numpy().astype(np.int64).tobytes())
 
 
 def collect_all(cfg: UniversalityConfig, saes: pd.DataFrame, trained: dict[str, TrainedModel], data: TokenData, windows: torch.Tensor) -> Suite:

@@ -8,7 +8,6 @@ temporary name and renamed into place, so an interrupted build leaves nothing ha
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from helpers.core import atomic
+from helpers.core.keys import cache_key
 from helpers.lm.corpus import Corpus
 
 EOS = "<|endoftext|>"
@@ -44,8 +44,7 @@ class TokenData:
 
 
 def token_key(corpus: Corpus, vocab_size: int, val_fraction: float) -> str:
-    payload = json.dumps([FORMAT_VERSION, corpus.fingerprint, vocab_size, val_fraction])
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+    return cache_key([FORMAT_VERSION, corpus.fingerprint, vocab_size, val_fraction], length=16)
 
 
 def prepare_tokens(corpus: Corpus, vocab_size: int, val_fraction: float, cache_root: str | Path) -> TokenData:

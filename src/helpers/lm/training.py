@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import math
 import time
@@ -34,6 +33,7 @@ import torch
 from tqdm.auto import tqdm
 
 from helpers.core import atomic
+from helpers.core.keys import cache_key
 from helpers.lm import distributed
 from helpers.lm.distributed import SINGLE, World
 from helpers.lm.family import ModelShape
@@ -89,8 +89,7 @@ class TrainedModel:
 
 def model_key(shape: ModelShape, tokens_key: str, settings: TrainSettings) -> str:
     """The model's cache key: its shape, its tokens and its settings (not how many processes train it)."""
-    payload = json.dumps([dataclasses.asdict(shape), tokens_key, dataclasses.asdict(settings)], sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+    return cache_key([dataclasses.asdict(shape), tokens_key, dataclasses.asdict(settings)])
 
 
 def batch_at(tokens: np.ndarray, step: int, settings: TrainSettings) -> tuple[torch.Tensor, torch.Tensor]:

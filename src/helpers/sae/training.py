@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import io
 import json
 import os
@@ -30,6 +29,7 @@ import numpy as np
 import torch
 
 from helpers.core import atomic
+from helpers.core.keys import cache_key
 
 ARCHITECTURES = ("gated", "standard", "topk", "batchtopk", "jumprelu")  # SAELens architectures we train
 
@@ -73,8 +73,7 @@ RECIPE_VERSION = 2
 
 
 def sae_key(model_key: str, hook: str, settings: SAESettings, tokens_key: str) -> str:
-    payload = json.dumps([model_key, hook, dataclasses.asdict(settings), tokens_key, RECIPE_VERSION], sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+    return cache_key([model_key, hook, dataclasses.asdict(settings), tokens_key, RECIPE_VERSION])
 
 
 def _sae_config(settings: SAESettings, d_in: int):
