@@ -15,6 +15,7 @@ from helpers.core import reference
 from helpers.core.provenance import ChapterRun
 from helpers.lm import family
 from helpers.lm.corpus import Corpus
+from helpers.lm.family import N_COLUMN as N_COLUMN  # the family table's N, read by the chapter's figure
 from helpers.lm.tokens import TokenData
 from helpers.lm.training import KAPLAN_LR_INTERCEPT as KAPLAN_LR_INTERCEPT  # cited by the chapter's prose
 from helpers.lm.training import KAPLAN_LR_SLOPE as KAPLAN_LR_SLOPE
@@ -61,7 +62,7 @@ def compute(cfg: LanguageModelsConfig, run: ChapterRun) -> LanguageModels:
     run.save_table("training_curves", pd.concat([t.history.assign(model=name) for name, t in trained.items()], ignore_index=True))
 
     family = table[table.role == "family"]
-    fit = scaling.fit_power_law(family["N (12·L·d²)"], family["final_val_loss"])
+    fit = scaling.fit_power_law(family[N_COLUMN], family["final_val_loss"])
     talk_alpha = reference.original_run()["language_models"]["fitted_law"]["alpha"]
     run.save_json(
         "loss_fit",

@@ -10,6 +10,7 @@ from helpers.chapters import model_suite, sae_suite
 from helpers.chapters.configs import SAEsConfig
 from helpers.core import reference
 from helpers.core.provenance import ChapterRun
+from helpers.lm.family import N_COLUMN
 from helpers.theory import scaling
 
 ORIGINAL_SITE = "blocks.6.hook_resid_pre"  # where the original run's SAEs were trained
@@ -43,7 +44,7 @@ def spliced_loss_fits(family: pd.DataFrame) -> pd.DataFrame:
     fits = []
     for site, rows in family.groupby("site"):
         for column in ("ce_clean", "ce_spliced"):
-            fit = scaling.fit_power_law(rows["N (12·L·d²)"], rows[column])
+            fit = scaling.fit_power_law(rows[N_COLUMN], rows[column])
             fits.append({"source": "this run", "site": site, "loss": column, "alpha": fit.alpha, "n_c": fit.n_c, "r_squared": fit.r_squared})
     original = reference.original_saes()
     n_original = reference.original_language_models()["non_embedding_params"]

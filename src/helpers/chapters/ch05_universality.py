@@ -15,6 +15,7 @@ from helpers.chapters.configs import UniversalityConfig
 from helpers.core import results
 from helpers.core.parameters import ParameterError
 from helpers.core.provenance import ChapterRun
+from helpers.lm.family import N_COLUMN, model_name
 from helpers.theory import scaling
 from helpers.theory.scaling import PowerLawFit
 from helpers.universality.fits import CI_LEVEL as CI_LEVEL  # the fit's settings, cited by the chapter's prose
@@ -120,7 +121,7 @@ def compute(cfg: UniversalityConfig, run: ChapterRun) -> Universality:
     run.save_table("shared_feature_split", split)
 
     widths = sorted(cross_width_rows(summary, site).d_model.unique(), reverse=True)
-    examples = example_table(cfg, suite, first, [f"L{lm_cfg.n_layers}-d{w}" for w in widths[:2]], windows.numel())
+    examples = example_table(cfg, suite, first, [model_name(lm_cfg.n_layers, w) for w in widths[:2]], windows.numel())
     run.save_table("examples", examples)
     return Universality(
         suite,
@@ -161,7 +162,7 @@ def shared_beyond_floors(controls: pd.DataFrame, summary: pd.DataFrame, site: st
 
 def chapter_4_clean_law(cfg: UniversalityConfig, site: str) -> PowerLawFit:
     """Chapter 4's clean loss of the width family at ``site`` against N (read from its results)."""
-    sae_metrics = results.table(cfg.preset, "04_saes", "sae_metrics", cfg.runs_dir).rename(columns={"N (12·L·d²)": "N"})
+    sae_metrics = results.table(cfg.preset, "04_saes", "sae_metrics", cfg.runs_dir).rename(columns={N_COLUMN: "N"})
     family_rows = sae_metrics[sae_metrics.role.str.contains("family") & (sae_metrics.site == site)]
     return scaling.fit_power_law(family_rows.N, family_rows.ce_clean)
 

@@ -14,6 +14,7 @@ from helpers.chapters.universality_suite import loss_gap
 from helpers.core import reference, results
 from helpers.core.numbers import sci
 from helpers.core.provenance import ChapterRun
+from helpers.lm.family import model_name
 
 
 @dataclass(frozen=True)
@@ -193,8 +194,8 @@ def new_measurements(inputs: Inputs, site: str, tau: float, rung: str) -> pd.Dat
 def pair_premise(inputs: Inputs, lm_cfg: LanguageModelsConfig) -> PairPremise:
     """Chapter 3's equal-N pair's loss gap against its seed control's."""
     losses = inputs.models.final_val_loss
-    deep, wide = (f"L{layers}-d{width}" for layers, width in (lm_cfg.pair_a, lm_cfg.pair_b))
-    seeded = f"L{lm_cfg.n_layers}-d{lm_cfg.seed_control_width}"
+    deep, wide = (model_name(layers, width) for layers, width in (lm_cfg.pair_a, lm_cfg.pair_b))
+    seeded = model_name(lm_cfg.n_layers, lm_cfg.seed_control_width)
     control = f"{seeded}-seed{lm_cfg.control_seed}"
     pair_gap = loss_gap(losses[deep], losses[wide])
     seed_gap = loss_gap(losses[seeded], losses[control])

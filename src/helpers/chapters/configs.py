@@ -40,6 +40,7 @@ from helpers.lm.corpus import CORPUS_FORMS, parse_corpus
 from helpers.lm.family import ModelShape, check_hook_names, half_block_site
 from helpers.sae.training import ARCHITECTURES as SAE_ARCHITECTURES
 from helpers.theory.superposition import SPARSE_BRANCH_START
+from helpers.universality.correlation import ORIGINAL_EPSILON
 
 C = typing.TypeVar("C", bound="ChapterConfig")
 
@@ -298,8 +299,8 @@ class UniversalityConfig(ChapterConfig, LadderParameters):
 
     @property
     def epsilon(self) -> float:
-        """The correlation's pseudo-count: 0 (dead latents left out) or the original's 1e-4."""
-        return 0.0 if self.dead_latents == "exclude" else 1e-4
+        """The correlation's pseudo-count: 0 (dead latents left out) or the original's ε."""
+        return 0.0 if self.dead_latents == "exclude" else ORIGINAL_EPSILON
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from helpers.chapters.configs import EqualNConfig
 from helpers.chapters.model_suite import PlannedModel
 from helpers.chapters.universality_suite import loss_gap, windows_key
 from helpers.core import hardware, paths
-from helpers.lm.family import ModelShape, half_block_site, to_hooked
+from helpers.lm.family import ModelShape, half_block_site, model_name, to_hooked
 from helpers.lm.tokens import TokenData
 from helpers.lm.training import TrainedModel, train_model
 from helpers.sae.evaluation import evaluate_sae
@@ -56,7 +56,7 @@ def plan(cfg: EqualNConfig) -> list[PlannedModel]:
     lm = cfg.universality().saes().language_models()
     return [
         PlannedModel(
-            f"L{layers}-d{width}" + ("" if seed == lm.seed else f"-seed{seed}"), "equal N", ModelShape(layers, width, lm.head_dim, lm.min_heads), seed
+            model_name(layers, width, "" if seed == lm.seed else f"seed{seed}"), "equal N", ModelShape(layers, width, lm.head_dim, lm.min_heads), seed
         )
         for layers, width in cfg.shapes
         for seed in cfg.lm_seeds
@@ -85,7 +85,7 @@ def shape_table(cfg: EqualNConfig, trained: dict[str, TrainedModel]) -> pd.DataF
         rows.append(
             {
                 "model": p.name,
-                "shape": f"L{shape.n_layers}-d{shape.d_model}",
+                "shape": shape.name,
                 "lm_seed": p.seed,
                 "n_layers": shape.n_layers,
                 "d_model": shape.d_model,
@@ -142,7 +142,7 @@ def train_sweep(cfg: EqualNConfig, trained: dict[str, TrainedModel], data: Token
             rows.append(
                 {
                     "model": p.name,
-                    "shape": f"L{p.shape.n_layers}-d{p.shape.d_model}",
+                    "shape": p.shape.name,
                     "lm_seed": p.seed,
                     "d_model": p.shape.d_model,
                     "site": hook,

@@ -11,7 +11,7 @@ from helpers.chapters.configs import LanguageModelsConfig
 from helpers.core import hardware, paths
 from helpers.core.keys import cache_key
 from helpers.lm.corpus import Corpus, load_corpus
-from helpers.lm.family import ModelShape
+from helpers.lm.family import N_COLUMN, ModelShape, model_name
 from helpers.lm.gpt import GPT
 from helpers.lm.tokens import TokenData, prepare_tokens
 from helpers.lm.training import TrainedModel, TrainSettings, train_model
@@ -32,12 +32,12 @@ def plan(cfg: LanguageModelsConfig) -> list[PlannedModel]:
     def shape(layers: int, width: int) -> ModelShape:
         return ModelShape(layers, width, cfg.head_dim, cfg.min_heads)
 
-    models = [PlannedModel(f"L{cfg.n_layers}-d{w}", "family", shape(cfg.n_layers, w), cfg.seed) for w in cfg.widths]
+    models = [PlannedModel(model_name(cfg.n_layers, w), "family", shape(cfg.n_layers, w), cfg.seed) for w in cfg.widths]
     for layers, width in (cfg.pair_a, cfg.pair_b):
-        models.append(PlannedModel(f"L{layers}-d{width}", "pair", shape(layers, width), cfg.seed))
+        models.append(PlannedModel(model_name(layers, width), "pair", shape(layers, width), cfg.seed))
     models.append(
         PlannedModel(
-            f"L{cfg.n_layers}-d{cfg.seed_control_width}-seed{cfg.control_seed}",
+            model_name(cfg.n_layers, cfg.seed_control_width, f"seed{cfg.control_seed}"),
             "seed control",
             shape(cfg.n_layers, cfg.seed_control_width),
             cfg.control_seed,
@@ -83,7 +83,7 @@ def random_init_model(cfg: LanguageModelsConfig, data: TokenData, width: int, se
     shape = ModelShape(cfg.n_layers, width, cfg.head_dim, cfg.min_heads)
     model = GPT(shape, cfg.n_ctx, cfg.d_vocab, seed=seed)
     key = cache_key(["random init", dataclasses.asdict(shape), cfg.n_ctx, cfg.d_vocab, seed, data.key], sort_keys=False)
-    name = f"L{cfg.n_layers}-d{width}-random"
+    name = model_name(cfg.n_layers, width, "random")
     summary = {"key": key, "kaplan_params": float(kaplan_parameter_count(cfg.n_layers, width)), "seed": seed}
     return TrainedModel(name, paths.models_dir(cfg.preset, cfg.runs_dir or None) / f"{name}-{key}", model.eval(), pd.DataFrame(), summary)
 
@@ -102,7 +102,7 @@ def summary_table(cfg: LanguageModelsConfig, trained: dict[str, TrainedModel]) -
                 "n_heads": planned.shape.n_heads,
                 "seed": planned.seed,
                 "aspect_ratio": planned.shape.aspect_ratio,
-                "N (12·L·d²)": s["kaplan_params"],
+                N_COLUMN: s["kaplan_params"],
                 "peak_lr": s["peak_lr"],
                 "train_tokens": s["train_tokens"],
                 "final_train_loss": s["final_train_loss"],

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from helpers.chapters import model_suite
 from helpers.chapters.configs import SAEsConfig
 from helpers.core import hardware, paths
-from helpers.lm.family import to_hooked
+from helpers.lm.family import N_COLUMN, to_hooked
 from helpers.lm.tokens import TokenData
 from helpers.lm.training import TrainedModel
 from helpers.sae.evaluation import evaluate_sae
@@ -98,7 +98,7 @@ def _train_row(
         "role": role,
         "n_layers": model.model.shape.n_layers,
         "d_model": model.model.shape.d_model,
-        "N (12·L·d²)": model.summary["kaplan_params"],
+        N_COLUMN: model.summary["kaplan_params"],
         "site": requested,
         "hook": hook,
         "sae_seed": seed,

@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from helpers.chapters.configs import UniversalityConfig
 from helpers.core import hardware, paths
 from helpers.core.keys import cache_key
-from helpers.lm.family import to_hooked
+from helpers.lm.family import N_COLUMN, model_name, to_hooked
 from helpers.lm.tokens import TokenData
 from helpers.lm.training import TrainedModel
 from helpers.sae.evaluation import spliced_loss
@@ -152,8 +152,13 @@ class Roles:
 
 def roles(suite: Suite) -> Roles:
     lm = suite.cfg.saes().language_models()
-    seeded = f"L{lm.n_layers}-d{lm.seed_control_width}"
-    return Roles([f"L{lm.n_layers}-d{w}" for w in lm.widths], seeded, f"{seeded}-seed{lm.control_seed}", f"{seeded}-random")
+    width = lm.seed_control_width
+    return Roles(
+        [model_name(lm.n_layers, w) for w in lm.widths],
+        model_name(lm.n_layers, width),
+        model_name(lm.n_layers, width, f"seed{lm.control_seed}"),
+        model_name(lm.n_layers, width, "random"),
+    )
 
 
 def comparisons(suite: Suite) -> list[Comparison]:
@@ -459,7 +464,7 @@ def fraction_losses(suite: Suite, latents: pd.DataFrame, eval_windows: torch.Ten
                     {
                         "model": model,
                         "d_model": int(row.d_model),
-                        "N": float(row["N (12·L·d²)"]),
+                        "N": float(row[N_COLUMN]),
                         "rule": rule,
                         "keep_fraction": fraction,
                         "kept": int(keep.sum()),

@@ -16,6 +16,15 @@ import torch
 from helpers.core.parameters import ParameterError
 
 EMBEDDING_PARAMETERS = ("embed.", "pos_embed.", "unembed.")
+#: The tables' column of Kaplan et al.'s non-embedding count N = 12·L·d² (the header names the formula,
+#: since the exact count of a HookedTransformer differs; :func:`non_embedding_parameters`).
+N_COLUMN = "N (12·L·d²)"
+
+
+def model_name(n_layers: int, d_model: int, variant: str = "") -> str:
+    """A model's name in every table, folder and figure: ``L8-d128``, or ``L8-d128-seed1`` and
+    ``L8-d128-random`` with a ``variant``."""
+    return f"L{n_layers}-d{d_model}" + (f"-{variant}" if variant else "")
 
 
 @dataclass(frozen=True)
@@ -26,6 +35,10 @@ class ModelShape:
     d_model: int
     head_dim: int = 64
     min_heads: int = 2
+
+    @property
+    def name(self) -> str:
+        return model_name(self.n_layers, self.d_model)
 
     @property
     def n_heads(self) -> int:

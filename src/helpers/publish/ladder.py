@@ -17,6 +17,7 @@ import pandas as pd
 
 from helpers.chapters.configs import CONFIGS, ChapterConfig
 from helpers.core import results
+from helpers.lm.family import N_COLUMN
 from helpers.publish.bundle import committed_bundles
 
 LM, SAES, UNIVERSALITY, DYNAMICS, EQUAL_N, DISCUSSION = (
@@ -27,7 +28,6 @@ LM, SAES, UNIVERSALITY, DYNAMICS, EQUAL_N, DISCUSSION = (
     "07_equal_n",
     "08_discussion",
 )
-N_COLUMN = "N (12·L·d²)"
 
 
 @dataclass(frozen=True)
