@@ -105,7 +105,9 @@ def execute(
         if only and chapter not in only:
             continue
         source = root / "notebooks" / f"{chapter}.ipynb"
-        parameters = dict(resolved[chapter])
+        # Every parameter, not only the preset's: a preset lists what departs from the defaults, and the
+        # notebook's parameters cell holds the quick book's values.
+        parameters = CONFIGS[chapter].from_params(**resolved[chapter]).as_dict()
         if runs_dir:
             parameters["runs_dir"] = str(Path(runs_dir).resolve())
         shows_ladder = any(f.name == "bundles_dir" for f in dataclasses.fields(CONFIGS[chapter]))
