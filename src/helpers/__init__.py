@@ -1,16 +1,15 @@
-"""Shared code for the book: every notebook is narrative plus calls into this package.
+"""Shared code for the book: every notebook is narrative plus one call into this package.
 
-Modules (one concern each):
+Layers, lowest first; a module imports only from its own layer or lower ones:
 
-- ``config``      typed, validated parameters for each chapter and the preset files
-- ``paths``       where the project, the presets and the run folders are
-- ``atomic``      write results atomically (temporary file, then rename)
-- ``provenance``  what produced a chapter: preset, parameters, versions, device, wall time
-- ``scaling``     scaling laws (Kaplan, Chinchilla, Epoch), parameter counts, power-law fits
-- ``models``      the transformer family of the talk as TransformerLens configurations
-- ``reference``   the original run's published numbers, as data
-- ``plotting``    the book's figure style
-- ``runner``      execute the notebooks of a preset with papermill, then build the book
+- ``core``          parameters and their errors, paths, atomic writes, cache keys, provenance, results
+- ``theory``        scaling laws, the superposition arithmetic, toy models
+- ``lm``            corpus, tokens, the model family, the training module and loop, data parallelism
+- ``sae``           SAELens training and evaluation
+- ``universality``  latent activations, streaming statistics and max correlations, fits, matching
+- ``chapters``      the chapters' configs and presets, and one ``compute(cfg, run)`` per chapter
+- ``publish``       the book: notebook cells, prose, figures, widgets, bundles and the ladder, PDF, web
+- ``pipeline`` and ``runner``: the two front ends (headless jobs; papermill and jupyter-book)
 """
 
 __version__ = "0.1.0"
