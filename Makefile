@@ -43,7 +43,8 @@ execute: $(STAMP)
 bundle: $(STAMP)
 	$(BIN)/python -m helpers.publish.bundle make --preset $(PRESET)
 
-test: lint
+test: $(STAMP)
+	$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

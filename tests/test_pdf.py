@@ -71,7 +71,8 @@ def test_chapters_appear_numbered_and_in_book_order():
     text = pdf_text()
     positions = []
     for number, chapter in enumerate(toc.chapters_in_book_order(ROOT), start=1):
-        title = json.loads((ROOT / "notebooks" / f"{chapter}.ipynb").read_text())["cells"][0]["source"][0]
+        first_cell = json.loads((ROOT / "notebooks" / f"{chapter}.ipynb").read_text())["cells"][0]["source"]
+        title = next(line for line in first_cell if line.startswith("# "))  # after the chapter's label
         start = re.sub(r"[*_`]", "", title.removeprefix("# ")).split("$")[0].strip()  # as typeset: no markup
         match = re.search(rf"^\s*{number}\s+{re.escape(start)}", text, flags=re.MULTILINE)
         assert match, f"chapter {number} ({start!r}) is not in the PDF's contents"
