@@ -51,9 +51,10 @@ class Universality:
     examples: pd.DataFrame  # top-activating contexts of the most and least universal latents
 
 
-def compute(cfg: UniversalityConfig, run: ChapterRun) -> Universality:
-    """Every number of chapter 5: reads every SAE over the same held-out tokens (cached), correlates
-    and fits (seconds to minutes), splices latents into the models."""
+def collect(cfg: UniversalityConfig) -> tuple[pd.DataFrame, suite_.Suite, torch.Tensor, torch.Tensor]:
+    """Every SAE the chapter compares (chapter 4's, the extra seeds at the site, one of an untrained
+    model), each read over the same held-out windows: (SAE table, suite, windows [n, sae_context],
+    chapter 4's evaluation windows)."""
     sae_cfg = cfg.saes()
     lm_cfg = sae_cfg.language_models()
     site = cfg.analysis_site
@@ -73,6 +74,14 @@ def compute(cfg: UniversalityConfig, run: ChapterRun) -> Universality:
     windows = sae_suite.held_out_windows(data, cfg.stat_windows, sae_cfg.sae_context)
     eval_windows = sae_suite.eval_tokens(data, sae_cfg)
     suite = suite_.collect_all(cfg, saes, {**trained, untrained.name: untrained}, data, windows)
+    return saes, suite, windows, eval_windows
+
+
+def compute(cfg: UniversalityConfig, run: ChapterRun) -> Universality:
+    """Every number of chapter 5: reads every SAE over the same held-out tokens (cached), correlates
+    and fits (seconds to minutes), splices latents into the models."""
+    site = cfg.analysis_site
+    saes, suite, windows, eval_windows = collect(cfg)
 
     correlations = suite_.correlate(suite)
     latents = suite_.latent_table(suite, correlations)
@@ -121,7 +130,7 @@ def compute(cfg: UniversalityConfig, run: ChapterRun) -> Universality:
     run.save_table("shared_feature_split", split)
 
     widths = sorted(cross_width_rows(summary, site).d_model.unique(), reverse=True)
-    examples = example_table(cfg, suite, first, [model_name(lm_cfg.n_layers, w) for w in widths[:2]], windows.numel())
+    examples = example_table(cfg, suite, first, [model_name(cfg.saes().language_models().n_layers, w) for w in widths[:2]], windows.numel())
     run.save_table("examples", examples)
     return Universality(
         suite,
