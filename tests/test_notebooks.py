@@ -24,7 +24,7 @@ ROOT = paths.project_root()
 CHAPTERS = toc.chapters_in_book_order(ROOT)
 GLUE_REFERENCE = re.compile(r"\{glue(?::\w+)?\}`([A-Za-z0-9_]+)")
 GLUE_DIRECTIVE = re.compile(r"```\{glue(?::\w+)?\}\s+([A-Za-z0-9_]+)")
-GLUED_PICTURE = re.compile(r'glue_(figure|table)\("(\w+)"')
+GLUED_PICTURE = re.compile(r'glue_(figure|table)\(\s*"(\w+)"')
 
 
 def source(chapter: str) -> Path:
