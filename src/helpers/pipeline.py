@@ -21,7 +21,7 @@ from pathlib import Path
 
 from helpers import chapters
 from helpers.chapters import equal_n, model_suite, sae_suite
-from helpers.chapters.configs import CONFIGS, EqualNConfig, LanguageModelsConfig, SAEsConfig, UniversalityConfig, load_preset, preset_block
+from helpers.chapters.configs import CONFIGS, LanguageModelsConfig, SAEsConfig, UniversalityConfig, config_for, load_preset
 from helpers.chapters.model_suite import PlannedModel
 from helpers.core import hardware, paths
 from helpers.core.parameters import ParameterError
@@ -65,16 +65,13 @@ class MissingInputError(RuntimeError):
 def configs(preset: str, runs_dir: str | None) -> tuple[LanguageModelsConfig, SAEsConfig, UniversalityConfig]:
     """Chapters 3, 4 and 5's validated configs in ``preset``."""
 
-    def load(cls, chapter: str):
-        return cls.from_params(**{**preset_block(preset, chapter), "runs_dir": runs_dir or ""})
-
-    return (load(LanguageModelsConfig, "03_language_models"), load(SAEsConfig, "04_saes"), load(UniversalityConfig, "05_universality"))
+    return tuple(config_for(preset, chapter, runs_dir=runs_dir or "") for chapter in ("03_language_models", "04_saes", "05_universality"))
 
 
 def planned_models(preset: str, runs_dir: str | None = None) -> dict[str, PlannedModel]:
     """Every language model the book trains, by name: chapter 3's, then chapter 7's other shapes and seeds."""
     lm_cfg, _, _ = configs(preset, runs_dir)
-    eq_cfg = EqualNConfig.from_params(**{**preset_block(preset, "07_equal_n"), "runs_dir": runs_dir or ""})
+    eq_cfg = config_for(preset, "07_equal_n", runs_dir=runs_dir or "")
     models: dict[str, PlannedModel] = {}
     for planned in [*model_suite.plan(lm_cfg), *equal_n.plan(eq_cfg)]:
         models.setdefault(planned.name, planned)
@@ -194,7 +191,7 @@ def run_chapters(preset: str, selection: str | None = None, runs_dir: str | None
     results stops with the chapter to run first when they are missing."""
     names = chapter_names(selection)
     load_preset(preset)
-    configs = [CONFIGS[name].from_params(**{**preset_block(preset, name), "runs_dir": runs_dir or ""}) for name in names]
+    configs = [config_for(preset, name, runs_dir=runs_dir or "") for name in names]
     folders = []
     for cfg in configs:
         started = time.perf_counter()

@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from helpers.chapters.configs import CONFIGS, load_preset
+from helpers.chapters.configs import CONFIGS, config_for, load_preset
 from helpers.core import atomic, paths
 from helpers.publish import web_assets
 from helpers.publish.bundle import committed_bundles
@@ -91,7 +91,7 @@ def execute(
     import papermill
 
     root = paths.project_root()
-    resolved = load_preset(preset)
+    load_preset(preset)  # the whole preset, checked before any notebook starts
     chapters = chapters_in_book_order(root)
     unknown = sorted(set(only or []) - set(chapters))
     if unknown:
@@ -107,7 +107,7 @@ def execute(
         source = root / "notebooks" / f"{chapter}.ipynb"
         # Every parameter, not only the preset's: a preset lists what departs from the defaults, and the
         # notebook's parameters cell holds the quick book's values.
-        parameters = CONFIGS[chapter].from_params(**resolved[chapter]).as_dict()
+        parameters = config_for(preset, chapter).as_dict()
         if runs_dir:
             parameters["runs_dir"] = str(Path(runs_dir).resolve())
         shows_ladder = any(f.name == "bundles_dir" for f in dataclasses.fields(CONFIGS[chapter]))

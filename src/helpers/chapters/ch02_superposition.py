@@ -11,12 +11,12 @@ import torch
 from helpers.chapters.configs import SuperpositionConfig
 from helpers.core.provenance import ChapterRun
 from helpers.theory import superposition as sp
-from helpers.theory.toy_models import ToyModels, train_toy_models
+from helpers.theory.toy_models import REPRESENTED_NORM, ToyModels, train_toy_models
 
 STICKING_POINTS = np.array([1, 3 / 4, 2 / 3, 1 / 2, 2 / 5, 3 / 8])  # dimensions per feature of Elhage et al.'s polytopes
 STICKING_TOLERANCE = 0.05  # a feature "sticks" when its dimensionality is this close to a sticking point
-REPRESENTED_NORM = 0.5  # ||W_i|| above which a feature counts as represented
 LOW_INVERSE_DENSITY = 5  # sticking is counted where 1/(1-S) is at most this
+NULL_RANGE = (0.3, 1.0)  # the null spreads dimensionalities uniformly over this range
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,8 @@ class Superposition:
     demo: ToyModels  # toy models, every (sparsity, importance decay) pair
     dims: ToyModels  # the dimensions-per-feature sweep (one importance decay)
     dims_table: pd.DataFrame  # one row per sparsity of the sweep
-    share_sticking: float  # share of represented features at a sticking point where 1/(1-S) ≤ 5
+    share_sticking: float  # share of represented features at a sticking point where 1/(1-S) ≤ LOW_INVERSE_DENSITY
+    sticking_null: float  # the share that dimensionalities uniform over NULL_RANGE would reach
 
 
 def compute(cfg: SuperpositionConfig, run: ChapterRun) -> Superposition:
@@ -46,17 +47,9 @@ def compute(cfg: SuperpositionConfig, run: ChapterRun) -> Superposition:
     s_b = float(sp.partner_sparsity(cfg.sparsity_a, float(comparison.loc["features per neuron", "B / A"])))
 
     grid = pd.DataFrame(
-        [
-            {
-                "width ratio k": k,
-                "S_A": s,
-                "S_B required": float(sp.partner_sparsity(s, k)),
-                "B's features rarer by": (1 - s) / (1 - float(sp.partner_sparsity(s, k))),
-            }
-            for s in cfg.sparsities_a
-            for k in cfg.width_factors
-        ]
+        [{"width ratio k": k, "S_A": s, "S_B required": float(sp.partner_sparsity(s, k))} for s in cfg.sparsities_a for k in cfg.width_factors]
     )
+    grid["B's features rarer by"] = (1 - grid.S_A) / (1 - grid["S_B required"])
     run.save_table("required_sparsity", grid)
 
     fixes = pd.DataFrame(
@@ -109,7 +102,8 @@ def compute(cfg: SuperpositionConfig, run: ChapterRun) -> Superposition:
     )
     dims_table = dimensions_table(dims, cfg.dims_hidden)
     run.save_table("dimensions_per_feature", dims_table)
-    return Superposition(model_a, model_b, comparison, s_b, grid, fixes, cylinder, demo, dims, dims_table, sticking_share(dims))
+    null = sp.sticking_null_share(STICKING_POINTS, *NULL_RANGE, STICKING_TOLERANCE)
+    return Superposition(model_a, model_b, comparison, s_b, grid, fixes, cylinder, demo, dims, dims_table, sticking_share(dims), null)
 
 
 def dimensions_table(dims: ToyModels, hidden: int) -> pd.DataFrame:
@@ -129,8 +123,9 @@ def dimensions_table(dims: ToyModels, hidden: int) -> pd.DataFrame:
 
 
 def sticking_share(dims: ToyModels) -> float:
-    """Share of represented features (norm > 0.5) whose dimensionality lies within 0.05 of a sticking
-    point, over the sweep's sparsities with 1/(1-S) ≤ 5; NaN when there are none."""
+    """Share of represented features (norm > REPRESENTED_NORM) whose dimensionality lies within
+    STICKING_TOLERANCE of a sticking point, over the sweep's sparsities with 1/(1-S) ≤ LOW_INVERSE_DENSITY;
+    NaN when there are none."""
     inverse_density = 1 / (1 - dims.sparsities)
     per_feature, norms = dims.feature_dimensionality(), dims.feature_norms()
     close = [

@@ -13,8 +13,6 @@ from helpers.core.provenance import ChapterRun
 from helpers.lm.family import N_COLUMN
 from helpers.theory import scaling
 
-ORIGINAL_SITE = "blocks.6.hook_resid_pre"  # where the original run's SAEs were trained
-
 
 @dataclass(frozen=True)
 class SAEs:
@@ -46,9 +44,18 @@ def spliced_loss_fits(family: pd.DataFrame) -> pd.DataFrame:
         for column in ("ce_clean", "ce_spliced"):
             fit = scaling.fit_power_law(rows[N_COLUMN], rows[column])
             fits.append({"source": "this run", "site": site, "loss": column, "alpha": fit.alpha, "n_c": fit.n_c, "r_squared": fit.r_squared})
-    original = reference.original_saes()
+    original, original_site = reference.original_saes(), reference.original_run()["saes"]["hook"]
     n_original = reference.original_language_models()["non_embedding_params"]
     for column in ("ce_clean", "ce_spliced"):
         fit = scaling.fit_power_law(n_original, original[column])
-        fits.append({"source": "original run", "site": ORIGINAL_SITE, "loss": column, "alpha": fit.alpha, "n_c": fit.n_c, "r_squared": fit.r_squared})
+        fits.append(
+            {
+                "source": "original run",
+                "site": original_site,
+                "loss": column,
+                "alpha": fit.alpha,
+                "n_c": fit.n_c,
+                "r_squared": fit.r_squared,
+            }
+        )
     return pd.DataFrame(fits)

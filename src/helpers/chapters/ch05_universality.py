@@ -23,8 +23,6 @@ from helpers.universality.fits import ORIGINAL_BOUNDS as ORIGINAL_BOUNDS
 from helpers.universality.fits import ORIGINAL_MAXFEV as ORIGINAL_MAXFEV
 from helpers.universality.fits import ORIGINAL_STARTS as ORIGINAL_STARTS
 
-CROSS_WIDTH = "cross-width"
-
 
 @dataclass(frozen=True)
 class Universality:
@@ -157,14 +155,14 @@ def compute(cfg: UniversalityConfig, run: ChapterRun) -> Universality:
 
 def cross_width_rows(summary: pd.DataFrame, site: str) -> pd.DataFrame:
     """The rows of ``summary`` that compare SAEs of two widths at ``site``."""
-    return summary[(summary.site == site) & (summary.kind == CROSS_WIDTH)]
+    return summary[(summary.site == site) & (summary.kind == suite_.CROSS_WIDTH)]
 
 
 def shared_beyond_floors(controls: pd.DataFrame, summary: pd.DataFrame, site: str) -> tuple[dict[str, float], verdicts.Verdict]:
     """The three floors' mean universality (token identity, random model, shuffled windows) and the
     verdict of :func:`helpers.chapters.verdicts.beyond_floors` on the cross-width pairs' mean universality."""
     kinds = controls.set_index("kind")
-    floors = {kind: float(kinds.mean_universality[kind]) for kind in ("token identity", "random model", "shuffled")}
+    floors = {kind: float(kinds.mean_universality[kind]) for kind in suite_.FLOORS}
     means = cross_width_rows(summary, site).mean_universality
     return floors, verdicts.beyond_floors(float(means.mean()), float(means.min()), float(means.max()), floors)
 
@@ -182,7 +180,7 @@ def example_table(cfg: UniversalityConfig, suite: suite_.Suite, first: pd.DataFr
     ``example_contexts`` of the ``stat_tokens`` statistics tokens are skipped."""
     site = cfg.analysis_site
     widest, second = models
-    cross = first[(first.site == site) & (first.kind == CROSS_WIDTH)]
+    cross = first[(first.site == site) & (first.kind == suite_.CROSS_WIDTH)]
     scored = cross[(cross.scored == widest) & (cross.against == second)]
     eligible = scored[(~scored.dead) & (scored.frequency * stat_tokens >= cfg.example_contexts)].sort_values("universality")
     chosen = pd.concat(

@@ -38,8 +38,9 @@ def compute(cfg: DynamicsConfig, run: ChapterRun) -> TrainingDynamics:
     """Train SAEs along both training axes (cached), read them and correlate; needs chapter 5's results."""
     names = dynamics.pair_names(cfg)
     stages, r_table = dynamics.run(cfg)
-    pair_summary = results.table(cfg.preset, cfg.universality().chapter, "pair_summary", cfg.runs_dir)
-    spread = dynamics.seed_spread(pair_summary, cfg.universality().analysis_site, names)
+    u_cfg = cfg.universality()
+    pair_summary = results.table(cfg.preset, u_cfg.chapter, "pair_summary", cfg.runs_dir)
+    spread = dynamics.seed_spread(pair_summary, u_cfg.analysis_site, names)
     outcome = dynamics.summary(r_table, names, spread)
     run.save_table("stages", stages)
     run.save_table("r_along_training", r_table)

@@ -28,6 +28,7 @@ class EqualN:
     widest: str  # shape names
     narrowest: str
     load_ratio: float  # load of the narrowest site over the widest's, largest dictionaries
+    load_ratio_by_seed: list[float]  # the same ratio within each language-model seed
     width_ratio: float  # d_model of the widest shape over the narrowest's
     load_follows_width: bool  # see :func:`load_follows_width`
 
@@ -44,9 +45,22 @@ def compute(cfg: EqualNConfig, run: ChapterRun) -> EqualN:
     widest, narrowest = by_shape.d_model.idxmax(), by_shape.d_model.idxmin()
     largest = sweep[sweep.d_sae == cfg.largest_dictionary].groupby("shape", sort=False)[LARGEST_COLUMNS].mean()
     load_ratio = float(largest.load[narrowest] / largest.load[widest])
+    per_seed = sweep[sweep.d_sae == cfg.largest_dictionary].groupby(["lm_seed", "shape"]).load.mean().unstack("shape")
+    by_seed = [float(v) for v in (per_seed[narrowest] / per_seed[widest]).dropna()]
     width_ratio = float(by_shape.d_model[widest] / by_shape.d_model[narrowest])
     return EqualN(
-        models, sweep, pairs, outcome, by_shape, largest, widest, narrowest, load_ratio, width_ratio, load_follows_width(load_ratio, width_ratio)
+        models,
+        sweep,
+        pairs,
+        outcome,
+        by_shape,
+        largest,
+        widest,
+        narrowest,
+        load_ratio,
+        by_seed,
+        width_ratio,
+        load_follows_width(load_ratio, width_ratio),
     )
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from helpers.chapters import verdicts
 from helpers.chapters.configs import DiscussionConfig, LanguageModelsConfig, SAEsConfig, UniversalityConfig
-from helpers.chapters.universality_suite import loss_gap
+from helpers.chapters.universality_suite import CROSS_WIDTH, loss_gap
 from helpers.core import reference, results
 from helpers.core.numbers import sci
 from helpers.core.provenance import ChapterRun
@@ -104,7 +104,7 @@ def claims_table(inputs: Inputs, site: str, rung: str) -> pd.DataFrame:
     original = reference.original_run()
     lm_fit, fraction = inputs.lm_fit, inputs.fraction
     intervals = inputs.intervals
-    cross = intervals[(intervals.site == site) & (intervals.kind == "cross-width") & (intervals.level == "kind")].iloc[0]
+    cross = intervals[(intervals.site == site) & (intervals.kind == CROSS_WIDTH) & (intervals.level == "kind")].iloc[0]
     top = original["universality"]["top_fraction_alpha"]
     law = verdicts.power_law(lm_fit["r_squared"])
     importance = verdicts.importance_predicts_universality(cross.r_low, cross.r_high)
@@ -196,7 +196,7 @@ def pair_premise(inputs: Inputs, lm_cfg: LanguageModelsConfig) -> PairPremise:
     losses = inputs.models.final_val_loss
     deep, wide = (model_name(layers, width) for layers, width in (lm_cfg.pair_a, lm_cfg.pair_b))
     seeded = model_name(lm_cfg.n_layers, lm_cfg.seed_control_width)
-    control = f"{seeded}-seed{lm_cfg.control_seed}"
+    control = model_name(lm_cfg.n_layers, lm_cfg.seed_control_width, f"seed{lm_cfg.control_seed}")
     pair_gap = loss_gap(losses[deep], losses[wide])
     seed_gap = loss_gap(losses[seeded], losses[control])
     aspect_factor = (lm_cfg.pair_b[1] / lm_cfg.pair_b[0]) / (lm_cfg.pair_a[1] / lm_cfg.pair_a[0])
@@ -226,7 +226,7 @@ def differences_table(inputs: Inputs, lm_cfg: LanguageModelsConfig, sae_cfg: SAE
             ("tokens for the statistics", sci(stat_tokens), sci(u_original["eval_tokens"])),
             ("SAEs per model at the analysed site", f"{u_cfg.sae_seeds} (different seeds)", "1"),
             ("windows for the statistics", "held-out (validation split)", "random windows of the training split"),
-            ("SAE learning-rate decay (final 20% of steps)", "to a tenth", "to 0"),
+            (f"SAE learning-rate decay (final {sae_cfg.lr_decay_fraction:.0%} of steps)", "to a tenth", "to 0"),
             ("language-model dropout", "none", "0.1"),
             ("dead latents", "left out" if not u_cfg.epsilon else "original arithmetic", "pseudo-count: universality ≈ 1"),
             ("clustered latents removed", "none", ", ".join(map(str, u_original["clustered_latents_dropped"]))),

@@ -63,13 +63,9 @@ class ChapterConfig(Parameters):
         check_device(self.device)
         check_runs_dir(self.runs_dir)
 
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
     def chapter_config(self, config_cls: type[C]) -> C:
         """Another chapter's configuration in this preset, on this chapter's device and runs folder."""
-        block = preset_block(self.preset, config_cls.chapter)
-        return config_cls.from_params(**{**block, "device": self.device, "runs_dir": self.runs_dir})
+        return config_for(self.preset, config_cls.chapter, device=self.device, runs_dir=self.runs_dir)
 
 
 @dataclass(frozen=True)
@@ -455,6 +451,12 @@ def preset_block(name: str, chapter: str) -> dict[str, Any]:
     return {**shared, **(raw.get(chapter) or {}), "preset": name}
 
 
+def config_for(preset: str, chapter: str, **overrides: Any) -> Any:
+    """``chapter``'s validated configuration in ``preset``; ``overrides`` (``runs_dir``, ``device``)
+    replace the preset's values."""
+    return CONFIGS[chapter].from_params(**{**preset_block(preset, chapter), **overrides})
+
+
 def load_preset(name: str) -> dict[str, dict[str, Any]]:
     """Read ``presets/<name>.yaml`` and return each notebook's full parameters, all validated.
 
@@ -473,8 +475,6 @@ def load_preset(name: str) -> dict[str, dict[str, Any]]:
     orphans = sorted(set(common) - known)
     if orphans:
         raise ParameterError(f"{path.name}: common.{orphans[0]}", common[orphans[0]], "a parameter of at least one chapter")
-    resolved = {}
-    for chapter, config_cls in CONFIGS.items():
-        resolved[chapter] = preset_block(name, chapter)
-        config_cls.from_params(**resolved[chapter])
-    return resolved
+    for chapter in CONFIGS:
+        config_for(name, chapter)
+    return {chapter: preset_block(name, chapter) for chapter in CONFIGS}

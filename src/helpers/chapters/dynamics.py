@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from helpers.chapters import model_suite, sae_suite
 from helpers.chapters.configs import DynamicsConfig
-from helpers.chapters.universality_suite import windows_key
+from helpers.chapters.universality_suite import CROSS_WIDTH, windows_key
 from helpers.core import hardware, paths
 from helpers.lm.family import to_hooked
 from helpers.lm.gpt import GPT
@@ -255,7 +255,7 @@ def seed_spread(pair_summary: pd.DataFrame, site: str, names: list[str]) -> floa
     """How far r moves with the SAEs' seeds alone: the largest range (max − min) of r over chapter 5's
     pairs of SAE seeds for the two models, in either direction."""
     rows = pair_summary[
-        (pair_summary.kind == "cross-width") & (pair_summary.site == site) & pair_summary.scored.isin(names) & pair_summary.against.isin(names)
+        (pair_summary.kind == CROSS_WIDTH) & (pair_summary.site == site) & pair_summary.scored.isin(names) & pair_summary.against.isin(names)
     ]
     return float(rows.groupby(["scored", "against"]).r.agg(lambda r: r.max() - r.min()).max())
 

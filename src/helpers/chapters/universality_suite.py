@@ -51,6 +51,12 @@ from helpers.universality.fits import (
 )
 from helpers.universality.matching import OneToOne, distinct_partners, mutual_nearest, one_to_one
 
+#: The kinds of comparison (``Comparison.kind``; the module docstring says what each one is).
+CROSS_WIDTH, SAE_SEED, SEED_CONTROL = "cross-width", "SAE seed", "seed control"
+SHUFFLED, RANDOM_MODEL, TOKEN_IDENTITY = "shuffled", "random model", "token identity"
+#: The floors a cross-width comparison must beat.
+FLOORS = (TOKEN_IDENTITY, RANDOM_MODEL, SHUFFLED)
+
 #: The against-side name of the token-identity dictionary.
 TOKENS = "tokens"
 
@@ -170,18 +176,15 @@ def comparisons(suite: Suite) -> list[Comparison]:
     out = []
     for other in (s for s in suite.saes.site.unique() if s != site):
         first = lambda model: suite.seeds(model, other)[0]  # noqa: E731, B023 (called within this iteration)
-        out += [Comparison("cross-width", other, a, first(a), b, first(b)) for a in r.family for b in r.family if a != b]
-    out += [Comparison("cross-width", site, a, sa, b, sb) for a in r.family for b in r.family if a != b for sa in seeds(a) for sb in seeds(b)]
-    out += [Comparison("SAE seed", site, m, sa, m, sb) for m in r.family for sa in seeds(m) for sb in seeds(m) if sa != sb]
+        out += [Comparison(CROSS_WIDTH, other, a, first(a), b, first(b)) for a in r.family for b in r.family if a != b]
+    out += [Comparison(CROSS_WIDTH, site, a, sa, b, sb) for a in r.family for b in r.family if a != b for sa in seeds(a) for sb in seeds(b)]
+    out += [Comparison(SAE_SEED, site, m, sa, m, sb) for m in r.family for sa in seeds(m) for sb in seeds(m) if sa != sb]
     out += [
-        Comparison("seed control", site, a, sa, b, sb)
-        for a, b in ((r.seeded, r.control), (r.control, r.seeded))
-        for sa in seeds(a)
-        for sb in seeds(b)
+        Comparison(SEED_CONTROL, site, a, sa, b, sb) for a, b in ((r.seeded, r.control), (r.control, r.seeded)) for sa in seeds(a) for sb in seeds(b)
     ]
-    out.append(Comparison("shuffled", site, r.seeded, seeds(r.seeded)[0], r.control, seeds(r.control)[0]))
-    out += [Comparison("random model", site, m, seeds(m)[0], r.random, seeds(r.random)[0]) for m in r.family]
-    out += [Comparison("token identity", site, m, s, TOKENS, 0) for m in [*r.family, r.control] for s in seeds(m)]
+    out.append(Comparison(SHUFFLED, site, r.seeded, seeds(r.seeded)[0], r.control, seeds(r.control)[0]))
+    out += [Comparison(RANDOM_MODEL, site, m, seeds(m)[0], r.random, seeds(r.random)[0]) for m in r.family]
+    out += [Comparison(TOKEN_IDENTITY, site, m, s, TOKENS, 0) for m in [*r.family, r.control] for s in seeds(m)]
     return out
 
 
@@ -202,14 +205,14 @@ def correlate(suite: Suite) -> dict[Comparison, MaxCorrelation]:
         a = suite.activations[(c.scored, c.site, c.scored_seed)]
         b = suite.tokens if c.against == TOKENS else suite.activations[(c.against, c.site, c.against_seed)]
         pair_stats = (stats_of(a), stats_of(b))
-        if c.kind == "shuffled":
+        if c.kind == SHUFFLED:
             folder = shuffled_root / f"{b.folder.name}-seed{suite.cfg.seed}"
             b = (
                 SparseActivations.open(folder)
                 if (folder / "meta.json").exists()
                 else permute_windows(b, suite.windows.shape[1], suite.cfg.seed, folder)
             )
-        key, reverse = (c.kind == "shuffled", str(a.folder), str(b.folder)), (c.kind == "shuffled", str(b.folder), str(a.folder))
+        key, reverse = (c.kind == SHUFFLED, str(a.folder), str(b.folder)), (c.kind == SHUFFLED, str(b.folder), str(a.folder))
         if reverse in done:
             out[c] = done[reverse].reversed()
             continue
@@ -223,7 +226,7 @@ def latent_table(suite: Suite, correlations: dict[Comparison, MaxCorrelation]) -
     """One row per (comparison, latent of the scored SAE): its statistics, its universality (NaN
     for a dead latent unless the original's arithmetic is on), its best match, its one-to-one
     partner's correlation, whether the match is mutual, and its token-likeness."""
-    token_likeness = {(c.scored, c.site, c.scored_seed): result.a_to_b for c, result in correlations.items() if c.kind == "token identity"}
+    token_likeness = {(c.scored, c.site, c.scored_seed): result.a_to_b for c, result in correlations.items() if c.kind == TOKEN_IDENTITY}
     assignments: dict[tuple, OneToOne] = {}  # one per unordered SAE pair; the reverse direction swaps sides
 
     def partners(c: Comparison, result: MaxCorrelation) -> np.ndarray:
@@ -352,7 +355,7 @@ def pair_summary(latents: pd.DataFrame, cfg: UniversalityConfig, draws: dict[tup
             "r_original_arithmetic": float(np.corrcoef(group.importance, group.universality_original_arithmetic)[0, 1]),
         }
         controlled = points[np.isfinite(points.token_likeness) & (points.frequency > 0)]
-        if key[0] != "token identity" and len(controlled) > 4:
+        if key[0] != TOKEN_IDENTITY and len(controlled) > 4:
             controls = np.column_stack([np.log10(controlled.frequency), controlled.token_likeness])
             row |= {
                 "partial_r": partial_correlation(controlled.importance, controlled.universality, controls),
@@ -361,7 +364,7 @@ def pair_summary(latents: pd.DataFrame, cfg: UniversalityConfig, draws: dict[tup
                 "spearman_frequency": rank_correlation(controlled.frequency, controlled.universality),
                 "mean_token_likeness": float(controlled.token_likeness.mean()),
             }
-        if key[0] != "token identity":
+        if key[0] != TOKEN_IDENTITY:
             row |= _fit_columns(x, y)
         rows.append(row)
     return pd.DataFrame(rows)
@@ -408,7 +411,7 @@ def controls_table(summary: pd.DataFrame, intervals: pd.DataFrame, site: str, ta
 
 def r_grid(intervals_by_pair: pd.DataFrame, site: str) -> pd.DataFrame:
     """Cross-width r (mean over SAE seeds) as a widths × widths table (rows scored), widest first."""
-    cross = intervals_by_pair[(intervals_by_pair.kind == "cross-width") & (intervals_by_pair.site == site)]
+    cross = intervals_by_pair[(intervals_by_pair.kind == CROSS_WIDTH) & (intervals_by_pair.site == site)]
     grid = cross.pivot(index="d_model", columns="against_d_model", values="r")
     order = sorted(set(grid.index) | set(grid.columns), reverse=True)
     return grid.reindex(index=order, columns=order)
@@ -439,7 +442,7 @@ def keep_mask(importance: np.ndarray, fraction: float, rule: str = "most importa
 
 def family_importance(latents: pd.DataFrame, model: str) -> np.ndarray:
     """(n_latents,) importance of the first replicate's latents of ``model`` (from any comparison)."""
-    rows = first_replicates(latents[latents.kind == "cross-width"])
+    rows = first_replicates(latents[latents.kind == CROSS_WIDTH])
     return rows[rows.scored == model].drop_duplicates("latent").sort_values("latent").importance.to_numpy()
 
 
@@ -507,7 +510,7 @@ def fraction_verdict(slopes: pd.DataFrame) -> tuple[str, str]:
 def width_counts(latents: pd.DataFrame, threshold: float) -> pd.DataFrame:
     """Per family width (first replicates): latents, alive latents, and latents matched (≥ threshold)
     in at least one and in every other width, by maximum correlation and one-to-one."""
-    cross = first_replicates(latents[latents.kind == "cross-width"])
+    cross = first_replicates(latents[latents.kind == CROSS_WIDTH])
     rows = []
     for (model, d_model), group in cross.groupby(["scored", "d_model"], sort=False):
         hits = {
@@ -546,7 +549,7 @@ def shared_feature_split(
     ``spliced`` gives each model's loss with its whole SAE (first replicates).
     """
     site = suite.cfg.analysis_site
-    cross = first_replicates(latents[(latents.kind == "cross-width") & (latents.site == site)])
+    cross = first_replicates(latents[(latents.kind == CROSS_WIDTH) & (latents.site == site)])
     rows = []
     pairs = cross[cross.d_model > cross.against_d_model][["scored", "against", "d_model", "against_d_model"]].drop_duplicates()
     for pair in tqdm(list(pairs.itertuples()), desc="shared-latent splices"):

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from helpers.chapters.configs import CONFIGS, ChapterConfig
+from helpers.chapters.universality_suite import CROSS_WIDTH, RANDOM_MODEL, SAE_SEED, SEED_CONTROL, TOKEN_IDENTITY
 from helpers.core import results
 from helpers.lm.family import N_COLUMN
 from helpers.publish.bundle import committed_bundles
@@ -140,7 +141,7 @@ def universality_ladder(ladder: list[Rung]) -> pd.DataFrame:
     for rung in ladder:
         site = rung.analysis_site()
         intervals = rung.table(UNIVERSALITY, "r_intervals")
-        cross = intervals[(intervals.level == "kind") & (intervals.kind == "cross-width") & (intervals.site == site)].iloc[0]
+        cross = intervals[(intervals.level == "kind") & (intervals.kind == CROSS_WIDTH) & (intervals.site == site)].iloc[0]
         controls = rung.table(UNIVERSALITY, "controls").set_index("kind")
         slopes = rung.table(UNIVERSALITY, "top_fraction_slopes")
         smallest = slopes.keep_fraction.min()
@@ -155,14 +156,14 @@ def universality_ladder(ladder: list[Rung]) -> pd.DataFrame:
                 "r": float(cross.r),
                 "r_low": float(cross.r_low),
                 "r_high": float(cross.r_high),
-                "r (seed control)": float(controls.r["seed control"]),
-                "r (random model)": float(controls.r["random model"]),
-                "universality": float(controls.mean_universality["cross-width"]),
-                "token floor": float(controls.mean_universality["token identity"]),
-                "random-model floor": float(controls.mean_universality["random model"]),
-                "SAE-seed ceiling": float(controls.mean_universality["SAE seed"]),
-                "one-to-one (cross-width)": float(controls.share_one_to_one["cross-width"]),
-                "one-to-one (random model)": float(controls.share_one_to_one["random model"]),
+                "r (seed control)": float(controls.r[SEED_CONTROL]),
+                "r (random model)": float(controls.r[RANDOM_MODEL]),
+                "universality": float(controls.mean_universality[CROSS_WIDTH]),
+                "token floor": float(controls.mean_universality[TOKEN_IDENTITY]),
+                "random-model floor": float(controls.mean_universality[RANDOM_MODEL]),
+                "SAE-seed ceiling": float(controls.mean_universality[SAE_SEED]),
+                "one-to-one (cross-width)": float(controls.share_one_to_one[CROSS_WIDTH]),
+                "one-to-one (random model)": float(controls.share_one_to_one[RANDOM_MODEL]),
                 "kept": float(smallest),
                 "alpha (most important)": float(at_smallest.alpha["most important"]),
                 "R² (most important)": float(at_smallest.r_squared["most important"]),

@@ -16,6 +16,9 @@ import numpy as np
 import torch
 from tqdm.auto import trange
 
+#: ‖W_i‖ above which a feature counts as represented (Elhage et al.'s reading of the weights).
+REPRESENTED_NORM = 0.5
+
 
 @dataclass(frozen=True)
 class ToyModels:
@@ -43,7 +46,7 @@ class ToyModels:
         """‖W_i‖, the length of each feature's direction: (I, n)."""
         return np.linalg.norm(self.weights, axis=1)
 
-    def represented(self, threshold: float = 0.5) -> np.ndarray:
+    def represented(self, threshold: float = REPRESENTED_NORM) -> np.ndarray:
         """Number of features with ‖W_i‖ > threshold: (I,)."""
         return (self.feature_norms() > threshold).sum(axis=1)
 
