@@ -1,9 +1,10 @@
 """Chapter 6's diagnostic: its parameters, and the rule that reads the two axes, on hand-made tables."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.chapters import dynamics
+from helpers.chapters import dynamics, verdicts
 from helpers.chapters.configs import DynamicsConfig
 from helpers.chapters.dynamics import LM_AXIS, SAE_AXIS
 from helpers.core.parameters import ParameterError
@@ -56,16 +57,20 @@ RISING = {0: ((0.0, -0.1, 0.1), (0.1, 0.0, 0.2)), 2: ((0.2, 0.1, 0.3), (0.2, 0.1
 OVERLAPPING = {1: ((0.3, 0.1, 0.5), (0.3, 0.2, 0.4)), 4: ((0.5, 0.4, 0.6), (0.4, 0.3, 0.5))}
 
 
-def test_rise_compares_the_first_and_last_intervals_and_the_seed_spread():
+def test_rise_reads_the_slope_over_every_trained_point():
     r = table(RISING, OVERLAPPING)
-    lm = dynamics.rise(r, LM_AXIS, spread=0.1)
+    lm = dynamics.rise(r, LM_AXIS)
     assert (lm["r_first"], lm["r_last"], lm["direction"], lm["first_fraction"]) == pytest.approx((0.05, 0.45, "rises", 0.0))
     assert lm["change"] == pytest.approx(0.40)
-    assert dynamics.rise(r, LM_AXIS, spread=0.5)["direction"] == "flat"  # within what SAE seeds alone move r
-    sae = dynamics.rise(r, SAE_AXIS, spread=0.0)
-    assert sae["direction"] == "flat" and sae["first_fraction"] == 0.25  # intervals overlap in one direction
-    falling = table({0: RISING[4], 4: RISING[0]}, OVERLAPPING)
-    assert dynamics.rise(falling, LM_AXIS, spread=0.1)["direction"] == "falls"
+    assert lm["slope"] == pytest.approx((0.45 - 0.2) / np.log(2))  # the untrained point enters no slope (log 0)
+    assert lm["slope_low"] > 0 and lm["hump_at"] is None
+    sae = dynamics.rise(r, SAE_AXIS)
+    assert sae["direction"] == "flat" and sae["verdict"] == verdicts.INCONCLUSIVE and sae["first_fraction"] == 0.25
+    tight = lambda v: ((v, v - 0.01, v + 0.01), (v, v - 0.01, v + 0.01))  # noqa: E731
+    falling = table({0: tight(0.5), 2: tight(0.4), 4: tight(0.3)}, OVERLAPPING)
+    assert dynamics.rise(falling, LM_AXIS)["direction"] == "falls"
+    hump = dynamics.rise(table({0: tight(0.29), 1: tight(0.42), 2: tight(0.35), 4: tight(0.29)}, OVERLAPPING), LM_AXIS)
+    assert hump["hump_at"] == 0.25 and hump["direction"] == "falls"  # r falls after a quarter of training
 
 
 def test_explanation_names_the_axis_that_moves_r():
@@ -73,6 +78,7 @@ def test_explanation_names_the_axis_that_moves_r():
     assert dynamics.explanation("flat", "rises").startswith("the SAEs' training")
     assert dynamics.explanation("rises", "rises").startswith("both")
     assert dynamics.explanation("falls", "flat").startswith("neither")
+    assert dynamics.explanation("flat", "flat").startswith("undecided")
     outcome = dynamics.summary(table(RISING, OVERLAPPING), ["a", "b"], 0.1)
     assert outcome["explanation"].startswith("the language models' training") and outcome["rule"] == dynamics.RULE
 

@@ -7,7 +7,7 @@ import torch
 from helpers.lm.family import ModelShape, to_hooked
 from helpers.lm.gpt import GPT
 from helpers.universality.activations import collect_activations, permute_windows, token_activations, top_activations, write_sparse
-from helpers.universality.correlation import ORIGINAL_EPSILON, latent_stats, max_correlations, with_original_dead_arithmetic
+from helpers.universality.correlation import ORIGINAL_EPSILON, latent_stats, max_correlations, with_original_arithmetic
 
 
 def sparse_random(rng, tokens, latents, active, dead=3):
@@ -165,9 +165,29 @@ def test_original_arithmetic_matches_brute_force_and_the_closed_form(tmp_path):
     assert exact.a_to_b[5] > 0.5  # the near-dead latent matches a dead one spuriously
     plain = max_correlations(sa, sb)
     assert np.isnan(plain.a_to_b[:3]).all()
-    # the closed form from a plain run: exact for pairs with a dead latent, O(ε/M2) for the rest
-    np.testing.assert_allclose(with_original_dead_arithmetic(plain), brute.max(axis=1), atol=1e-5)
     assert plain.matrix is None  # no matrix unless asked
+    with pytest.raises(ValueError, match="keep_matrix"):
+        with_original_arithmetic(plain)
+    kept = max_correlations(sa, sb, keep_matrix=True)  # the pseudo-count applied afterwards, to every pair
+    np.testing.assert_allclose(with_original_arithmetic(kept), brute.max(axis=1), atol=1e-6)
+
+
+def test_original_arithmetic_on_weak_rarely_firing_latents(tmp_path):
+    """Where M2 is comparable to ε the pseudo-count moves every pair, not only those with a dead
+    latent: the exact form must follow the brute force there too."""
+    rng = np.random.default_rng(11)
+    a, b = sparse_random(rng, 4000, 40, 3, dead=2), sparse_random(rng, 4000, 30, 3, dead=1)
+    for latent in range(5, 15):  # weak and rare: a handful of tokens, activations ~1e-3
+        a[:, latent] = 0
+        a[rng.choice(4000, size=3, replace=False), latent] = rng.uniform(2e-3, 8e-3, size=3)
+    b[:, 4] = 0
+    b[[10, 20], 4] = 5e-3
+    brute = original_arithmetic_brute_force(a, b, ORIGINAL_EPSILON)
+    kept = max_correlations(store(a, tmp_path / "a"), store(b, tmp_path / "b"), keep_matrix=True)
+    exact = with_original_arithmetic(kept)
+    np.testing.assert_allclose(exact, brute.max(axis=1), atol=1e-6)
+    weak = slice(5, 15)
+    assert np.nanmax(np.abs(exact[weak] - kept.a_to_b[weak])) > 1e-2  # the case discriminates: r′ is far from r here
 
 
 def test_kept_matrix_is_the_correlation_matrix(tmp_path):

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers.chapters import verdicts
 from helpers.chapters.universality_suite import fraction_slopes, fraction_verdict, keep_mask, loss_gap, width_counts
 
 
@@ -89,27 +90,17 @@ def test_fraction_slopes_recover_a_power_law():
     assert slopes.r_squared.tolist() == pytest.approx([1.0, 1.0])
 
 
-def test_fraction_verdict_compares_with_both_controls():
-    def verdict(top, random, least, noise=0.0):
-        return fraction_verdict(
-            fraction_slopes(
-                power_law_losses(
-                    {
-                        ("most important", 0.5): top,
-                        ("random", 0.5): random,
-                        ("least important", 0.5): least,
-                        ("most important", 1.0): 0.09,
-                        ("random", 1.0): 0.09,
-                        ("least important", 1.0): 0.09,
-                    },
-                    noise,
-                )
-            )
-        )[0]
+def test_fraction_verdict_compares_with_both_controls_and_the_talks_trend():
+    def verdict(top: tuple[float, float], random: float, least: float, noise: float = 0.0) -> str:
+        alphas = {("most important", 0.2): top[0], ("most important", 0.5): top[1], ("most important", 1.0): 0.09}
+        for rule, alpha in (("random", random), ("least important", least)):
+            alphas |= {(rule, 0.2): alpha, (rule, 0.5): alpha, (rule, 1.0): 0.09}
+        return fraction_verdict(fraction_slopes(power_law_losses(alphas, noise))).verdict
 
-    assert verdict(0.02, 0.05, 0.06) == "reproduced"
-    assert verdict(0.02, 0.01, 0.06) == "not reproduced"  # random-x% rises just as much: splice damage
-    assert verdict(0.02, 0.05, 0.06, noise=0.5) == "inconclusive"  # the power laws do not hold
+    assert verdict((0.02, 0.05), 0.07, 0.08) == verdicts.REPRODUCED  # rises as the talk's, below both controls
+    assert verdict((0.02, 0.05), 0.01, 0.08) == verdicts.INCONCLUSIVE  # random-x% lower: splice damage could do it
+    assert verdict((0.08, 0.05), 0.10, 0.10) == verdicts.NOT_REPRODUCED  # falls as more latents are kept
+    assert verdict((0.02, 0.05), 0.07, 0.08, noise=0.5) == verdicts.INCONCLUSIVE  # the power laws do not hold
 
 
 def test_loss_gap_is_symmetric_in_nats():

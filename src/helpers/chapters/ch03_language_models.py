@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from helpers.chapters import model_suite
+from helpers.chapters import model_suite, verdicts
 from helpers.chapters.configs import LanguageModelsConfig
 from helpers.core import reference
 from helpers.core.provenance import ChapterRun
@@ -37,6 +37,7 @@ class LanguageModels:
     pair: pd.DataFrame  # the equal-N pair's two rows
     seed_rows: pd.DataFrame  # the seed-control width's two seeds
     loss_fit: scaling.PowerLawFit  # the family's final validation loss against N
+    loss_law: dict  # the law against L∞ + A/d, its verdict, and the regime (loss_fit.json)
     conversion_hook: str  # a hook the converted model exposes
     max_logit_diff: float  # our widest model against its HookedTransformer, two validation windows
 
@@ -64,10 +65,8 @@ def compute(cfg: LanguageModelsConfig, run: ChapterRun) -> LanguageModels:
     family = table[table.role == "family"]
     fit = scaling.fit_power_law(family[N_COLUMN], family["final_val_loss"])
     talk_alpha = reference.original_run()["language_models"]["fitted_law"]["alpha"]
-    run.save_json(
-        "loss_fit",
-        {"n_c": fit.n_c, "alpha": fit.alpha, "r_squared": fit.r_squared, "kaplan_alpha": scaling.KAPLAN_2020.alpha_n, "talk_alpha": talk_alpha},
-    )
+    law = loss_law_record(family, fit, talk_alpha)
+    run.save_json("loss_fit", law)
 
     pair = table[table.role == "pair"].reset_index(drop=True)
     seed_rows = table[table.d_model.eq(cfg.seed_control_width) & table.n_layers.eq(cfg.n_layers)].drop_duplicates("model")
@@ -82,7 +81,33 @@ def compute(cfg: LanguageModelsConfig, run: ChapterRun) -> LanguageModels:
     widest = family.iloc[-1]["model"]
     hook, difference = conversion_check(trained[widest], data, cfg.n_ctx, cfg.n_layers)
     run.save_json("conversion_check", {"model": widest, "max_abs_logit_diff": difference})
-    return LanguageModels(corpus, data, trained, table, family, pair, seed_rows, fit, hook, difference)
+    return LanguageModels(corpus, data, trained, table, family, pair, seed_rows, fit, law, hook, difference)
+
+
+def loss_law_record(family: pd.DataFrame, fit: scaling.PowerLawFit, talk_alpha: float) -> dict:
+    """The family's loss law (log-log fit, as the talk's), the same law and L∞ + A/d fitted by least
+    squares on the losses with their AIC and the verdict between them, and the regime: tokens per
+    parameter and Kaplan's data term over its N term at each width."""
+    n, d, losses = family[N_COLUMN], family["d_model"], family["final_val_loss"]
+    power, alternative = scaling.fit_power_law_on_loss(n, losses), scaling.fit_inverse_width(d, losses)
+    verdict = verdicts.loss_law(power.aic, alternative.aic, power.r_squared, alternative.r_squared, len(family))
+    n_term, data_term = scaling.kaplan_terms(n, family["train_tokens"])
+    return {
+        "n_c": fit.n_c,
+        "alpha": fit.alpha,
+        "r_squared": fit.r_squared,
+        "kaplan_alpha": scaling.KAPLAN_2020.alpha_n,
+        "talk_alpha": talk_alpha,
+        "laws": {law.law: {"parameters": law.parameters, "r_squared": law.r_squared, "rss": law.rss, "aic": law.aic} for law in (power, alternative)},
+        "delta_aic": alternative.aic - power.aic,
+        "verdict": verdict.verdict,
+        "rule": verdict.rule,
+        "control": verdict.control,
+        "reason": verdict.reason,
+        "tokens_per_parameter": (family["train_tokens"] / n).tolist(),
+        "data_over_n_term": (np.asarray(data_term) / np.asarray(n_term)).tolist(),
+        "widths": d.tolist(),
+    }
 
 
 def conversion_check(trained: TrainedModel, data: TokenData, n_ctx: int, n_layers: int) -> tuple[str, float]:

@@ -38,11 +38,12 @@ class Universality:
     by_pair: pd.DataFrame  # the same per (site, kind, pair of models)
     r_grid: pd.DataFrame  # the 4×4 table: scored width (rows) against compared width (columns)
     controls: pd.DataFrame  # one row per kind of comparison: mean universality, matching shares, r
-    floors: dict[str, float]  # mean universality of the token-identity, random-model and shuffled floors
-    shared: verdicts.Verdict  # are cross-width latents shared beyond every floor?
+    floors: dict[str, float]  # mean universality of the untrained-pair, token-identity, random-model and shuffled floors
+    intervals: pd.DataFrame  # per (kind, statistic): value and interval over SAE seeds and latents
+    verdicts: dict[str, verdicts.Verdict]  # IMPORTANCE, SHARED, WIDTH_LIKE_SEED
     top_fraction_losses: pd.DataFrame  # CE with the top / random / least-important x% of latents kept, per model
     top_fraction_slopes: pd.DataFrame  # α of those losses against N, per (rule, kept share), with R²
-    top_fraction_verdict: tuple[str, str]  # (verdict, reason) of the top-x% rule
+    top_fraction_verdict: verdicts.Verdict  # the top-x% rule
     width_counts: pd.DataFrame  # live, matched and one-to-one latents per width
     clean_law: PowerLawFit  # chapter 4's clean loss against N at the site (for effective N)
     split: pd.DataFrame  # shared-latent split against a random subset of the same size, per width pair and τ
@@ -50,9 +51,9 @@ class Universality:
 
 
 def collect(cfg: UniversalityConfig) -> tuple[pd.DataFrame, suite_.Suite, torch.Tensor, torch.Tensor]:
-    """Every SAE the chapter compares (chapter 4's, the extra seeds at the site, one of an untrained
-    model), each read over the same held-out windows: (SAE table, suite, windows [n, sae_context],
-    chapter 4's evaluation windows)."""
+    """Every SAE the chapter compares (chapter 4's, the extra seeds at the site, one of the untrained
+    model of every family width, initialised as training starts), each read over the same held-out
+    windows: (SAE table, suite, windows [n, sae_context], chapter 4's evaluation windows)."""
     sae_cfg = cfg.saes()
     lm_cfg = sae_cfg.language_models()
     site = cfg.analysis_site
@@ -64,14 +65,14 @@ def collect(cfg: UniversalityConfig) -> tuple[pd.DataFrame, suite_.Suite, torch.
     chapter_4 = sae_suite.train_saes(sae_cfg, trained, data).assign(replicate=0)
     replicated = {name: trained[name] for name in sae_suite.replicated_models(sae_cfg)}
     replicates = sae_suite.train_replicates(sae_cfg, replicated, data, site, cfg.sae_seeds)
-    untrained = model_suite.random_init_model(lm_cfg, data, lm_cfg.seed_control_width, lm_cfg.seed)
-    random_sae = sae_suite.train_replicates(
-        sae_cfg, {untrained.name: untrained}, data, site, 1, roles={untrained.name: "random init"}, model_seeds={untrained.name: lm_cfg.seed}
+    untrained = {m.name: m for m in (model_suite.random_init_model(lm_cfg, data, width, lm_cfg.seed) for width in lm_cfg.widths)}
+    random_saes = sae_suite.train_replicates(
+        sae_cfg, untrained, data, site, 1, roles=dict.fromkeys(untrained, "random init"), model_seeds=dict.fromkeys(untrained, lm_cfg.seed)
     )
-    saes = pd.concat([chapter_4, replicates[replicates.replicate > 0], random_sae], ignore_index=True)
+    saes = pd.concat([chapter_4, replicates[replicates.replicate > 0], random_saes], ignore_index=True)
     windows = sae_suite.held_out_windows(data, cfg.stat_windows, sae_cfg.sae_context)
     eval_windows = sae_suite.eval_tokens(data, sae_cfg)
-    suite = suite_.collect_all(cfg, saes, {**trained, untrained.name: untrained}, data, windows)
+    suite = suite_.collect_all(cfg, saes, {**trained, **untrained}, data, windows)
     return saes, suite, windows, eval_windows
 
 
@@ -99,28 +100,40 @@ def compute(cfg: UniversalityConfig, run: ChapterRun) -> Universality:
 
     controls = suite_.controls_table(summary, by_kind, site, cfg.match_threshold)
     run.save_table("controls", controls)
-    floors, shared = shared_beyond_floors(controls, summary, site)
+    intervals = suite_.kind_intervals(summary, suite_.statistic_draws(latents, cfg, draws), cfg)
+    run.save_table("kind_intervals", intervals)
+    floors = {kind: float(controls.set_index("kind").mean_universality[kind]) for kind in suite_.FLOORS}
+    judged = judge(intervals)
     cross_means = cross_width_rows(summary, site).mean_universality
     run.save_json(
-        "shared_features",
-        {
-            "verdict": shared.verdict,
-            "rule": shared.rule,
+        "verdicts",
+        {name: {"verdict": v.verdict, "rule": v.rule, "control": v.control, "reason": v.reason} for name, v in judged.items()}
+        | {
             "floors": floors,
             "cross_mean": float(cross_means.mean()),
             "cross_min": float(cross_means.min()),
             "cross_max": float(cross_means.max()),
+            "covers": suite_.INTERVAL_COVERS,
         },
     )
 
     losses = suite_.fraction_losses(suite, latents, eval_windows)
     slopes = suite_.fraction_slopes(losses)
-    verdict_text, reason = suite_.fraction_verdict(slopes)
+    fraction = suite_.fraction_verdict(slopes)
     counts = suite_.width_counts(latents[latents.site == site], cfg.match_threshold)
     run.save_table("top_fraction_losses", losses)
     run.save_table("top_fraction_slopes", slopes)
     run.save_table("width_counts", counts)
-    run.save_json("top_fraction_verdict", {"verdict": verdict_text, "reason": reason, "min_r_squared": suite_.MIN_POWER_LAW_R2})
+    run.save_json(
+        "top_fraction_verdict",
+        {
+            "verdict": fraction.verdict,
+            "rule": fraction.rule,
+            "control": fraction.control,
+            "reason": fraction.reason,
+            "min_r_squared": suite_.MIN_POWER_LAW_R2,
+        },
+    )
 
     clean_law = chapter_4_clean_law(cfg, site)
     spliced = {m: float(g[(g.keep_fraction == 1.0) & (g.rule == "most important")].ce_spliced.iloc[0]) for m, g in losses.groupby("model")}
@@ -142,10 +155,11 @@ def compute(cfg: UniversalityConfig, run: ChapterRun) -> Universality:
         r_grid,
         controls,
         floors,
-        shared,
+        intervals,
+        judged,
         losses,
         slopes,
-        (verdict_text, reason),
+        fraction,
         counts,
         clean_law,
         split,
@@ -158,13 +172,34 @@ def cross_width_rows(summary: pd.DataFrame, site: str) -> pd.DataFrame:
     return summary[(summary.site == site) & (summary.kind == suite_.CROSS_WIDTH)]
 
 
-def shared_beyond_floors(controls: pd.DataFrame, summary: pd.DataFrame, site: str) -> tuple[dict[str, float], verdicts.Verdict]:
-    """The three floors' mean universality (token identity, random model, shuffled windows) and the
-    verdict of :func:`helpers.chapters.verdicts.beyond_floors` on the cross-width pairs' mean universality."""
-    kinds = controls.set_index("kind")
-    floors = {kind: float(kinds.mean_universality[kind]) for kind in suite_.FLOORS}
-    means = cross_width_rows(summary, site).mean_universality
-    return floors, verdicts.beyond_floors(float(means.mean()), float(means.min()), float(means.max()), floors)
+def interval(intervals: pd.DataFrame, kind: str, statistic: str) -> verdicts.Interval | None:
+    """One (kind, statistic) row of :func:`helpers.chapters.universality_suite.kind_intervals`, or None
+    when the kind was not measured."""
+    rows = intervals[(intervals.kind == kind) & (intervals.statistic == statistic)]
+    if rows.empty:
+        return None
+    row = rows.iloc[0]
+    return verdicts.Interval(float(row.value), float(row.low), float(row.high), suite_.INTERVAL_COVERS)
+
+
+#: Chapter 5's verdicts, by the name its results file and chapter 8 use.
+IMPORTANCE, SHARED, WIDTH_LIKE_SEED = "importance", "shared", "width_like_seed"
+
+
+def judge(intervals: pd.DataFrame) -> dict[str, verdicts.Verdict]:
+    """Chapter 5's three verdicts from its per-kind intervals: importance → universality against the
+    untrained pair and the partial r; one-to-one sharing against the untrained pair (floor) and the
+    seed control (ceiling); cross-width against the seed control."""
+    cross = lambda statistic: interval(intervals, suite_.CROSS_WIDTH, statistic)  # noqa: E731
+    return {
+        IMPORTANCE: verdicts.importance_predicts_universality(cross("r"), interval(intervals, suite_.UNTRAINED_PAIR, "r"), cross("partial_r")),
+        SHARED: verdicts.shared_beyond_floor(
+            cross("mean_one_to_one"),
+            interval(intervals, suite_.UNTRAINED_PAIR, "mean_one_to_one"),
+            interval(intervals, suite_.SEED_CONTROL, "mean_one_to_one"),
+        ),
+        WIDTH_LIKE_SEED: verdicts.width_like_seed(cross("mean_one_to_one"), interval(intervals, suite_.SEED_CONTROL, "mean_one_to_one")),
+    }
 
 
 def chapter_4_clean_law(cfg: UniversalityConfig, site: str) -> PowerLawFit:

@@ -3,23 +3,28 @@ the original; every number read from chapters 1 to 7's results files."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from helpers.chapters import verdicts
+from helpers.chapters import ch03_language_models, ch05_universality, dynamics, verdicts
 from helpers.chapters.configs import DiscussionConfig, LanguageModelsConfig, SAEsConfig, UniversalityConfig
-from helpers.chapters.universality_suite import CROSS_WIDTH, loss_gap
-from helpers.core import reference, results
+from helpers.chapters.universality_suite import CROSS_WIDTH, fraction_verdict, loss_gap
+from helpers.core import paths, reference, results
 from helpers.core.numbers import sci
 from helpers.core.provenance import ChapterRun
-from helpers.lm.family import model_name
+from helpers.lm.family import N_COLUMN, model_name
+from helpers.theory import scaling
 
 
 @dataclass(frozen=True)
 class Inputs:
-    """The earlier chapters' results that chapter 8 reads."""
+    """The earlier chapters' results that chapter 8 reads, from this run or from a bundle. Files that
+    a bundle made before a control existed lacks are None, and the rules that need them say
+    :data:`helpers.chapters.verdicts.NOT_MEASURED`."""
 
     refit: dict[str, Any]  # chapter 1: the talk's law refitted
     lm_fit: dict[str, Any]  # chapter 3: the family's loss law
@@ -28,9 +33,10 @@ class Inputs:
     sae_metrics: pd.DataFrame  # chapter 4
     spliced_fits: pd.DataFrame  # chapter 4
     intervals: pd.DataFrame  # chapter 5: r intervals by kind and by pair
+    kind_intervals: pd.DataFrame | None  # chapter 5: per (kind, statistic) intervals, with the untrained pair
     split: pd.DataFrame  # chapter 5: the shared-latent split
-    fraction: dict[str, Any]  # chapter 5: the top-x% verdict
-    shared: dict[str, Any]  # chapter 5: shared beyond the floors
+    slopes: pd.DataFrame  # chapter 5: the top-x% exponents
+    r_along: pd.DataFrame  # chapter 6: r along both training axes
     dynamics: dict[str, Any]  # chapter 6's summary
     equal_n: dict[str, Any]  # chapter 7's summary
 
@@ -53,21 +59,21 @@ class Discussion:
     lm_cfg: LanguageModelsConfig
     sae_cfg: SAEsConfig
     u_cfg: UniversalityConfig
-    claims: pd.DataFrame  # one row per claim of the talk: this run's value, the rule, the verdict
-    new: pd.DataFrame  # one row per new measurement: value, rule, answer
+    claims: pd.DataFrame  # one row per claim of the talk: this run's value, the rule, the control, the verdict
+    new: pd.DataFrame  # one row per new measurement: value, rule, control, answer
     differences: pd.DataFrame  # one row per setting: this run against the original
     premise: PairPremise
 
 
-def read_inputs(cfg: DiscussionConfig) -> Inputs:
-    """Every results file of chapters 1 to 7 that chapter 8 uses (a missing one names the chapter to run)."""
+Table = Callable[[str, str], pd.DataFrame]
+Record = Callable[[str, str], Any]
+Has = Callable[[str, str], bool]
 
-    def table(chapter: str, name: str) -> pd.DataFrame:
-        return results.table(cfg.preset, chapter, name, cfg.runs_dir)
 
-    def record(chapter: str, name: str) -> Any:
-        return results.record(cfg.preset, chapter, name, cfg.runs_dir)
-
+def read_inputs(table: Table, record: Record, has: Has) -> Inputs:
+    """Every results file of chapters 1 to 7 that chapter 8 uses, through ``table(chapter, name)``,
+    ``record(chapter, name)`` and ``has(chapter, file name)`` (a missing required file names the
+    chapter to run)."""
     return Inputs(
         refit=record("01_scaling_laws", "talk_refit"),
         lm_fit=record("03_language_models", "loss_fit"),
@@ -76,17 +82,27 @@ def read_inputs(cfg: DiscussionConfig) -> Inputs:
         sae_metrics=table("04_saes", "sae_metrics"),
         spliced_fits=table("04_saes", "spliced_loss_fits"),
         intervals=table("05_universality", "r_intervals"),
+        kind_intervals=table("05_universality", "kind_intervals") if has("05_universality", "kind_intervals.csv") else None,
         split=table("05_universality", "shared_feature_split"),
-        fraction=record("05_universality", "top_fraction_verdict"),
-        shared=record("05_universality", "shared_features"),
+        slopes=table("05_universality", "top_fraction_slopes"),
+        r_along=table("06_training_dynamics", "r_along_training"),
         dynamics=record("06_training_dynamics", "summary"),
         equal_n=record("07_equal_n", "summary"),
     )
 
 
+def run_inputs(cfg: DiscussionConfig) -> Inputs:
+    """:func:`read_inputs` on this run's results."""
+    return read_inputs(
+        lambda c, n: results.table(cfg.preset, c, n, cfg.runs_dir),
+        lambda c, n: results.record(cfg.preset, c, n, cfg.runs_dir),
+        lambda c, n: (paths.results_dir(cfg.preset, c, cfg.runs_dir or None) / n).exists(),
+    )
+
+
 def compute(cfg: DiscussionConfig, run: ChapterRun) -> Discussion:
     """Read the earlier chapters' results, apply every rule and write the three tables."""
-    inputs = read_inputs(cfg)
+    inputs = run_inputs(cfg)
     u_cfg = cfg.chapter_config(UniversalityConfig)
     sae_cfg = u_cfg.saes()
     lm_cfg = sae_cfg.language_models()
@@ -99,96 +115,180 @@ def compute(cfg: DiscussionConfig, run: ChapterRun) -> Discussion:
     return Discussion(inputs, lm_cfg, sae_cfg, u_cfg, claims, new, differences, pair_premise(inputs, lm_cfg))
 
 
+def _row(label: str, name: str, rung: str, value: str, judged: verdicts.Verdict, column: str = "verdict", **extra: str) -> dict:
+    return {label: name, **extra, rung: value, "rule": judged.rule, "control": judged.control, column: judged.verdict}
+
+
+def chapter_5_verdicts(inputs: Inputs) -> dict[str, verdicts.Verdict]:
+    """Chapter 5's verdicts by :func:`helpers.chapters.ch05_universality.judge`, or "not measured"
+    for a rung whose chapter 5 had no untrained pair."""
+    if inputs.kind_intervals is None:
+        return {
+            name: verdicts.Verdict(verdicts.NOT_MEASURED, rule, control, "no untrained pair at this rung") for name, rule, control in NOT_MEASURED_5
+        }
+    return ch05_universality.judge(inputs.kind_intervals)
+
+
+NOT_MEASURED_5 = (
+    (ch05_universality.IMPORTANCE, verdicts.IMPORTANCE_RULE, "untrained pair of the same widths; partial r (log frequency, token-likeness)"),
+    (ch05_universality.SHARED, verdicts.SHARED_RULE, "untrained pair of the same widths (floor); seed control (ceiling)"),
+    (ch05_universality.WIDTH_LIKE_SEED, verdicts.WIDTH_RULE, "another language-model seed of the same width"),
+)
+
+
+def loss_law(inputs: Inputs) -> tuple[dict, verdicts.Verdict]:
+    """Chapter 3's loss law recomputed from its model table (so every rung is judged by today's rule)."""
+    family = inputs.models[inputs.models.role == "family"].sort_values("d_model")
+    fit = scaling.fit_power_law(family[N_COLUMN], family.final_val_loss)
+    record = ch03_language_models.loss_law_record(family, fit, reference.original_run()["language_models"]["fitted_law"]["alpha"])
+    return record, verdicts.Verdict(record["verdict"], record["rule"], record["control"], record["reason"])
+
+
 def claims_table(inputs: Inputs, site: str, rung: str) -> pd.DataFrame:
-    """The talk's three claims: what it reported, what this run (``rung``) measured, the rule and its verdict."""
+    """The talk's three claims: what it reported, what this run (``rung``) measured, the rule, the
+    control it was judged against and its verdict."""
     original = reference.original_run()
-    lm_fit, fraction = inputs.lm_fit, inputs.fraction
-    intervals = inputs.intervals
-    cross = intervals[(intervals.site == site) & (intervals.kind == CROSS_WIDTH) & (intervals.level == "kind")].iloc[0]
+    cross = inputs.intervals
+    cross = cross[(cross.site == site) & (cross.kind == CROSS_WIDTH) & (cross.level == "kind")].iloc[0]
     top = original["universality"]["top_fraction_alpha"]
-    law = verdicts.power_law(lm_fit["r_squared"])
-    importance = verdicts.importance_predicts_universality(cross.r_low, cross.r_high)
+    record, law = loss_law(inputs)
+    judged = chapter_5_verdicts(inputs)
+    fraction = fraction_verdict(inputs.slopes)
     return pd.DataFrame(
         [
-            {
-                "claim": "loss falls as a power of N across widths",
-                "talk": f"α = {original['language_models']['fitted_law']['alpha']:.4f}",
-                rung: f"α = {lm_fit['alpha']:.4f}, R² = {lm_fit['r_squared']:.3f}",
-                "rule": law.rule,
-                "verdict": law.verdict,
-            },
-            {
-                "claim": "importance predicts universality",
-                "talk": f"mean r = {reference.original_mean_r():.3f} (no interval)",
-                rung: f"mean r = {cross.r:.3f} [{cross.r_low:.3f}, {cross.r_high:.3f}]",
-                "rule": importance.rule,
-                "verdict": importance.verdict,
-            },
-            {
-                "claim": "larger models store more features (top-x% exponent rises)",
-                "talk": f"≈{top['low']:.2f} → ≈{top['high']:.2f}, no control",
-                rung: fraction["reason"],
-                "rule": "α(top x%) below the random-x% and least-important-x% controls at every x < 1, "
-                f"each power law with R² ≥ {fraction['min_r_squared']:g}",
-                "verdict": verdicts.top_fraction(fraction["verdict"]),
-            },
-        ]
-    )
-
-
-def new_measurements(inputs: Inputs, site: str, tau: float, rung: str) -> pd.DataFrame:
-    """Measurements the talk did not make, each with its rule and answer (yes, no, inconclusive)."""
-    shared, equal_n, dynamics = inputs.shared, inputs.equal_n, inputs.dynamics
-    fits = inputs.spliced_fits
-    ours_fits = fits[(fits.source == "this run") & (fits.site == site)].set_index("loss").alpha
-    at_tau = inputs.split[inputs.split.tau == tau]
-    beats = int((at_tau.loss_wide_matched < at_tau.loss_wide_random).sum())
-    steeper = verdicts.YES if ours_fits["ce_spliced"] > ours_fits["ce_clean"] else verdicts.NO
-    return pd.DataFrame(
-        [
-            {
-                "measurement": "latents are shared across widths beyond the floors",
-                rung: f"mean universality {shared['cross_mean']:.3f} (pairs {shared['cross_min']:.3f}–{shared['cross_max']:.3f}); floors: "
-                + ", ".join(f"{k} {v:.3f}" for k, v in shared["floors"].items()),
-                "rule": shared["rule"],
-                "answer": shared["verdict"],
-            },
-            {
-                "measurement": f"shared latents (τ = {tau:g}) close more of the loss gap than a random subset of the same size",
-                rung: f"{beats} of {len(at_tau)} width pairs",
-                "rule": "all pairs: yes; none: no; else inconclusive",
-                "answer": verdicts.every_case(beats, len(at_tau)),
-            },
-            {
-                "measurement": "spliced losses scale more steeply than clean ones",
-                rung: f"α {ours_fits['ce_spliced']:.4f} vs {ours_fits['ce_clean']:.4f}",
-                "rule": "α_spliced > α_clean",
-                "answer": steeper,
-            },
-            {
-                "measurement": f"shapes of equal N reach comparable loss (chapter 7: {', '.join(equal_n['shapes'])})",
-                rung: f"largest gap {equal_n['loss']['gap_nats']:.3f} nats = {equal_n['loss']['relative_gap']:.1%} "
-                f"(seeds of one shape: up to {equal_n['loss']['seed_spread_nats']:.3f})",
-                "rule": f"relative gap ≤ {equal_n['loss']['tolerance']:.0%}",
-                "answer": verdicts.YES if equal_n["loss"]["comparable"] else verdicts.NO,
-            },
-            {
-                "measurement": "latents matched across equal-N shapes fire at the rate the bound asks of the narrower site",
-                rung: "; ".join(f"{s['narrower']} vs {s['wider']}: {s['verdict']}" for s in equal_n["shifts"]),
-                "rule": equal_n["rule"],
-                "answer": verdicts.bound_rate([s["verdict"] for s in equal_n["shifts"]]),
-            },
-            *(
-                {
-                    "measurement": f"r grows as the {axis} train (chapter 6: {' vs '.join(dynamics['pair'])})",
-                    rung: f"r {values['r_first']:.3f} → {values['r_last']:.3f} (SAE-seed spread {dynamics['seed_spread']:.3f})",
-                    "rule": dynamics["rule"],
-                    "answer": verdicts.YES if values["direction"] == "rises" else verdicts.NO,
-                }
-                for axis, values in dynamics["axes"].items()
+            _row(
+                "claim",
+                "loss falls as a power of N across widths",
+                rung,
+                f"α = {record['alpha']:.4f}, R² = {record['r_squared']:.3f}; {law.reason}; "
+                f"{min(record['tokens_per_parameter']):.2g}–{max(record['tokens_per_parameter']):.2g} tokens per parameter",
+                law,
+                talk=f"α = {original['language_models']['fitted_law']['alpha']:.4f}",
+            ),
+            _row(
+                "claim",
+                "importance predicts universality",
+                rung,
+                judged[ch05_universality.IMPORTANCE].reason
+                if inputs.kind_intervals is not None
+                else f"mean r = {cross.r:.3f} [{cross.r_low:.3f}, {cross.r_high:.3f}]",
+                judged[ch05_universality.IMPORTANCE],
+                talk=f"mean r = {reference.original_mean_r():.3f} (no interval, no control)",
+            ),
+            _row(
+                "claim",
+                "larger models store more features (top-x% exponent rises)",
+                rung,
+                fraction.reason,
+                fraction,
+                talk=f"≈{top['low']:.2f} → ≈{top['high']:.2f}, no control",
             ),
         ]
     )
+
+
+def seed_gap(inputs: Inputs) -> float | None:
+    """|loss difference| of the two language-model seeds of the seed-control width (nats)."""
+    seeds = inputs.models[inputs.models.role == "seed control"]
+    if seeds.empty:
+        return None
+    control = seeds.iloc[0]
+    first = inputs.models[
+        (inputs.models.role == "family") & (inputs.models.d_model == control.d_model) & (inputs.models.n_layers == control.n_layers)
+    ]
+    return loss_gap(float(first.final_val_loss.iloc[0]), float(control.final_val_loss)) if len(first) else None
+
+
+def steeper(inputs: Inputs, site: str) -> verdicts.Verdict:
+    """Spliced losses scale more steeply than clean ones: the slope of log(CE_spliced / CE_clean)
+    against log N over the family (= α_spliced − α_clean) with its t-interval."""
+    rows = inputs.sae_metrics[inputs.sae_metrics.role.str.contains("family") & (inputs.sae_metrics.site == site)]
+    slope = scaling.slope_with_interval(np.log(rows[N_COLUMN]), np.log(rows.ce_clean) - np.log(rows.ce_spliced))
+    difference = verdicts.Interval(slope.value, slope.low, slope.high, "the family's widths (t-interval of a least-squares slope)")
+    return verdicts.steeper(difference)
+
+
+def new_measurements(inputs: Inputs, site: str, tau: float, rung: str) -> pd.DataFrame:
+    """Measurements the talk did not make, each with its rule, the control it was judged against and
+    its answer (yes, no, inconclusive, or not measured at this rung)."""
+    equal_n = inputs.equal_n
+    judged = chapter_5_verdicts(inputs)
+    at_tau = inputs.split[inputs.split.tau == tau]
+    split = verdicts.shared_beats_random((at_tau.loss_wide_random - at_tau.loss_wide_matched).tolist(), seed_gap(inputs))
+    slope = steeper(inputs, site)
+    comparable = bool(equal_n["loss"]["comparable"])
+    shifts = [s["verdict"] for s in equal_n["shifts"]]
+    bound = verdicts.Verdict(
+        verdicts.bound_rate(shifts, comparable),
+        equal_n["rule"] + "; inconclusive whenever the shapes are not at comparable loss",
+        "same-shape language-model seeds",
+        ("; ".join(f"{s['narrower']} vs {s['wider']}: {s['verdict']}" for s in equal_n["shifts"]))
+        + ("" if comparable else f" (premise fails: losses {equal_n['loss']['relative_gap']:.0%} apart)"),
+    )
+    premise = verdicts.Verdict(
+        verdicts.YES if comparable else verdicts.NO,
+        f"relative gap ≤ {equal_n['loss']['tolerance']:.0%}",
+        "same-shape language-model seeds",
+        f"largest gap {equal_n['loss']['gap_nats']:.3f} nats = {equal_n['loss']['relative_gap']:.1%} "
+        f"(seeds of one shape: up to {equal_n['loss']['seed_spread_nats']:.3f})",
+    )
+    rows = [
+        _row(
+            "measurement",
+            "latents are shared across widths beyond the untrained pair (one-to-one)",
+            rung,
+            judged[ch05_universality.SHARED].reason,
+            judged[ch05_universality.SHARED],
+            "answer",
+        ),
+        _row(
+            "measurement",
+            "width changes the latents more than a language-model seed does",
+            rung,
+            judged[ch05_universality.WIDTH_LIKE_SEED].reason,
+            judged[ch05_universality.WIDTH_LIKE_SEED],
+            "answer",
+        ),
+        _row(
+            "measurement",
+            "shared latents close more of the loss gap than a random subset of the same size",
+            rung,
+            f"τ = {tau:g}: {split.reason}",
+            split,
+            "answer",
+        ),
+        _row("measurement", "spliced losses scale more steeply than clean ones", rung, slope.reason, slope, "answer"),
+        _row(
+            "measurement",
+            "shapes of equal N reach comparable loss (chapter 7)",
+            rung,
+            f"{', '.join(equal_n['shapes'])}: {premise.reason}",
+            premise,
+            "answer",
+        ),
+        _row(
+            "measurement",
+            "latents matched across equal-N shapes fire at the rate the bound asks of the narrower site",
+            rung,
+            bound.reason,
+            bound,
+            "answer",
+        ),
+    ]
+    for axis in (dynamics.LM_AXIS, dynamics.SAE_AXIS):
+        values = dynamics.rise(inputs.r_along, axis)
+        judged_axis = verdicts.Verdict(values["verdict"], verdicts.TREND_RULE, "zero slope", values["reason"])
+        rows.append(
+            _row(
+                "measurement",
+                f"r grows as the {axis} train (chapter 6)",
+                rung,
+                f"{' vs '.join(inputs.dynamics['pair'])}: {values['reason']}",
+                judged_axis,
+                "answer",
+            )
+        )
+    return pd.DataFrame(rows)
 
 
 def pair_premise(inputs: Inputs, lm_cfg: LanguageModelsConfig) -> PairPremise:

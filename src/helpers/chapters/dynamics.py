@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from helpers.chapters import model_suite, sae_suite
+from helpers.chapters import model_suite, sae_suite, verdicts
 from helpers.chapters.configs import DynamicsConfig
 from helpers.chapters.universality_suite import CROSS_WIDTH, windows_key
 from helpers.core import hardware, paths
@@ -244,11 +244,7 @@ def run(cfg: DynamicsConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 #: Per axis: the column that orders its points and the column giving the share of training done.
 POSITIONS = {LM_AXIS: ("lm_step", "lm_fraction"), SAE_AXIS: ("sae_tokens", "sae_fraction")}
-RULE = (
-    "r rises (falls) along an axis when, for both models of the pair, its interval over latents at the axis's "
-    "last point lies wholly above (below) the one at its first point, and the change of the mean r exceeds the "
-    "spread of r over chapter 5's SAE seeds for the same pair"
-)
+RULE = verdicts.TREND_RULE
 
 
 def seed_spread(pair_summary: pd.DataFrame, site: str, names: list[str]) -> float:
@@ -260,27 +256,30 @@ def seed_spread(pair_summary: pd.DataFrame, site: str, names: list[str]) -> floa
     return float(rows.groupby(["scored", "against"]).r.agg(lambda r: r.max() - r.min()).max())
 
 
-def rise(r_table: pd.DataFrame, axis: str, spread: float) -> dict:
-    """Along ``axis``: r at its first and last point (mean of both directions), the share of
-    training at the first point, and "rises", "falls" or "flat" by :data:`RULE`."""
+def rise(r_table: pd.DataFrame, axis: str) -> dict:
+    """Along ``axis``: r at its first and last point (mean of both directions, as are the interval's
+    ends), the share of training at the first point, the slope of r against log training fraction
+    over every trained point with its interval, a hump if there is one, and "rises", "falls" or
+    "flat" by :data:`RULE` (its verdict: yes, no, inconclusive)."""
     position, fraction = POSITIONS[axis]
-    along = r_table[r_table.axis == axis]
-    first, last = (along[along[position] == along[position].agg(end)].set_index("scored").sort_index() for end in ("min", "max"))
-    change = float(last.r.mean() - first.r.mean())
-    direction = (
-        "rises"
-        if (last.r_low > first.r_high).all() and change > spread
-        else "falls"
-        if (last.r_high < first.r_low).all() and -change > spread
-        else "flat"
-    )
+    points = r_table[r_table.axis == axis].groupby(fraction)[["r", "r_low", "r_high"]].mean().sort_index()
+    trained = points[points.index > 0]
+    slope = verdicts.slope_interval(trained.index.to_numpy(), trained.r.to_numpy(), trained.r_low.to_numpy(), trained.r_high.to_numpy())
+    at = verdicts.hump([verdicts.Interval(p.r, p.r_low, p.r_high) for p in points.itertuples()])
+    judged = verdicts.trend(slope, float(points.index[at]) if at is not None else None)
     return {
         "axis": axis,
-        "r_first": float(first.r.mean()),
-        "r_last": float(last.r.mean()),
-        "change": change,
-        "first_fraction": float(first[fraction].iloc[0]),
-        "direction": direction,
+        "r_first": float(points.r.iloc[0]),
+        "r_last": float(points.r.iloc[-1]),
+        "change": float(points.r.iloc[-1] - points.r.iloc[0]),
+        "first_fraction": float(points.index[0]),
+        "slope": slope.value,
+        "slope_low": slope.low,
+        "slope_high": slope.high,
+        "hump_at": float(points.index[at]) if at is not None else None,
+        "verdict": judged.verdict,
+        "reason": judged.reason,
+        "direction": {verdicts.YES: "rises", verdicts.NO: "falls"}.get(judged.verdict, "flat"),
     }
 
 
@@ -292,12 +291,15 @@ def explanation(lm: str, sae: str) -> str:
         return "the language models' training: r grows as they train, not as the SAEs train"
     if sae == "rises":
         return "the SAEs' training: r grows as the SAEs train, not as the language models train"
-    return "neither: over this range r does not grow as the language models or the SAEs train"
+    if lm == "falls" or sae == "falls":
+        return "neither: r falls as the " + ("language models" if lm == "falls" else "SAEs") + " train, and grows along neither axis"
+    return "undecided: along neither axis does r's slope leave its interval around zero over this range"
 
 
 def summary(r_table: pd.DataFrame, names: list[str], spread: float) -> dict:
-    """What chapter 6 concludes, as saved in ``summary.json`` and read by the ladder and chapter 7."""
-    axes = {axis: rise(r_table, axis, spread) for axis in (LM_AXIS, SAE_AXIS)}
+    """What chapter 6 concludes, as saved in ``summary.json`` and read by the ladder and chapter 8;
+    ``spread`` (r's range over chapter 5's SAE seeds for the pair) is reported beside the slopes."""
+    axes = {axis: rise(r_table, axis) for axis in (LM_AXIS, SAE_AXIS)}
     return {
         "pair": names,
         "seed_spread": spread,

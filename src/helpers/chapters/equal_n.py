@@ -295,11 +295,12 @@ def summary(cfg: EqualNConfig, models: pd.DataFrame, sweep: pd.DataFrame, pairs:
     largest = sweep[sweep.d_sae == cfg.largest_dictionary].groupby("shape", sort=False)
     same = pairs[pairs.kind == SAME_SHAPE].share_matched
     across = pairs[pairs.kind == ACROSS_SHAPES].share_matched
+    loss = loss_premise(models, cfg.loss_tolerance)
     return {
         "shapes": list(models["shape"].unique()),
         "lm_seeds": cfg.lm_seeds,
         "relative_depth": cfg.relative_depth,
-        "loss": loss_premise(models, cfg.loss_tolerance),
+        "loss": loss,
         "load_at_largest": largest.load.mean().to_dict(),
         "l0_at_largest": largest.l0.mean().to_dict(),
         "explained_variance_at_largest": largest.explained_variance.mean().to_dict(),
@@ -308,6 +309,7 @@ def summary(cfg: EqualNConfig, models: pd.DataFrame, sweep: pd.DataFrame, pairs:
         "seed_noise": noise,
         "shifts": shifts.to_dict("records"),
         "rule": RULE,
+        "verdict": verdicts.bound_rate(shifts.verdict.tolist(), loss["comparable"]),
         "bound_rate_found": bool((shifts.verdict == BOUND).any()),
         "same_rate_everywhere": bool((shifts.verdict == SAME).all()),
     }

@@ -12,6 +12,9 @@ Kinds of comparison (``Comparison.kind``), all on the same tokens:
 - "seed control": the same width trained from another seed, model and SAE (a ceiling for width);
 - "shuffled": the seed control with one side's windows shuffled (chance, frequency and position);
 - "random model": a family SAE against the SAE of an untrained model of the same depth;
+- "untrained pair": the SAEs of two untrained models of the family's widths (initialised exactly as
+  training starts, SAEs trained the same way) against each other: the same-kind floor of every
+  cross-width measurement;
 - "token identity": an SAE against one-hot indicators of the current token (what tokenization
   alone explains; the scored latent's maximum there is its token-likeness).
 
@@ -29,6 +32,7 @@ import torch
 from tqdm.auto import tqdm
 
 from helpers.chapters.configs import UniversalityConfig
+from helpers.chapters.verdicts import INCONCLUSIVE, TOP_FRACTION_RULE, Verdict, top_fraction
 from helpers.core import hardware, paths
 from helpers.core.keys import cache_key
 from helpers.lm.family import N_COLUMN, model_name, to_hooked
@@ -38,10 +42,12 @@ from helpers.sae.evaluation import spliced_loss
 from helpers.sae.training import load_sae
 from helpers.theory import scaling
 from helpers.universality.activations import SparseActivations, collect_activations, permute_windows, token_activations, top_activations
-from helpers.universality.correlation import LatentStats, MaxCorrelation, latent_stats, max_correlations, with_original_dead_arithmetic
+from helpers.universality.correlation import LatentStats, MaxCorrelation, latent_stats, max_correlations, with_original_arithmetic
 from helpers.universality.fits import (
     CI_LEVEL,
     Correlation,
+    bootstrap_mean,
+    bootstrap_partial_r,
     bootstrap_r,
     fit_saturating,
     hierarchical_interval,
@@ -54,8 +60,9 @@ from helpers.universality.matching import OneToOne, distinct_partners, mutual_ne
 #: The kinds of comparison (``Comparison.kind``; the module docstring says what each one is).
 CROSS_WIDTH, SAE_SEED, SEED_CONTROL = "cross-width", "SAE seed", "seed control"
 SHUFFLED, RANDOM_MODEL, TOKEN_IDENTITY = "shuffled", "random model", "token identity"
-#: The floors a cross-width comparison must beat.
-FLOORS = (TOKEN_IDENTITY, RANDOM_MODEL, SHUFFLED)
+UNTRAINED_PAIR = "untrained pair"
+#: The floors a cross-width comparison is shown against; the verdicts use the same-kind one, UNTRAINED_PAIR.
+FLOORS = (UNTRAINED_PAIR, TOKEN_IDENTITY, RANDOM_MODEL, SHUFFLED)
 
 #: The against-side name of the token-identity dictionary.
 TOKENS = "tokens"
@@ -148,12 +155,13 @@ class Comparison:
 
 @dataclass(frozen=True)
 class Roles:
-    """The names of chapter 3's models in their roles, and the untrained model."""
+    """The names of chapter 3's models in their roles, and the untrained models (one per family width)."""
 
     family: list[str]
     seeded: str
     control: str
-    random: str
+    random: str  # the untrained model of the seed-control width
+    untrained: list[str]  # the untrained model of every family width, in ``family``'s order
 
 
 def roles(suite: Suite) -> Roles:
@@ -164,12 +172,14 @@ def roles(suite: Suite) -> Roles:
         model_name(lm.n_layers, width),
         model_name(lm.n_layers, width, f"seed{lm.control_seed}"),
         model_name(lm.n_layers, width, "random"),
+        [model_name(lm.n_layers, w, "random") for w in lm.widths],
     )
 
 
 def comparisons(suite: Suite) -> list[Comparison]:
     """Every comparison of chapter 5. At the analysed site: cross-width pairs and seed controls over
-    every pair of SAE seeds, SAE-seed pairs and the floors (shuffled, random model, token identity).
+    every pair of SAE seeds, SAE-seed pairs and the floors (shuffled, random model, untrained pair,
+    token identity).
     At every other site: cross-width pairs of the first replicates."""
     site, r = suite.cfg.analysis_site, roles(suite)
     seeds = lambda model: suite.seeds(model, site)  # noqa: E731
@@ -184,7 +194,8 @@ def comparisons(suite: Suite) -> list[Comparison]:
     ]
     out.append(Comparison(SHUFFLED, site, r.seeded, seeds(r.seeded)[0], r.control, seeds(r.control)[0]))
     out += [Comparison(RANDOM_MODEL, site, m, seeds(m)[0], r.random, seeds(r.random)[0]) for m in r.family]
-    out += [Comparison(TOKEN_IDENTITY, site, m, s, TOKENS, 0) for m in [*r.family, r.control] for s in seeds(m)]
+    out += [Comparison(UNTRAINED_PAIR, site, a, seeds(a)[0], b, seeds(b)[0]) for a in r.untrained for b in r.untrained if a != b]
+    out += [Comparison(TOKEN_IDENTITY, site, m, s, TOKENS, 0) for m in [*r.family, r.control, *r.untrained] for s in seeds(m)]
     return out
 
 
@@ -225,7 +236,8 @@ def correlate(suite: Suite) -> dict[Comparison, MaxCorrelation]:
 def latent_table(suite: Suite, correlations: dict[Comparison, MaxCorrelation]) -> pd.DataFrame:
     """One row per (comparison, latent of the scored SAE): its statistics, its universality (NaN
     for a dead latent unless the original's arithmetic is on), its best match, its one-to-one
-    partner's correlation, whether the match is mutual, and its token-likeness."""
+    partner's correlation, whether the match is mutual, and its token-likeness (the untrained models'
+    comparisons with the token dictionary give their token-likeness and are not rows themselves)."""
     token_likeness = {(c.scored, c.site, c.scored_seed): result.a_to_b for c, result in correlations.items() if c.kind == TOKEN_IDENTITY}
     assignments: dict[tuple, OneToOne] = {}  # one per unordered SAE pair; the reverse direction swaps sides
 
@@ -240,8 +252,11 @@ def latent_table(suite: Suite, correlations: dict[Comparison, MaxCorrelation]) -
         assignments[(c.kind, c.site, a, b)] = one_to_one(result.matrix)
         return assignments[(c.kind, c.site, a, b)].partner_correlation(n)
 
+    untrained = set(roles(suite).untrained)
     frames = []
     for c, result in correlations.items():
+        if c.kind == TOKEN_IDENTITY and c.scored in untrained:  # read for the token-likeness column only
+            continue
         stats = result.stats_a
         n = len(stats.max)
         partner = partners(c, result)
@@ -265,7 +280,7 @@ def latent_table(suite: Suite, correlations: dict[Comparison, MaxCorrelation]) -
                     "dead": stats.dead,
                     "universality": result.a_to_b,
                     "match": result.a_to_b_index,
-                    "universality_original_arithmetic": result.a_to_b if suite.cfg.epsilon else with_original_dead_arithmetic(result),
+                    "universality_original_arithmetic": original_arithmetic(result, suite.cfg.epsilon),
                     "one_to_one": partner,
                     "mutual": mutual_nearest(result.a_to_b_index, result.b_to_a_index),
                     "token_likeness": token_likeness.get((c.scored, c.site, c.scored_seed), np.full(n, np.nan)),
@@ -273,6 +288,16 @@ def latent_table(suite: Suite, correlations: dict[Comparison, MaxCorrelation]) -
             )
         )
     return pd.concat(frames, ignore_index=True)
+
+
+def original_arithmetic(result: MaxCorrelation, epsilon: float) -> np.ndarray:
+    """(n,) the scored latents' universality with the original's pseudo-count at every pair: the
+    universality itself when the run already uses it, NaN against the token dictionary (no matrix kept)."""
+    if epsilon:
+        return result.a_to_b
+    if result.matrix is None:
+        return np.full(len(result.stats_a.max), np.nan)
+    return with_original_arithmetic(result)
 
 
 COMPARISON_COLUMNS = ["kind", "site", "scored", "scored_seed", "against", "against_seed"]
@@ -352,9 +377,11 @@ def pair_summary(latents: pd.DataFrame, cfg: UniversalityConfig, draws: dict[tup
             "r_low": low,
             "r_high": high,
             "spearman": rank_correlation(x, y),
-            "r_original_arithmetic": float(np.corrcoef(group.importance, group.universality_original_arithmetic)[0, 1]),
+            "r_original_arithmetic": float(np.corrcoef(group.importance, group.universality_original_arithmetic)[0, 1])
+            if group.universality_original_arithmetic.notna().all()
+            else np.nan,
         }
-        controlled = points[np.isfinite(points.token_likeness) & (points.frequency > 0)]
+        controlled = controlled_points(group)
         if key[0] != TOKEN_IDENTITY and len(controlled) > 4:
             controls = np.column_stack([np.log10(controlled.frequency), controlled.token_likeness])
             row |= {
@@ -391,6 +418,74 @@ def interval_by_kind(summary: pd.DataFrame, draws: dict[tuple, np.ndarray], cfg:
                 "against_d_model": group.against_d_model.iloc[0],
             }
         )
+    return pd.DataFrame(rows)
+
+
+#: The kinds whose latent-level statistics get intervals for the verdicts (the same-kind floor and ceilings).
+VERDICT_KINDS = (CROSS_WIDTH, UNTRAINED_PAIR, SEED_CONTROL, SAE_SEED)
+#: Per-comparison statistics with intervals, by summary column: what each resamples over latents.
+STATISTICS = {
+    "r": "r(importance, universality)",
+    "partial_r": "partial r after log frequency and token-likeness",
+    "mean_one_to_one": "mean one-to-one universality",
+    "mean_universality": "mean universality (the many-to-one maximum)",
+}
+#: What every interval of :func:`kind_intervals` covers, for captions.
+INTERVAL_COVERS = "SAE seeds (resampled per model) and latents (resampled per SAE pair); not language-model seeds"
+
+
+def controlled_points(group: pd.DataFrame) -> pd.DataFrame:
+    """The scored points with a token-likeness and a non-zero frequency: those the partial r reads."""
+    points = scored_points(group)
+    return points[np.isfinite(points.token_likeness) & (points.frequency > 0)]
+
+
+def statistic_draws(latents: pd.DataFrame, cfg: UniversalityConfig, draws_r: dict[tuple, np.ndarray]) -> dict[str, dict[tuple, np.ndarray]]:
+    """Per statistic of :data:`STATISTICS` and per comparison of a :data:`VERDICT_KINDS` kind at the
+    analysed site: its value on ``bootstrap_samples`` resamples of the comparison's latents."""
+    out: dict[str, dict[tuple, np.ndarray]] = {name: {} for name in STATISTICS}
+    at = latents[(latents.site == cfg.analysis_site) & latents.kind.isin(VERDICT_KINDS)]
+    for k, (key, group) in enumerate(at.groupby(COMPARISON_COLUMNS, sort=False)):
+        alive = group[~group.dead]
+        controlled = controlled_points(group)
+        seed = cfg.seed + 7919 * (k + 1)
+        out["r"][key] = draws_r[key]
+        out["partial_r"][key] = bootstrap_partial_r(
+            controlled.importance,
+            controlled.universality,
+            np.column_stack([np.log10(controlled.frequency), controlled.token_likeness]),
+            cfg.bootstrap_samples,
+            seed,
+        )
+        out["mean_one_to_one"][key] = bootstrap_mean(alive.one_to_one.to_numpy(), cfg.bootstrap_samples, seed + 1)
+        out["mean_universality"][key] = bootstrap_mean(alive.universality.to_numpy(), cfg.bootstrap_samples, seed + 2)
+    return out
+
+
+def kind_intervals(summary: pd.DataFrame, draws: dict[str, dict[tuple, np.ndarray]], cfg: UniversalityConfig) -> pd.DataFrame:
+    """One row per (kind, statistic) of :data:`VERDICT_KINDS` × :data:`STATISTICS` at the analysed site:
+    the mean over model pairs and the two-level interval of
+    :func:`helpers.universality.fits.hierarchical_interval` (SAE seeds, then latents)."""
+    at = summary[(summary.site == cfg.analysis_site) & summary.kind.isin(VERDICT_KINDS)]
+    rows = []
+    for kind, group in at.groupby("kind", sort=False):
+        units = [(g.scored, g.scored_seed, g.against, g.against_seed) for g in group.itertuples()]
+        keys = [tuple(g[c] for c in COMPARISON_COLUMNS) for _, g in group.iterrows()]
+        for statistic, meaning in STATISTICS.items():
+            stacked = np.stack([draws[statistic][key] for key in keys])
+            result = hierarchical_interval(units, group[statistic].to_numpy(), stacked, cfg.bootstrap_samples, CI_LEVEL, cfg.seed)
+            rows.append(
+                {
+                    "kind": kind,
+                    "statistic": statistic,
+                    "meaning": meaning,
+                    "value": result.r,
+                    "low": result.low,
+                    "high": result.high,
+                    "model_pairs": group[["scored", "against"]].drop_duplicates().shape[0],
+                    "sae_pairs": len(group),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -490,21 +585,21 @@ def fraction_slopes(losses: pd.DataFrame) -> pd.DataFrame:
 MIN_POWER_LAW_R2 = 0.8
 
 
-def fraction_verdict(slopes: pd.DataFrame) -> tuple[str, str]:
-    """(verdict, reason) for "the exponent rises as more latents are kept, beyond what splice damage
-    does": α under the talk's rule must lie below α under both controls at every x < 1, each fit with
-    R² ≥ ``MIN_POWER_LAW_R2``; otherwise "not reproduced", or "inconclusive" when a fit is too poor."""
+def fraction_verdict(slopes: pd.DataFrame) -> Verdict:
+    """:func:`helpers.chapters.verdicts.top_fraction` on the slopes table: is α(top x%) below both
+    controls at every x < 1, and which way does it move with x (the sign of its least-squares slope
+    against x, over x < 1; the talk's rose from ≈0.02 to ≈0.09)? Fits with R² < ``MIN_POWER_LAW_R2``
+    make it inconclusive."""
     partial = slopes[slopes.keep_fraction < 1]
     if partial.empty:
-        return "inconclusive", "no share below 100% was spliced"
-    poor = partial[partial.r_squared < MIN_POWER_LAW_R2]
-    if len(poor):
-        return "inconclusive", f"{len(poor)} of {len(partial)} power-law fits have R² < {MIN_POWER_LAW_R2:g}"
-    table = partial.pivot(index="keep_fraction", columns="rule", values="alpha")
-    below = (table["most important"] < table["random"]) & (table["most important"] < table["least important"])
-    if below.all():
-        return "reproduced", "α(top x%) below both controls at every x < 1"
-    return "not reproduced", f"α(top x%) below both controls at {int(below.sum())} of {len(below)} shares"
+        return Verdict(INCONCLUSIVE, TOP_FRACTION_RULE, "", "no share below 100% was spliced")
+    poor = int((partial.r_squared < MIN_POWER_LAW_R2).sum())
+    table = partial.pivot(index="keep_fraction", columns="rule", values="alpha").sort_index()
+    below = bool(((table["most important"] < table["random"]) & (table["most important"] < table["least important"])).all())
+    top = table["most important"]
+    slope = float(np.polyfit(top.index.to_numpy(dtype=float), top.to_numpy(), 1)[0]) if len(top) > 1 else float("nan")
+    rising = None if not np.isfinite(slope) or slope == 0 else bool(slope > 0)
+    return top_fraction(below, rising, poor)
 
 
 def width_counts(latents: pd.DataFrame, threshold: float) -> pd.DataFrame:

@@ -1,89 +1,277 @@
-"""The rules that turn measurements into verdicts, in one place, each able to fail.
+"""The rules that turn measurements into verdicts, in one place, each able to fail both ways.
 
 A verdict is "reproduced", "not reproduced" or "inconclusive at this scale" for a claim the talk
 made, and "yes", "no" or "inconclusive at this scale" for a new measurement the talk did not make.
-Every rule states itself in words (``Verdict.rule``), so the book prints the rule it applied.
+Every rule compares *intervals*, never point values, with a control of the same kind (an untrained
+pair of the same widths, another seed of the same width), and says "inconclusive" when the
+intervals overlap, when a premise fails, or when the control was not measured at the rung.
+Every rule states itself in words (``Verdict.rule``), names the control it was judged against
+(``Verdict.control``) and the numbers that decided it (``Verdict.reason``), so the book prints all
+three.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
 from dataclasses import dataclass
+
+import numpy as np
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive at this scale"
 YES, NO = "yes", "no"
+#: What a rule says of a rung that lacks the control it needs (a bundle made before the control existed).
+NOT_MEASURED = "not measured at this rung"
 
-#: r the talk's claim needs (its table: 0.64 to 0.78; we ask for a clearly positive, large r).
-IMPORTANCE_R = 0.5
-#: R² a power law needs before its exponent is read.
-POWER_LAW_R2 = 0.95
+#: An information-criterion difference below this is "indistinguishable" (Burnham & Anderson's rule of thumb).
+AIC_MARGIN = 2.0
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A value with its interval; ``covers`` says what the interval resamples (for captions)."""
+
+    value: float
+    low: float
+    high: float
+    covers: str = ""
+
+    def text(self, digits: int = 3) -> str:
+        return f"{self.value:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]"
+
+    @property
+    def finite(self) -> bool:
+        return all(math.isfinite(v) for v in (self.value, self.low, self.high))
 
 
 @dataclass(frozen=True)
 class Verdict:
     verdict: str
     rule: str
+    control: str = ""  # the control the measurement was judged against
+    reason: str = ""  # the numbers that decided it
 
 
-def interval_against(low: float, high: float, threshold: float, claim: bool = True) -> str:
-    """Above ``threshold`` when the whole interval is, below when the whole interval is, else inconclusive."""
-    if low >= threshold:
+def above(a: Interval, b: Interval) -> bool:
+    """a's interval lies wholly above b's."""
+    return a.low > b.high
+
+
+def claim_word(holds: bool | None, claim: bool) -> str:
+    """The verdict's word: holds (True), fails (False) or neither (None), for a claim or a new measurement."""
+    if holds is None:
+        return INCONCLUSIVE
+    if holds:
         return REPRODUCED if claim else YES
-    if high < threshold:
-        return NOT_REPRODUCED if claim else NO
+    return NOT_REPRODUCED if claim else NO
+
+
+def against_control(value: Interval, control: Interval | None, claim: bool = True) -> str:
+    """Above the control when the whole interval is, below when the whole interval is beneath it,
+    inconclusive when they overlap; :data:`NOT_MEASURED` without a control."""
+    if control is None or not control.finite or not value.finite:
+        return NOT_MEASURED
+    if above(value, control):
+        return claim_word(True, claim)
+    if above(control, value):
+        return claim_word(False, claim)
     return INCONCLUSIVE
 
 
-def power_law(r_squared: float) -> Verdict:
-    """The talk's loss law: a power law in N fits the family's losses."""
-    verdict = REPRODUCED if r_squared >= POWER_LAW_R2 else NOT_REPRODUCED
-    return Verdict(verdict, f"R² ≥ {POWER_LAW_R2:g}")
+def against_zero(value: Interval, claim: bool = True) -> str:
+    """Above zero when the whole interval is, below when the whole interval is, else inconclusive."""
+    return against_control(value, Interval(0.0, 0.0, 0.0), claim)
 
 
-def importance_predicts_universality(r_low: float, r_high: float) -> Verdict:
-    """Mean cross-width r(importance, universality), its interval over SAE seeds and latents."""
-    return Verdict(
-        interval_against(r_low, r_high, IMPORTANCE_R),
-        f"interval of the mean r above {IMPORTANCE_R:g}: reproduced; below: not; straddling: inconclusive",
-    )
+# --------------------------------------------------------------------------------------------
+# Chapter 5: importance → universality, and latents shared across widths.
+
+IMPORTANCE_RULE = (
+    "reproduced when the interval of the mean cross-width r lies wholly above the untrained pair's "
+    "(same widths, SAEs trained the same way) and the partial r after log frequency and token-likeness "
+    "lies wholly above 0; not reproduced when either lies wholly below; otherwise inconclusive"
+)
 
 
-def beyond_floors(cross: float, cross_low: float, cross_high: float, floors: Mapping[str, float]) -> Verdict:
-    """A new measurement: is the cross-width value above every floor? ``cross_low``/``cross_high``
-    span the cross-width comparisons (over pairs and SAE seeds)."""
-    highest = max(floors.values())
-    rule = "every cross-width comparison above the highest floor (" + ", ".join(floors) + "): yes; every one below: no"
-    if cross_low > highest:
-        return Verdict(YES, rule)
-    if cross_high < highest:
-        return Verdict(NO, rule)
-    return Verdict(INCONCLUSIVE, rule)
+def importance_predicts_universality(cross: Interval, untrained: Interval | None, partial: Interval | None) -> Verdict:
+    """The talk's claim: a latent's importance predicts its universality, beyond what an untrained
+    model of the same widths and a latent's frequency and token identity already give."""
+    control = "untrained pair of the same widths; partial r (log frequency, token-likeness)"
+    if untrained is None or partial is None:
+        return Verdict(NOT_MEASURED, IMPORTANCE_RULE, control, "the untrained pair or the partial r was not measured")
+    floor, beyond = against_control(cross, untrained), against_zero(partial)
+    reason = f"r {cross.text()} vs untrained {untrained.text()} ({floor}); partial r {partial.text()} ({beyond})"
+    if NOT_MEASURED in (floor, beyond):
+        return Verdict(NOT_MEASURED, IMPORTANCE_RULE, control, reason)
+    if NOT_REPRODUCED in (floor, beyond):
+        return Verdict(NOT_REPRODUCED, IMPORTANCE_RULE, control, reason)
+    if floor == beyond == REPRODUCED:
+        return Verdict(REPRODUCED, IMPORTANCE_RULE, control, reason)
+    return Verdict(INCONCLUSIVE, IMPORTANCE_RULE, control, reason)
 
 
-def beats_control(value: float, control: float, spread: float, claim: bool = True) -> Verdict:
-    """``value`` against a ``control`` measured the same way, with ``spread`` its run-to-run scale:
-    above by more than the spread, below by more than it, or within."""
-    rule = "differs from its control by more than the control's spread"
-    if value > control + spread:
-        return Verdict(REPRODUCED if claim else YES, rule)
-    if value < control - spread:
-        return Verdict(NOT_REPRODUCED if claim else NO, rule)
-    return Verdict(INCONCLUSIVE, rule)
+SHARED_RULE = (
+    "yes when the interval of the cross-width one-to-one universality lies wholly above the untrained "
+    "pair's, no when wholly below, otherwise inconclusive; where it lies between that floor and the "
+    "seed-control ceiling is reported beside it"
+)
 
 
-def top_fraction(verdict: str) -> str:
-    """Chapter 5's top-x% rule (``reproduced``/``not reproduced``/``inconclusive…``) as a claim's verdict."""
-    return {"reproduced": REPRODUCED, "not reproduced": NOT_REPRODUCED}.get(verdict, INCONCLUSIVE)
+def floor_to_ceiling(value: float, floor: float, ceiling: float) -> float:
+    """Where ``value`` lies between ``floor`` (0) and ``ceiling`` (1); NaN when they coincide."""
+    return (value - floor) / (ceiling - floor) if ceiling != floor else float("nan")
 
 
-def every_case(successes: int, cases: int) -> str:
-    """A new measurement counted over ``cases``: yes when every case succeeds, no when none does."""
-    if cases > 0 and successes == cases:
-        return YES
-    if successes == 0:
-        return NO
-    return INCONCLUSIVE
+def shared_beyond_floor(cross: Interval, untrained: Interval | None, ceiling: Interval | None) -> Verdict:
+    """A new measurement: are latents shared across widths beyond what SAEs of untrained models of the
+    same widths share (one-to-one matching, so that many latents on one partner count once)?"""
+    control = "untrained pair of the same widths (floor); seed control (ceiling)"
+    answer = against_control(cross, untrained, claim=False)
+    if answer == NOT_MEASURED:
+        return Verdict(NOT_MEASURED, SHARED_RULE, control, "the untrained pair was not measured")
+    reason = f"one-to-one {cross.text()} vs untrained {untrained.text()}"
+    if ceiling is not None and ceiling.finite:
+        reason += (
+            f", seed control {ceiling.text()}: {floor_to_ceiling(cross.value, untrained.value, ceiling.value):.0%} of the way from floor to ceiling"
+        )
+    return Verdict(answer, SHARED_RULE, control, reason)
 
+
+WIDTH_RULE = (
+    "yes when the cross-width interval lies wholly below the seed control's (width changes the latents more than a "
+    "language-model seed does), no when wholly above, otherwise inconclusive"
+)
+
+
+def width_like_seed(cross: Interval, seed_control: Interval | None) -> Verdict:
+    """A new measurement: do latents change across widths more than across language-model seeds of
+    one width? Yes when cross-width lies wholly below the seed control, no when wholly above."""
+    control = "another language-model seed of the same width"
+    if seed_control is None or not seed_control.finite:
+        return Verdict(NOT_MEASURED, WIDTH_RULE, control, "the seed control was not measured")
+    answer = against_control(seed_control, cross, claim=False)
+    return Verdict(answer, WIDTH_RULE, control, f"one-to-one: cross-width {cross.text()} vs seed control {seed_control.text()}")
+
+
+STEEPER_RULE = "yes when the interval of α_spliced − α_clean lies wholly above 0, no when wholly below, otherwise inconclusive"
+
+
+def steeper(difference: Interval) -> Verdict:
+    """A new measurement: do spliced losses scale more steeply with N than clean ones?"""
+    answer = against_zero(difference, claim=False)
+    if answer == NOT_MEASURED:  # too few widths for an interval
+        return Verdict(
+            INCONCLUSIVE, STEEPER_RULE, "equal exponents", f"α_spliced − α_clean = {difference.value:.4f}, no interval with fewer than three widths"
+        )
+    return Verdict(answer, STEEPER_RULE, "equal exponents", f"α_spliced − α_clean = {difference.text(4)}")
+
+
+# --------------------------------------------------------------------------------------------
+# Chapter 3: the loss law against an alternative of as many parameters.
+
+LOSS_LAW_RULE = (
+    f"reproduced when the power law in N beats L∞ + A/d (as many parameters) by ΔAIC ≥ {AIC_MARGIN:g}, "
+    f"not reproduced when the alternative beats it by as much, otherwise inconclusive (indistinguishable)"
+)
+
+
+def loss_law(power_aic: float, alternative_aic: float, power_r2: float, alternative_r2: float, points: int = 4) -> Verdict:
+    """The talk's loss law: is a power law in N a better description of the family's losses than
+    L∞ + A/d? Both are fitted to the same ``points`` losses by least squares; R² alone cannot fail
+    on four monotone points, the information criterion can. Two points fit both laws exactly."""
+    if points <= 2:
+        return Verdict(INCONCLUSIVE, LOSS_LAW_RULE, "L∞ + A/d, two parameters", f"{points} widths: both two-parameter laws pass through every point")
+    delta = alternative_aic - power_aic
+    holds = True if delta >= AIC_MARGIN else False if delta <= -AIC_MARGIN else None
+    reason = f"ΔAIC = {delta:+.1f} (power law R² = {power_r2:.3f}, L∞ + A/d R² = {alternative_r2:.3f})"
+    return Verdict(claim_word(holds, True), LOSS_LAW_RULE, "L∞ + A/d, two parameters", reason)
+
+
+# --------------------------------------------------------------------------------------------
+# Chapter 5's splices.
+
+SPLIT_RULE = (
+    "yes when, at every width pair, the shared latents' loss beats a random subset of the same size by more "
+    "than the language-model seed gap; no when the random subset wins by more than it at every pair; "
+    "otherwise inconclusive"
+)
+
+
+def shared_beats_random(wins: list[float], seed_gap: float | None) -> Verdict:
+    """A new measurement: do the wider model's latents shared with the narrower one close more of
+    the gap than a random subset of the same size? ``wins[k]`` = L(random) − L(shared) in nats per
+    width pair; ``seed_gap`` = the loss gap of two seeds of one width (what a seed alone moves)."""
+    control = "random subset of the same size, against the language-model seed gap"
+    if seed_gap is None or not math.isfinite(seed_gap) or not wins:
+        return Verdict(NOT_MEASURED, SPLIT_RULE, control, "no seed gap or no width pair")
+    beyond = sum(w > seed_gap for w in wins)
+    behind = sum(w < -seed_gap for w in wins)
+    holds = True if beyond == len(wins) else False if behind == len(wins) else None
+    reason = f"{beyond} of {len(wins)} pairs win by more than the seed gap {seed_gap:.3f} nats (wins {min(wins):.3f} to {max(wins):.3f})"
+    return Verdict(claim_word(holds, False), SPLIT_RULE, control, reason)
+
+
+TOP_FRACTION_RULE = (
+    "reproduced when α(top x%) lies below both controls (random and least-important x%) at every x < 1 and "
+    "rises with x as the talk's did; not reproduced when it falls with x; otherwise inconclusive "
+    "(each power law with R² ≥ the stated minimum)"
+)
+
+
+def top_fraction(below_everywhere: bool, rising: bool | None, poor_fits: int) -> Verdict:
+    """The talk's "larger models store more features": the exponent of the top-x% loss rises with x.
+    ``rising`` is the direction of α(top x%) against x (None when undetermined)."""
+    control = "random and least-important x% of the latents (one draw each)"
+    if poor_fits:
+        return Verdict(INCONCLUSIVE, TOP_FRACTION_RULE, control, f"{poor_fits} power-law fits too poor to read")
+    holds = True if (below_everywhere and rising) else False if rising is False else None
+    direction = {True: "rises", False: "falls", None: "undetermined"}[rising]
+    reason = f"α(top x%) {direction} with x; below both controls at every x: {'yes' if below_everywhere else 'no'}"
+    return Verdict(claim_word(holds, True), TOP_FRACTION_RULE, control, reason)
+
+
+# --------------------------------------------------------------------------------------------
+# Chapter 6: r along training.
+
+TREND_RULE = (
+    "yes when the interval of the slope of r against log training fraction (over every trained point of the axis) "
+    "lies wholly above 0, no when wholly below, otherwise inconclusive; a hump (an inner point wholly above both "
+    "ends) is reported beside it"
+)
+
+
+def slope_interval(fractions: np.ndarray, r: np.ndarray, r_low: np.ndarray, r_high: np.ndarray, samples: int = 2000, seed: int = 0) -> Interval:
+    """The least-squares slope of r against log(fraction) over points (n,), with a 95% interval from
+    draws of every point's r from a normal whose 95% interval is [r_low, r_high]."""
+    x = np.log(np.asarray(fractions, dtype=np.float64))
+    r, low, high = (np.asarray(v, dtype=np.float64) for v in (r, r_low, r_high))
+    if len(x) < 2 or np.ptp(x) == 0:
+        return Interval(float("nan"), float("nan"), float("nan"), "fewer than two trained points")
+    centred = x - x.mean()
+    slope = float(centred @ (r - r.mean()) / (centred @ centred))
+    scale = (high - low) / (2 * 1.959963984540054)
+    draws = np.random.default_rng(seed).normal(r, scale, size=(samples, len(r)))
+    slopes = (draws - draws.mean(axis=1, keepdims=True)) @ centred / (centred @ centred)
+    lo, hi = np.quantile(slopes, [0.025, 0.975])
+    return Interval(slope, float(lo), float(hi), "each point's interval over latents")
+
+
+def hump(points: list[Interval]) -> int | None:
+    """The index of an inner point whose interval lies wholly above both end points', else None."""
+    inner = [k for k in range(1, len(points) - 1) if above(points[k], points[0]) and above(points[k], points[-1])]
+    return max(inner, key=lambda k: points[k].value) if inner else None
+
+
+def trend(slope: Interval, hump_at: float | None = None) -> Verdict:
+    """A new measurement: does r grow as the models (or the SAEs) train?"""
+    answer = against_zero(slope, claim=False)
+    if answer == NOT_MEASURED:
+        return Verdict(INCONCLUSIVE, TREND_RULE, "zero slope", slope.covers)
+    reason = f"slope per e-fold of training {slope.text()}" + (f"; a hump at {hump_at:.0%} of training" if hump_at is not None else "")
+    return Verdict(answer, TREND_RULE, "zero slope", reason)
+
+
+# --------------------------------------------------------------------------------------------
+# Chapter 7: shapes of equal N.
 
 #: Chapter 7's frequency-shift verdicts (``helpers.chapters.equal_n.shift_verdict``): the bound's rate, the
 #: same rate, short of the bound, opposite to it, and undecided (an input is NaN).
@@ -96,9 +284,12 @@ SHIFT_BOUND, SHIFT_SAME, SHIFT_SHORT, SHIFT_OPPOSITE, SHIFT_UNDECIDED = (
 )
 
 
-def bound_rate(shift_verdicts: list[str]) -> str:
-    """Do latents matched across equal-N shapes fire at the bound's rate? Yes when every pair of
-    shapes says so, no when every pair falls short of it (the same rate, short, or opposite)."""
+def bound_rate(shift_verdicts: list[str], comparable_loss: bool) -> str:
+    """Do latents matched across equal-N shapes fire at the bound's rate? Inconclusive whenever the
+    shapes are not at comparable loss (the premise of the note's argument fails); otherwise yes when
+    every pair of shapes says so, no when every pair falls short of it (same rate, short, opposite)."""
+    if not comparable_loss:
+        return INCONCLUSIVE
     if all(v == SHIFT_BOUND for v in shift_verdicts):
         return YES
     if all(v in (SHIFT_SAME, SHIFT_SHORT, SHIFT_OPPOSITE) for v in shift_verdicts):

@@ -15,9 +15,10 @@ from typing import Any
 
 import pandas as pd
 
+from helpers.chapters import ch08_discussion, dynamics
 from helpers.chapters.configs import CONFIGS, ChapterConfig
-from helpers.chapters.universality_suite import CROSS_WIDTH, RANDOM_MODEL, SAE_SEED, SEED_CONTROL, TOKEN_IDENTITY
-from helpers.core import results
+from helpers.chapters.universality_suite import CROSS_WIDTH, RANDOM_MODEL, SAE_SEED, SEED_CONTROL, TOKEN_IDENTITY, fraction_verdict
+from helpers.core import paths, results
 from helpers.lm.family import N_COLUMN
 from helpers.publish.bundle import committed_bundles
 
@@ -41,6 +42,7 @@ class Rung:
     table: Callable[[str, str], pd.DataFrame]
     record: Callable[[str, str], Any]
     parameters: Callable[[str], dict[str, Any]]
+    has: Callable[[str, str], bool]  # has(chapter, file name): whether the rung wrote that file
 
     def family(self) -> pd.DataFrame:
         """Chapter 3's rows of the width family (one per width)."""
@@ -69,9 +71,17 @@ def rungs(config: ChapterConfig) -> list[Rung]:
         lambda c, n: results.table(preset, c, n, runs_dir),
         lambda c, n: results.record(preset, c, n, runs_dir),
         lambda c: (config if c == config.chapter else config.chapter_config(CONFIGS[c])).as_dict(),
+        lambda c, n: (paths.results_dir(preset, c, runs_dir) / n).exists(),
     )
     bundled = [
-        Rung(b.preset, "bundle", b.table, b.record, lambda c, b=b: b.record(c, "provenance")["parameters"])
+        Rung(
+            b.preset,
+            "bundle",
+            b.table,
+            b.record,
+            lambda c, b=b: b.record(c, "provenance")["parameters"],
+            lambda c, n, b=b: f"{c}/{n}" in b.manifest["files"],
+        )
         for b in committed_bundles(getattr(config, "bundles_dir", "") or None)
         if b.preset != preset
     ]
@@ -168,7 +178,7 @@ def universality_ladder(ladder: list[Rung]) -> pd.DataFrame:
                 "alpha (most important)": float(at_smallest.alpha["most important"]),
                 "R² (most important)": float(at_smallest.r_squared["most important"]),
                 "alpha (random)": float(at_smallest.alpha["random"]),
-                "top-x% verdict": rung.record(UNIVERSALITY, "top_fraction_verdict")["verdict"],
+                "top-x% verdict": fraction_verdict(slopes).verdict,
                 "tau": float(tau),
                 "shared beats random": int((split.loss_wide_matched < split.loss_wide_random).sum()),
                 "split pairs": int(len(split)),
@@ -183,15 +193,16 @@ def dynamics_curves(ladder: list[Rung]) -> pd.DataFrame:
 
 
 def dynamics_ladder(ladder: list[Rung]) -> pd.DataFrame:
-    """Per rung: the pair, r at the start and end of each axis with its direction, the SAE-seed
-    spread the rule compares with, and the explanation the rung supports."""
+    """Per rung: the pair, r at the start and end of each axis, the slope rule's reading of it (recomputed
+    from the rung's own points by today's rule), the SAE-seed spread, and the explanation it supports."""
     rows = []
     for rung in ladder:
-        result = rung.record(DYNAMICS, "summary")
+        result, r_along = rung.record(DYNAMICS, "summary"), rung.table(DYNAMICS, "r_along_training")
         row = _base(rung) | {"pair": " vs ".join(result["pair"]), "seed spread": result["seed_spread"]}
-        for axis, values in result["axes"].items():
+        axes = {axis: dynamics.rise(r_along, axis) for axis in (dynamics.LM_AXIS, dynamics.SAE_AXIS)}
+        for axis, values in axes.items():
             row |= {f"r ({axis}, start)": values["r_first"], f"r ({axis}, end)": values["r_last"], f"{axis}": values["direction"]}
-        rows.append(row | {"supports": result["explanation"]})
+        rows.append(row | {"supports": dynamics.explanation(axes[dynamics.LM_AXIS]["direction"], axes[dynamics.SAE_AXIS]["direction"])})
     return pd.DataFrame(rows)
 
 
@@ -231,13 +242,21 @@ def equal_n_ladder(ladder: list[Rung]) -> pd.DataFrame:
 
 
 def verdict_ladder(ladder: list[Rung]) -> pd.DataFrame:
-    """Chapter 8's claims in the first rung's order, one row each: the talk's value, the rule, and one
-    verdict column per rung (empty where a rung lacks the claim)."""
+    """Chapter 8's claims and new measurements, one row each, judged at every rung by today's rules
+    from that rung's own results files: the rule, the control it was judged against, and one verdict
+    column per rung ("not measured at this rung" where a bundle predates the control)."""
     merged: pd.DataFrame | None = None
     for rung in ladder:
-        claims = rung.table(DISCUSSION, "claims")
-        column = claims[["claim", "talk", "rule", "verdict"]].rename(columns={"verdict": rung.preset})
-        merged = column if merged is None else merged.merge(column[["claim", rung.preset]], on="claim", how="left")
+        inputs = ch08_discussion.read_inputs(rung.table, rung.record, rung.has)
+        site, tau = rung.analysis_site(), rung.parameters(UNIVERSALITY)["match_threshold"]
+        claims = ch08_discussion.claims_table(inputs, site, rung.preset).rename(columns={"claim": "claim or measurement"})
+        new = ch08_discussion.new_measurements(inputs, site, tau, rung.preset).rename(
+            columns={"measurement": "claim or measurement", "answer": "verdict"}
+        )
+        column = pd.concat([claims, new], ignore_index=True)[["claim or measurement", "rule", "control", "verdict"]].rename(
+            columns={"verdict": rung.preset}
+        )
+        merged = column if merged is None else merged.merge(column[["claim or measurement", rung.preset]], on="claim or measurement", how="left")
     return merged
 
 

@@ -8,10 +8,12 @@ and broadcasts.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import optimize, stats
 
 ArrayLike = float | np.ndarray
 
@@ -139,3 +141,83 @@ def fit_power_law(n_params: ArrayLike, losses: ArrayLike) -> PowerLawFit:
     residual = y - (slope * x + intercept)
     r_squared = 1.0 - residual @ residual / ((y - y.mean()) @ (y - y.mean()))
     return PowerLawFit(n_c=float(np.exp(intercept / alpha)), alpha=float(alpha), r_squared=float(r_squared))
+
+
+# --------------------------------------------------------------------------------------------
+# A law against an alternative of as many parameters, on the same losses.
+
+
+@dataclass(frozen=True)
+class LeastSquaresFit:
+    """A law fitted to losses L (n,) by least squares on L itself, so that two laws' residuals are
+    on one scale and their AIC = n ln(RSS/n) + 2k can be compared."""
+
+    law: str
+    parameters: dict[str, float]
+    rss: float
+    r_squared: float
+    n: int
+    k: int
+
+    @property
+    def aic(self) -> float:
+        return float(self.n * np.log(max(self.rss, 1e-300) / self.n) + 2 * self.k)
+
+
+def _least_squares(law: str, parameters: dict[str, float], losses: np.ndarray, predicted: np.ndarray) -> LeastSquaresFit:
+    residual = losses - predicted
+    total = (losses - losses.mean()) @ (losses - losses.mean())
+    return LeastSquaresFit(law, parameters, float(residual @ residual), float(1 - residual @ residual / total), len(losses), len(parameters))
+
+
+def fit_power_law_on_loss(n_params: ArrayLike, losses: ArrayLike) -> LeastSquaresFit:
+    """L = (N_c/N)^α by least squares on L (started from the log-log fit): parameters n_c, alpha."""
+    n, y = np.asarray(n_params, dtype=float), np.asarray(losses, dtype=float)
+    start = fit_power_law(n, y)
+    x = np.log(n)
+
+    def law(x: np.ndarray, log_n_c: float, alpha: float) -> np.ndarray:
+        return np.exp(alpha * (log_n_c - x))
+
+    with warnings.catch_warnings():  # two points fit exactly, and their covariance is not estimable: not needed here
+        warnings.simplefilter("ignore", optimize.OptimizeWarning)
+        (log_n_c, alpha), _ = optimize.curve_fit(law, x, y, p0=(np.log(start.n_c), start.alpha), maxfev=10_000)
+    return _least_squares("(N_c/N)^α", {"n_c": float(np.exp(log_n_c)), "alpha": float(alpha)}, y, law(x, log_n_c, alpha))
+
+
+def fit_inverse_width(widths: ArrayLike, losses: ArrayLike) -> LeastSquaresFit:
+    """L = L∞ + A/d, linear least squares in 1/d: parameters l_inf, a."""
+    d, y = np.asarray(widths, dtype=float), np.asarray(losses, dtype=float)
+    if d.shape != y.shape or d.size < 2:
+        raise ValueError(f"need at least two (d, L) pairs of equal length, got {d.size} and {y.size}")
+    design = np.column_stack([np.ones_like(d), 1 / d])
+    (l_inf, a), *_ = np.linalg.lstsq(design, y, rcond=None)
+    return _least_squares("L∞ + A/d", {"l_inf": float(l_inf), "a": float(a)}, y, design @ np.array([l_inf, a]))
+
+
+def kaplan_terms(n_params: ArrayLike, n_tokens: ArrayLike, law: KaplanLaw = KAPLAN_2020) -> tuple[np.ndarray, np.ndarray]:
+    """The two terms inside Kaplan's L(N, D) = [(N_c/N)^(α_N/α_D) + D_c/D]^α_D: (N term, data term)."""
+    n, d = np.asarray(n_params, dtype=float), np.asarray(n_tokens, dtype=float)
+    return (law.n_c / n) ** (law.alpha_n / law.alpha_d), law.d_c / d
+
+
+@dataclass(frozen=True)
+class Slope:
+    """A least-squares slope with its two-sided t-interval (n − 2 degrees of freedom)."""
+
+    value: float
+    low: float
+    high: float
+
+
+def slope_with_interval(x: ArrayLike, y: ArrayLike, level: float = 0.95) -> Slope:
+    """The least-squares slope of y on x (n,) with its t-interval; NaN ends with fewer than three points."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    centred = x - x.mean()
+    slope = float(centred @ (y - y.mean()) / (centred @ centred))
+    if len(x) < 3:
+        return Slope(slope, float("nan"), float("nan"))
+    residual = y - y.mean() - slope * centred
+    error = np.sqrt(residual @ residual / (len(x) - 2) / (centred @ centred))
+    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 2) * error)
+    return Slope(slope, slope - half, slope + half)

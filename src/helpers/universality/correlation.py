@@ -209,20 +209,18 @@ def max_correlations(
 ORIGINAL_EPSILON = 1e-4
 
 
-def with_original_dead_arithmetic(result: MaxCorrelation, epsilon: float = ORIGINAL_EPSILON) -> np.ndarray:
-    """(n_A,) A's maximum correlations as the original's arithmetic gives them, from a result
-    computed without it: exact for every pair that involves a dead latent, and unchanged, to
-    O(ε / M2), for pairs of live latents.
+def with_original_arithmetic(result: MaxCorrelation, epsilon: float = ORIGINAL_EPSILON) -> np.ndarray:
+    """(n_A,) A's maximum correlations as the original's arithmetic gives them, exactly, from a result
+    computed without it that kept its matrix: every pair gets the pseudo-count,
+    r′_ij = (C_ij + ε) / √((M2_i + ε)(M2_j + ε)) with C_ij = r_ij √(M2_i M2_j) (0 where a latent is dead).
 
-    Against a dead latent j of B, r′_ij = ε / √((M2_i + ε) ε): exactly 1 when i is dead too, and
-    large for a live latent that fires so rarely that M2_i is comparable to ε.
+    Not small for rarely firing latents: when M2 is comparable to ε, r′ departs from r at every pair,
+    and against a dead latent j, r′_ij = ε / √((M2_i + ε) ε) (exactly 1 when i is dead too).
     """
+    if result.matrix is None:
+        raise ValueError("the original's arithmetic needs the correlation matrix: call max_correlations with keep_matrix=True")
     m2_a = result.stats_a.n_tokens * result.stats_a.std**2
-    against_dead = np.sqrt(epsilon / (m2_a + epsilon)) if result.stats_b.dead.any() else np.full(len(m2_a), -np.inf)
-    if not result.stats_b.dead.all():  # a dead latent of A against live j: ε / √(ε (M2_j + ε)), largest for smallest M2_j
-        m2_b = result.stats_b.n_tokens * result.stats_b.std[~result.stats_b.dead] ** 2
-        dead_vs_live = np.sqrt(epsilon / (m2_b.min() + epsilon))
-    else:
-        dead_vs_live = -np.inf
-    live = np.where(np.isnan(result.a_to_b), dead_vs_live, result.a_to_b)
-    return np.maximum(live, against_dead)
+    m2_b = result.stats_b.n_tokens * result.stats_b.std**2
+    r = np.nan_to_num(result.matrix.astype(np.float64), nan=0.0)
+    cross = r * np.sqrt(m2_a)[:, None] * np.sqrt(m2_b)[None, :]
+    return ((cross + epsilon) / np.sqrt((m2_a + epsilon)[:, None] * (m2_b + epsilon)[None, :])).max(axis=1)

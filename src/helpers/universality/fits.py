@@ -227,3 +227,29 @@ def partial_correlation(x: np.ndarray, y: np.ndarray, controls: np.ndarray, rank
         x, y = stats.rankdata(x), stats.rankdata(y)
         controls = np.column_stack([stats.rankdata(c) for c in controls.T])
     return float(np.corrcoef(residualise(x, controls), residualise(y, controls))[0, 1])
+
+
+def bootstrap_mean(values: np.ndarray, samples: int, seed: int = 0, batch: int = 128) -> np.ndarray:
+    """The mean of ``values`` (n,), NaN entries skipped, on ``samples`` resamples: (samples,)."""
+    values = np.asarray(values, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    draws = [np.nanmean(values[rng.integers(0, len(values), size=(min(batch, samples - s), len(values)))], axis=1) for s in range(0, samples, batch)]
+    return np.concatenate(draws)
+
+
+def bootstrap_partial_r(x: np.ndarray, y: np.ndarray, controls: np.ndarray, samples: int, seed: int = 0, batch: int = 64) -> np.ndarray:
+    """:func:`partial_correlation` (Pearson) of x and y (n,) given ``controls`` (n, k) on ``samples``
+    resamples of the points: (samples,). Each resample residualises on its own least-squares fit."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    design = np.column_stack([np.ones(len(x)), np.asarray(controls, dtype=np.float64).reshape(len(x), -1)])
+    rng = np.random.default_rng(seed)
+    draws = []
+    for start in range(0, samples, batch):
+        index = rng.integers(0, len(x), size=(min(batch, samples - start), len(x)))
+        d, xs, ys = design[index], x[index], y[index]
+        inverse = np.linalg.pinv(np.einsum("bnk,bnl->bkl", d, d))  # a resample with a constant control stays finite
+        with np.errstate(invalid="ignore", divide="ignore"):
+            residuals = [v - np.einsum("bnk,bk->bn", d, np.einsum("bkl,bl->bk", inverse, np.einsum("bnk,bn->bk", d, v))) for v in (xs, ys)]
+            rx, ry = (r - r.mean(axis=1, keepdims=True) for r in residuals)
+            draws.append((rx * ry).sum(axis=1) / np.sqrt((rx**2).sum(axis=1) * (ry**2).sum(axis=1)))
+    return np.concatenate(draws)
