@@ -10,7 +10,7 @@ import pytest
 
 from helpers import pipeline
 from helpers.chapters import ch04_saes, ch05_universality, ch06_training_dynamics, ch07_equal_n, dynamics, equal_n, module, verdicts
-from helpers.chapters.configs import CONFIGS
+from helpers.chapters.configs import CONFIGS, config_for
 from helpers.core.parameters import ParameterError
 from helpers.publish import toc
 
@@ -133,3 +133,13 @@ def test_chapter_7_is_inconclusive_when_its_premise_fails():
     assert verdicts.bound_rate([met, equal_n.SHORT], comparable_loss=True) == verdicts.INCONCLUSIVE
     assert verdicts.bound_rate([equal_n.SHORT, equal_n.UNDECIDED], comparable_loss=True) == verdicts.INCONCLUSIVE
     assert verdicts.equal_loss(0.02, 0.01) and not verdicts.equal_loss(0.021, 0.01)
+
+
+def test_relative_depth_of_a_site_and_its_mapping():
+    assert ch04_saes.relative_depth("blocks.6.hook_resid_pre", 8) == pytest.approx(0.75)
+    assert ch04_saes.relative_depth("blocks.1.hook_mlp_out", 2) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="hook must be"):
+        ch04_saes.relative_depth("hook_embed", 8)
+    cfg = config_for("quick", "04_saes")
+    # the quick family's site in a 2-block model: the nearest block boundary is half way, not three quarters
+    assert ch04_saes.mapped_sites(cfg, 2) == [("blocks.6.hook_resid_pre", 0.75, "blocks.1.hook_resid_pre", 0.5)]

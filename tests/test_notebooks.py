@@ -377,15 +377,17 @@ def test_discussion_reads_every_claim_from_the_results(smoke_run):
     claims = pd.read_csv(results / "claims.csv")
     assert len(claims) == 3 and set(claims.verdict) <= {"reproduced", "not reproduced", "inconclusive at this scale"}
     new = pd.read_csv(results / "new_measurements.csv")
-    assert len(new) == 7 and set(new.answer) <= {"yes", "no", "inconclusive at this scale"}
+    assert len(new) == 8 and set(new.answer) <= {"yes", "no", "inconclusive at this scale"}  # every control measured here
     summary = json.loads((runs / "smoke" / "results" / "06_training_dynamics" / "summary.json").read_text())
-    for axis, values in summary["axes"].items():  # chapter 6's directions, read, not recomputed
+    for axis, values in summary["axes"].items():  # chapter 6's rule, applied again to its own points: the same answer
         answer = new[new.measurement.str.startswith(f"r grows as the {axis} train")].answer.iloc[0]
-        assert answer == ("yes" if values["direction"] == "rises" else "no")
+        assert answer == values["verdict"]
+    judged = json.loads((runs / "smoke" / "results" / "05_universality" / "verdicts.json").read_text())
+    assert claims[claims.claim == "importance predicts universality"].verdict.iloc[0] == judged["importance"]["verdict"]
+    assert {"rule", "control", "smoke"} <= set(claims.columns) and claims.control.str.len().min() > 0
     equal_n = json.loads((runs / "smoke" / "results" / "07_equal_n" / "summary.json").read_text())
     comparable = new[new.measurement.str.startswith("shapes of equal N reach comparable loss")].answer.iloc[0]
     assert comparable == ("yes" if equal_n["loss"]["comparable"] else "no")
-    assert {"rule", "smoke"} <= set(claims.columns)
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
@@ -540,7 +542,8 @@ def test_ladder_has_one_rung_per_bundle(smoke_run, tmp_path):
         equal_n = ladder.equal_n_ladder(rungs)
         assert sorted(equal_n.rung) == sorted(["smoke", *presets]) and set(equal_n.verdict) == {equal_n.verdict.iloc[0]}
         verdicts = ladder.verdict_ladder(rungs)
-        assert list(verdicts.columns) == ["claim", "talk", "rule", *[r.preset for r in rungs]]
+        assert list(verdicts.columns) == ["claim or measurement", "rule", "control", *[r.preset for r in rungs]]
+        assert all((verdicts[p] == verdicts["smoke"]).all() for p in presets)  # the same files judged by the same rules
 
 
 def test_ladder_chapters_show_two_bundles_and_stop_on_a_corrupt_one(smoke_run, tmp_path):

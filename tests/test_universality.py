@@ -218,3 +218,18 @@ def test_token_identity_dictionary(tmp_path):
     with pytest.raises(ValueError, match="d_vocab"):
         token_activations(windows, 3, tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
+
+
+def test_shape_comparison_picks_the_shape_that_made_the_data():
+    from helpers.universality.fits import aic, fit_saturating, shape_comparison
+
+    rng = np.random.default_rng(12)
+    x = rng.uniform(0, 1, 600)
+    line = 0.2 + 0.3 * x + rng.normal(0, 0.02, 600)
+    assert shape_comparison(x, line, fit_saturating(x, line))["best"] in ("linear", "relaxed saturating")
+    assert shape_comparison(x, line, fit_saturating(x, line))["linear"] < shape_comparison(x, line, fit_saturating(x, line))["isotonic"]
+    curve = 0.8 * (1 - np.exp(-6 * (x + 0.05))) + rng.normal(0, 0.02, 600)  # c < 0: outside the original's bounds
+    shapes = shape_comparison(x, curve, fit_saturating(x, curve))
+    assert shapes["best"] == "relaxed saturating" and shapes["relaxed saturating"] < shapes["original saturating"]
+    residual = np.array([0.1, -0.1, 0.2, -0.2])
+    assert aic(residual, 2) == pytest.approx(4 * np.log(0.1 / 4) + 4)

@@ -6,7 +6,15 @@ import pandas as pd
 import pytest
 
 from helpers.chapters import verdicts
-from helpers.chapters.universality_suite import fraction_slopes, fraction_verdict, keep_mask, loss_gap, width_counts
+from helpers.chapters.universality_suite import (
+    fraction_slopes,
+    fraction_summary,
+    fraction_verdict,
+    frequency_matched_mask,
+    keep_mask,
+    loss_gap,
+    width_counts,
+)
 
 
 def test_keep_mask_by_hand():
@@ -121,3 +129,36 @@ def test_first_replicates_keeps_each_models_lowest_seed_on_both_sides():
         ]
     )
     assert first_replicates(rows).universality.tolist() == [0.1, 0.4, 0.6]
+
+
+def test_frequency_matched_subsets_keep_the_frequency_profile():
+    rng = np.random.default_rng(3)
+    frequency = np.concatenate([np.zeros(20), 10 ** rng.uniform(-5, -1, 480)])
+    keep = frequency > np.quantile(frequency, 0.8)  # the most frequent fifth, as shared latents tend to be
+    control = frequency_matched_mask(frequency, keep, seed=1).numpy()
+    assert control.sum() == keep.sum()
+    assert np.median(np.log(frequency[control])) == pytest.approx(np.median(np.log(frequency[keep])), abs=0.5)
+    plain = keep_mask(np.zeros(len(keep)), keep.mean(), "random", 1).numpy()  # an unmatched draw sits lower
+    assert np.median(frequency[plain]) < np.median(frequency[control])
+    np.testing.assert_array_equal(control, frequency_matched_mask(frequency, keep, seed=1).numpy())  # fixed seed
+    assert not np.array_equal(control, frequency_matched_mask(frequency, keep, seed=2).numpy())
+    dead = np.zeros(len(keep), dtype=bool)
+    dead[:5] = True  # kept dead latents are matched by dead latents
+    assert frequency[frequency_matched_mask(frequency, dead, seed=0).numpy()].max() == 0
+
+
+def test_fraction_summary_spreads_the_random_draws():
+    slopes = pd.DataFrame(
+        {
+            "rule": ["random"] * 3 + ["most important"],
+            "keep_fraction": [0.5] * 4,
+            "draw": [0, 1, 2, 0],
+            "alpha": [0.01, 0.02, 0.03, 0.05],
+            "r_squared": [0.9, 0.8, 0.95, 1.0],
+        }
+    )
+    summary = fraction_summary(slopes).set_index("rule")
+    assert summary.alpha["random"] == pytest.approx(0.02) and summary.draws["random"] == 3
+    assert summary.alpha_low["random"] == pytest.approx(np.quantile([0.01, 0.02, 0.03], 0.025))
+    assert summary.r_squared["random"] == pytest.approx(0.8)
+    assert fraction_summary(slopes.drop(columns="draw")).draws.max() == 1  # a bundle made before draws

@@ -96,11 +96,17 @@ def test_kaplan_terms_by_hand():
     assert (n_term + data_term) ** law.alpha_d == pytest.approx(law.loss(1e6, 2e6))
 
 
-def test_shared_latents_against_a_random_subset_and_the_seed_gap():
-    assert verdicts.shared_beats_random([0.05, 0.06], 0.034).verdict == verdicts.YES
-    assert verdicts.shared_beats_random([0.005, 0.009], 0.034).verdict == verdicts.INCONCLUSIVE  # wins within what a seed moves
-    assert verdicts.shared_beats_random([-0.05, -0.04], 0.034).verdict == verdicts.NO
-    assert verdicts.shared_beats_random([0.05], None).verdict == verdicts.NOT_MEASURED
+def test_shared_latents_against_random_subsets_and_the_seed_gap():
+    def wins(*values: tuple[float, float, float]) -> list[Interval]:
+        return [Interval(*v) for v in values]
+
+    assert verdicts.shared_beats_random(wins((0.05, 0.04, 0.06), (0.06, 0.05, 0.07)), 0.034).verdict == verdicts.YES
+    # the study rung's wins of 0.005-0.009 nats sit within what a seed moves
+    assert verdicts.shared_beats_random(wins((0.005, 0.005, 0.005), (0.009, 0.009, 0.009)), 0.034).verdict == verdicts.INCONCLUSIVE
+    # a mean win beyond the seed gap whose draws spread below it decides nothing
+    assert verdicts.shared_beats_random(wins((0.05, 0.02, 0.08), (0.06, 0.05, 0.07)), 0.034).verdict == verdicts.INCONCLUSIVE
+    assert verdicts.shared_beats_random(wins((-0.05, -0.06, -0.04), (-0.04, -0.05, -0.035)), 0.034).verdict == verdicts.NO
+    assert verdicts.shared_beats_random(wins((0.05, 0.04, 0.06)), None).verdict == verdicts.NOT_MEASURED
 
 
 def slopes(alpha_top: list[float], alpha_random: list[float], r2: float = 0.99) -> pd.DataFrame:

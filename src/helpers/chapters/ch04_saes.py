@@ -11,6 +11,7 @@ from helpers.chapters.configs import SAEsConfig
 from helpers.core import reference
 from helpers.core.provenance import ChapterRun
 from helpers.lm.family import N_COLUMN
+from helpers.sae.training import map_hook
 from helpers.theory import scaling
 
 
@@ -59,3 +60,29 @@ def spliced_loss_fits(family: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(fits)
+
+
+#: Where each hook reads inside its block, as a fraction of one block (residual entering it, after
+#: attention, after the whole block).
+_WITHIN_BLOCK = {"hook_resid_pre": 0.0, "hook_resid_mid": 0.5, "hook_attn_out": 0.5, "hook_mlp_out": 1.0, "hook_resid_post": 1.0}
+
+
+def relative_depth(hook: str, n_layers: int) -> float:
+    """The share of an ``n_layers``-block model's blocks that have run where ``hook`` reads:
+    ``blocks.6.hook_resid_pre`` of 8 blocks is 6/8."""
+    parts = hook.split(".")
+    if parts[0] != "blocks" or parts[-1] not in _WITHIN_BLOCK:
+        raise ValueError(f"hook must be blocks.<i>.<one of {', '.join(_WITHIN_BLOCK)}>, got {hook!r}")
+    return (int(parts[1]) + _WITHIN_BLOCK[parts[-1]]) / n_layers
+
+
+def mapped_sites(cfg: SAEsConfig, n_layers: int) -> list[tuple[str, float, str, float]]:
+    """For each of chapter 4's hooks: (hook, its relative depth in the family, the hook a model of
+    ``n_layers`` blocks reads instead, that hook's relative depth), which may differ when the
+    family's depth does not divide evenly."""
+    family_layers = cfg.language_models().n_layers
+    out = []
+    for hook in cfg.hooks:
+        mapped = map_hook(hook, family_layers, n_layers)
+        out.append((hook, relative_depth(hook, family_layers), mapped, relative_depth(mapped, n_layers)))
+    return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -18,10 +19,12 @@ from helpers.core.provenance import ChapterRun
 from helpers.lm.family import N_COLUMN, model_name
 from helpers.theory import scaling
 from helpers.theory.scaling import PowerLawFit
+from helpers.universality.correlation import max_correlations, with_original_arithmetic
 from helpers.universality.fits import CI_LEVEL as CI_LEVEL  # the fit's settings, cited by the chapter's prose
 from helpers.universality.fits import ORIGINAL_BOUNDS as ORIGINAL_BOUNDS
 from helpers.universality.fits import ORIGINAL_MAXFEV as ORIGINAL_MAXFEV
 from helpers.universality.fits import ORIGINAL_STARTS as ORIGINAL_STARTS
+from helpers.universality.fits import SHAPES as SHAPES
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class Universality:
     width_counts: pd.DataFrame  # live, matched and one-to-one latents per width
     clean_law: PowerLawFit  # chapter 4's clean loss against N at the site (for effective N)
     split: pd.DataFrame  # shared-latent split against a random subset of the same size, per width pair and τ
+    window_check: pd.DataFrame  # the headline pair's r on held-out windows and on the original's training windows
     examples: pd.DataFrame  # top-activating contexts of the most and least universal latents
 
 
@@ -141,7 +145,10 @@ def compute(cfg: UniversalityConfig, run: ChapterRun) -> Universality:
     run.save_table("shared_feature_split", split)
 
     widths = sorted(cross_width_rows(summary, site).d_model.unique(), reverse=True)
-    examples = example_table(cfg, suite, first, [model_name(cfg.saes().language_models().n_layers, w) for w in widths[:2]], windows.numel())
+    headline = [model_name(cfg.saes().language_models().n_layers, w) for w in widths[:2]]
+    window_check = windows_check(cfg, suite, headline)
+    run.save_table("window_check", window_check)
+    examples = example_table(cfg, suite, first, headline, windows.numel())
     run.save_table("examples", examples)
     return Universality(
         suite,
@@ -163,6 +170,7 @@ def compute(cfg: UniversalityConfig, run: ChapterRun) -> Universality:
         counts,
         clean_law,
         split,
+        window_check,
         examples,
     )
 
@@ -202,6 +210,38 @@ def judge(intervals: pd.DataFrame) -> dict[str, verdicts.Verdict]:
     }
 
 
+def windows_check(cfg: UniversalityConfig, suite: suite_.Suite, headline: list[str]) -> pd.DataFrame:
+    """The headline pair's r (both directions, first SAEs) on this chapter's held-out windows and on
+    the original's windows (random windows of the training split, seed 34), each with dead latents
+    left out and with the original's pseudo-count at every pair: one row per (direction, windows)."""
+    site = cfg.analysis_site
+    rows = suite.saes[suite.saes.model.isin(headline) & (suite.saes.site == site) & (suite.saes.replicate == 0)]
+    windows = sae_suite.training_windows(suite.data, cfg.stat_windows, suite.windows.shape[1])
+    original = suite_.collect_all(cfg, rows, suite.trained, suite.data, windows)
+    wide, second = headline
+    key = lambda s, m: (m, site, int(s.row(m, site).sae_seed))  # noqa: E731
+    out = []
+    for name, source in (("held-out (this book)", suite), ("training split, seed 34 (the original's)", original)):
+        result = max_correlations(
+            source.activations[key(source, wide)], source.activations[key(source, second)], device=suite.device, keep_matrix=True
+        )
+        for scored, against, stats, universality, flipped in (
+            (wide, second, result.stats_a, result.a_to_b, result),
+            (second, wide, result.stats_b, result.b_to_a, result.reversed()),
+        ):
+            live = np.isfinite(universality)
+            out.append(
+                {
+                    "scored": scored,
+                    "against": against,
+                    "windows": name,
+                    "r": float(np.corrcoef(stats.importance[live], universality[live])[0, 1]),
+                    "r_original_arithmetic": float(np.corrcoef(stats.importance, with_original_arithmetic(flipped))[0, 1]),
+                }
+            )
+    return pd.DataFrame(out)
+
+
 def chapter_4_clean_law(cfg: UniversalityConfig, site: str) -> PowerLawFit:
     """Chapter 4's clean loss of the width family at ``site`` against N (read from its results)."""
     sae_metrics = results.table(cfg.preset, "04_saes", "sae_metrics", cfg.runs_dir).rename(columns={N_COLUMN: "N"})
@@ -237,3 +277,21 @@ def example_table(cfg: UniversalityConfig, suite: suite_.Suite, first: pd.DataFr
                     }
                 )
     return pd.DataFrame(rows)
+
+
+def seed_control_losses(cfg: UniversalityConfig) -> pd.DataFrame:
+    """Chapter 3's two language-model seeds of the seed-control width: their final validation losses."""
+    lm_cfg = cfg.saes().language_models()
+    models = results.table(cfg.preset, "03_language_models", "models", cfg.runs_dir).drop_duplicates("model")
+    names = [
+        model_name(lm_cfg.n_layers, lm_cfg.seed_control_width),
+        model_name(lm_cfg.n_layers, lm_cfg.seed_control_width, f"seed{lm_cfg.control_seed}"),
+    ]
+    return models.set_index("model").loc[names].reset_index()
+
+
+def l0_by_width(cfg: UniversalityConfig) -> list[tuple[int, float]]:
+    """Chapter 4's L0 of each family width's SAE at the analysed site: (d_model, L0), narrowest first."""
+    metrics = results.table(cfg.preset, "04_saes", "sae_metrics", cfg.runs_dir)
+    family = metrics[metrics.role.str.contains("family") & (metrics.site == cfg.analysis_site)].sort_values("d_model")
+    return [(int(d), float(l0)) for d, l0 in zip(family.d_model, family.l0)]

@@ -199,6 +199,16 @@ def seed_gap(inputs: Inputs) -> float | None:
     return loss_gap(float(first.final_val_loss.iloc[0]), float(control.final_val_loss)) if len(first) else None
 
 
+def split_wins(split: pd.DataFrame) -> list[verdicts.Interval]:
+    """Per width pair: L(random) − L(shared) in nats, its interval the random draws' 95% spread
+    (zero width in a bundle made with one draw)."""
+    low, high = (split.get(f"loss_wide_random_{end}", split.loss_wide_random) for end in ("low", "high"))
+    return [
+        verdicts.Interval(r - m, lo - m, hi - m, "the random draws")
+        for r, lo, hi, m in zip(split.loss_wide_random, low, high, split.loss_wide_matched)
+    ]
+
+
 def steeper(inputs: Inputs, site: str) -> verdicts.Verdict:
     """Spliced losses scale more steeply than clean ones: the slope of log(CE_spliced / CE_clean)
     against log N over the family (= α_spliced − α_clean) with its t-interval."""
@@ -214,7 +224,7 @@ def new_measurements(inputs: Inputs, site: str, tau: float, rung: str) -> pd.Dat
     equal_n = inputs.equal_n
     judged = chapter_5_verdicts(inputs)
     at_tau = inputs.split[inputs.split.tau == tau]
-    split = verdicts.shared_beats_random((at_tau.loss_wide_random - at_tau.loss_wide_matched).tolist(), seed_gap(inputs))
+    split = verdicts.shared_beats_random(split_wins(at_tau), seed_gap(inputs))
     slope = steeper(inputs, site)
     comparable = bool(equal_n["loss"]["comparable"])
     shifts = [s["verdict"] for s in equal_n["shifts"]]
@@ -222,7 +232,13 @@ def new_measurements(inputs: Inputs, site: str, tau: float, rung: str) -> pd.Dat
         verdicts.bound_rate(shifts, comparable),
         equal_n["rule"] + "; inconclusive whenever the shapes are not at comparable loss",
         "same-shape language-model seeds",
-        ("; ".join(f"{s['narrower']} vs {s['wider']}: {s['verdict']}" for s in equal_n["shifts"]))
+        (
+            "; ".join(
+                f"{s['narrower']} vs {s['wider']}: {s['verdict']}"
+                + (f" per site, {s['verdict_per_layer']} per layer" if "verdict_per_layer" in s else "")
+                for s in equal_n["shifts"]
+            )
+        )
         + ("" if comparable else f" (premise fails: losses {equal_n['loss']['relative_gap']:.0%} apart)"),
     )
     premise = verdicts.Verdict(

@@ -271,6 +271,8 @@ class UniversalityConfig(ChapterConfig, LadderParameters):
         [0.3, 0.5, 0.7, 0.9], all_of(nonempty, within(-1, 1, high_open=False)), "correlations τ above which a latent counts as matched"
     )
     match_threshold: float = param(0.5, within(-1, 1, high_open=False), "τ for the counts and the theory check")
+    fraction_draws: int = param(10, positive, "random x% subsets per share kept (the top-x% rule's random control)")
+    split_draws: int = param(20, positive, "frequency-matched random subsets per width pair at match_threshold (the shared-latent split's control)")
     n_examples: int = param(3, positive, "latents shown per kind (universal, not universal)")
     example_contexts: int = param(3, positive, "top-activating contexts shown per latent")
     example_tokens: int = param(8, positive, "tokens shown before each top activation")

@@ -183,6 +183,18 @@ def read_largest(cfg: EqualNConfig, trained: dict[str, TrainedModel], sweep: pd.
     return out
 
 
+#: The two accountings of a site's load, each a prediction with a sign, stated before measuring:
+#: per site, the narrower residual stream holds the same features in fewer dimensions, so they must
+#: fire more rarely there (a negative log ratio, narrower over wider); per layer (the note's
+#: features per neuron), the deeper, narrower model spreads its features over more layers, so the
+#: wider site carries (L·d)_narrow / (L·d)_wide times the load per neuron and the narrower one may
+#: fire more often (a positive log ratio).
+ACCOUNTINGS = {
+    "per site": "the same features in fewer dimensions: the narrower site's latents fire more rarely (negative shift)",
+    "per layer": "features spread over more layers: the wider site carries more per neuron, the narrower fires more often (positive shift)",
+}
+
+
 def predicted_log_ratio(wide_frequency: float, width_ratio: float) -> float:
     """ln(density the bound asks of the narrower site / density in the wider one) for a feature of
     density ``wide_frequency`` held at capacity by a site ``width_ratio`` (≥ 1) times wider; NaN off the
@@ -211,6 +223,7 @@ def match_pairs(cfg: EqualNConfig, models: pd.DataFrame, activations: dict[str, 
         freq_b = result.stats_b.frequency[assigned.cols[matched]]
         log_ratio = np.log(freq_a / freq_b)
         width_ratio = info.d_model[b] / info.d_model[a]
+        layer_ratio = (info.n_layers[a] * info.d_model[a]) / (info.n_layers[b] * info.d_model[b])
         wide_median = float(np.median(freq_b)) if matched.any() else float("nan")
         live = min(int((~result.stats_a.dead).sum()), int((~result.stats_b.dead).sum()))
         rows.append(
@@ -228,6 +241,8 @@ def match_pairs(cfg: EqualNConfig, models: pd.DataFrame, activations: dict[str, 
                 "median_log_ratio": float(np.median(log_ratio)) if matched.any() else float("nan"),
                 "wide_median_frequency": wide_median,
                 "predicted_log_ratio": predicted_log_ratio(wide_median, width_ratio) if width_ratio > 1 else 0.0,
+                "layer_load_ratio": float(layer_ratio),
+                "predicted_per_layer": -predicted_log_ratio(wide_median, layer_ratio) if layer_ratio > 1 else 0.0,
             }
         )
     return pd.DataFrame(rows)
@@ -242,6 +257,7 @@ def shift_verdicts(pairs: pd.DataFrame) -> tuple[pd.DataFrame, float]:
     across = pairs[pairs.kind == ACROSS_SHAPES]
     for (narrow, wide), group in across.groupby(["first_shape", "second_shape"], sort=False):
         shift, predicted = float(group.median_log_ratio.median()), float(group.predicted_log_ratio.median())
+        per_layer = float(group.predicted_per_layer.median()) if "predicted_per_layer" in group else float("nan")
         rows.append(
             {
                 "narrower": narrow,
@@ -252,6 +268,9 @@ def shift_verdicts(pairs: pd.DataFrame) -> tuple[pd.DataFrame, float]:
                 "seed_noise": noise,
                 "share_matched": float(group.share_matched.mean()),
                 "verdict": shift_verdict(shift, predicted, noise),
+                "layer_load_ratio": float(group.layer_load_ratio.iloc[0]) if "layer_load_ratio" in group else float("nan"),
+                "predicted_per_layer": per_layer,
+                "verdict_per_layer": shift_verdict(shift, per_layer, noise),
             }
         )
     return pd.DataFrame(rows), noise
@@ -310,6 +329,8 @@ def summary(cfg: EqualNConfig, models: pd.DataFrame, sweep: pd.DataFrame, pairs:
         "shifts": shifts.to_dict("records"),
         "rule": RULE,
         "verdict": verdicts.bound_rate(shifts.verdict.tolist(), loss["comparable"]),
+        "accountings": ACCOUNTINGS,
+        "verdict_per_layer": verdicts.bound_rate(shifts.verdict_per_layer.tolist(), loss["comparable"]),
         "bound_rate_found": bool((shifts.verdict == BOUND).any()),
         "same_rate_everywhere": bool((shifts.verdict == SAME).all()),
     }

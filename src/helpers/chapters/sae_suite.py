@@ -43,6 +43,17 @@ def held_out_windows(data: TokenData, n_windows: int, context: int) -> torch.Ten
     return torch.from_numpy(np.stack([data.val[s : s + context] for s in starts]).astype(np.int64))
 
 
+#: The original analysis read random windows of the training split drawn with this seed.
+ORIGINAL_WINDOW_SEED = 34
+
+
+def training_windows(data: TokenData, n_windows: int, context: int, seed: int = ORIGINAL_WINDOW_SEED) -> torch.Tensor:
+    """(n_windows, context) windows of the *training* split at random starts drawn with ``seed``, as
+    the original analysis read them (its sampler is not recorded; numpy's generator stands in)."""
+    starts = np.random.default_rng(seed).integers(0, len(data.train) - context - 1, size=n_windows)
+    return torch.from_numpy(np.stack([data.train[s : s + context] for s in starts]).astype(np.int64))
+
+
 def eval_tokens(data: TokenData, cfg: SAEsConfig) -> torch.Tensor:
     """Chapter 4's evaluation windows: (eval_windows, sae_context)."""
     return held_out_windows(data, cfg.eval_windows, cfg.sae_context)

@@ -54,6 +54,7 @@ from helpers.universality.fits import (
     partial_correlation,
     percentile_interval,
     rank_correlation,
+    shape_comparison,
 )
 from helpers.universality.matching import OneToOne, distinct_partners, mutual_nearest, one_to_one
 
@@ -331,6 +332,9 @@ def _fit_columns(x: np.ndarray, y: np.ndarray) -> dict:
     row = {}
     for label, weighting, fix_a in FITS:
         fit = fit_saturating(x, y, weighting, fix_a)
+        if label == "original":  # the talk's form against a relaxed one, a line and a monotone fit, by AIC
+            shapes = shape_comparison(x, y, fit)
+            row |= {f"aic_{name.replace(' ', '_')}": value for name, value in shapes.items() if name != "best"} | {"best_shape": shapes["best"]}
         row.update(
             {
                 f"{label}_a": fit.a,
@@ -369,7 +373,9 @@ def pair_summary(latents: pd.DataFrame, cfg: UniversalityConfig, draws: dict[tup
         }
         for t in cfg.match_thresholds:
             row[f"share_matched_{t:g}"] = float((alive.universality >= t).mean())
-            row[f"share_one_to_one_{t:g}"] = float((alive.one_to_one >= t).mean())
+            row[f"share_one_to_one_{t:g}"] = (
+                float((alive.one_to_one >= t).mean()) if alive.one_to_one.notna().any() else np.nan
+            )  # none without a matrix
             row[f"share_mutual_{t:g}"] = float((alive.mutual & (alive.universality >= t)).mean())
             row[f"partners_{t:g}"] = distinct_partners(alive.universality.to_numpy(), alive.match.to_numpy(), t)
         row |= {
@@ -542,7 +548,8 @@ def family_importance(latents: pd.DataFrame, model: str) -> np.ndarray:
 
 
 def fraction_losses(suite: Suite, latents: pd.DataFrame, eval_windows: torch.Tensor) -> pd.DataFrame:
-    """CE loss with a share x of the latents spliced in, per family model, rule and x (first replicate)."""
+    """CE loss with a share x of the latents spliced in, per family model, rule, x and draw (first
+    replicate); the random rule is drawn ``fraction_draws`` times, the others once."""
     site = suite.cfg.analysis_site
     rows = []
     for model in tqdm(roles(suite).family, desc="top-x% splices and controls"):
@@ -551,34 +558,67 @@ def fraction_losses(suite: Suite, latents: pd.DataFrame, eval_windows: torch.Ten
         losses: dict[bytes, float] = {}  # the same mask (every latent, for one) is spliced once
         for rule in KEEP_RULES:
             for fraction in suite.cfg.keep_fractions:
-                keep = keep_mask(importance, fraction, rule, suite.cfg.seed)
-                key = keep.numpy().tobytes()
-                if key not in losses:
-                    losses[key] = spliced_loss(
-                        suite.hooked(model), row.hook, suite.sae(model, site), eval_windows.to(suite.device), keep.to(suite.device)
+                for draw in range(suite.cfg.fraction_draws if rule == "random" else 1):
+                    keep = keep_mask(importance, fraction, rule, suite.cfg.seed + draw)
+                    key = keep.numpy().tobytes()
+                    if key not in losses:
+                        losses[key] = spliced_loss(
+                            suite.hooked(model), row.hook, suite.sae(model, site), eval_windows.to(suite.device), keep.to(suite.device)
+                        )
+                    rows.append(
+                        {
+                            "model": model,
+                            "d_model": int(row.d_model),
+                            "N": float(row[N_COLUMN]),
+                            "rule": rule,
+                            "keep_fraction": fraction,
+                            "draw": draw,
+                            "kept": int(keep.sum()),
+                            "ce_spliced": losses[key],
+                        }
                     )
-                loss = losses[key]
-                rows.append(
-                    {
-                        "model": model,
-                        "d_model": int(row.d_model),
-                        "N": float(row[N_COLUMN]),
-                        "rule": rule,
-                        "keep_fraction": fraction,
-                        "kept": int(keep.sum()),
-                        "ce_spliced": loss,
-                    }
-                )
     return pd.DataFrame(rows)
+
+
+def frequency_matched_mask(frequency: np.ndarray, keep: np.ndarray, seed: int, bins: int = 10) -> torch.Tensor:
+    """(n,) bool: a random subset with as many latents as ``keep`` (n,) in every bin of log firing
+    frequency (``bins`` quantile bins of the live latents; latents that never fire form a bin of their
+    own), so that the control shares the kept latents' frequency profile."""
+    rng = np.random.default_rng(seed)
+    live = frequency > 0
+    log_frequency = np.log(np.where(live, frequency, 1.0))
+    edges = np.quantile(log_frequency[live], np.linspace(0, 1, bins + 1)[1:-1]) if live.any() else np.array([])
+    bin_of = np.where(live, np.searchsorted(edges, log_frequency, side="right"), -1)
+    out = np.zeros(len(frequency), dtype=bool)
+    for b in np.unique(bin_of[keep]):
+        members = np.flatnonzero(bin_of == b)
+        out[rng.choice(members, size=int((keep & (bin_of == b)).sum()), replace=False)] = True
+    return torch.from_numpy(out)
 
 
 def fraction_slopes(losses: pd.DataFrame) -> pd.DataFrame:
-    """Per rule and kept share x: the exponent α of CE ∝ N^−α across the family, with its R²."""
+    """Per rule, kept share x and draw: the exponent α of CE ∝ N^−α across the family, with its R²."""
     rows = []
-    for (rule, fraction), group in losses.groupby(["rule", "keep_fraction"], sort=False):
+    losses = losses if "draw" in losses else losses.assign(draw=0)
+    for (rule, fraction, draw), group in losses.groupby(["rule", "keep_fraction", "draw"], sort=False):
         fit = scaling.fit_power_law(group.N, group.ce_spliced)
-        rows.append({"rule": rule, "keep_fraction": fraction, "alpha": fit.alpha, "r_squared": fit.r_squared})
+        rows.append({"rule": rule, "keep_fraction": fraction, "draw": draw, "alpha": fit.alpha, "r_squared": fit.r_squared})
     return pd.DataFrame(rows)
+
+
+def fraction_summary(slopes: pd.DataFrame) -> pd.DataFrame:
+    """Per rule and kept share: α's mean over draws with the 2.5% and 97.5% quantiles of the draws
+    (the spread of the random control; one draw for the other rules, or in a bundle made before
+    draws), the smallest R², and the number of draws."""
+    slopes = slopes if "draw" in slopes else slopes.assign(draw=0)
+    table = slopes.groupby(["rule", "keep_fraction"], sort=False).agg(
+        alpha=("alpha", "mean"),
+        alpha_low=("alpha", lambda a: float(np.quantile(a, 0.025))),
+        alpha_high=("alpha", lambda a: float(np.quantile(a, 0.975))),
+        r_squared=("r_squared", "min"),
+        draws=("draw", "nunique"),
+    )
+    return table.reset_index()
 
 
 #: The smallest R² of a power law whose exponent a verdict may use.
@@ -587,15 +627,17 @@ MIN_POWER_LAW_R2 = 0.8
 
 def fraction_verdict(slopes: pd.DataFrame) -> Verdict:
     """:func:`helpers.chapters.verdicts.top_fraction` on the slopes table: is α(top x%) below both
-    controls at every x < 1, and which way does it move with x (the sign of its least-squares slope
+    controls at every x < 1 (below the 2.5% quantile of the random draws), and which way does it move with x (the sign of its least-squares slope
     against x, over x < 1; the talk's rose from ≈0.02 to ≈0.09)? Fits with R² < ``MIN_POWER_LAW_R2``
     make it inconclusive."""
-    partial = slopes[slopes.keep_fraction < 1]
+    summary = fraction_summary(slopes)
+    partial = summary[summary.keep_fraction < 1]
     if partial.empty:
         return Verdict(INCONCLUSIVE, TOP_FRACTION_RULE, "", "no share below 100% was spliced")
     poor = int((partial.r_squared < MIN_POWER_LAW_R2).sum())
     table = partial.pivot(index="keep_fraction", columns="rule", values="alpha").sort_index()
-    below = bool(((table["most important"] < table["random"]) & (table["most important"] < table["least important"])).all())
+    random_low = partial[partial.rule == "random"].set_index("keep_fraction").alpha_low.sort_index()
+    below = bool(((table["most important"] < random_low) & (table["most important"] < table["least important"])).all())
     top = table["most important"]
     slope = float(np.polyfit(top.index.to_numpy(dtype=float), top.to_numpy(), 1)[0]) if len(top) > 1 else float("nan")
     rising = None if not np.isfinite(slope) or slope == 0 else bool(slope > 0)
@@ -636,7 +678,9 @@ def shared_feature_split(
     suite: Suite, latents: pd.DataFrame, eval_windows: torch.Tensor, spliced: dict[str, float], clean_law: scaling.PowerLawFit
 ) -> pd.DataFrame:
     """For every family pair (narrow, wide) and τ: the wide model's loss with only its latents that
-    match the narrow model (≥ τ) spliced in, with a random subset of the same size (the control),
+    match the narrow model (≥ τ) spliced in, with random subsets of the same size and the same firing
+    frequencies (:func:`frequency_matched_mask`; ``split_draws`` of them at ``match_threshold``, one at
+    every other τ; the loss is their mean, with the 2.5% and 97.5% quantiles),
     and the share of the loss gap each closes; every loss also as an effective N through
     ``clean_law`` (chapter 4's clean-loss power law), so that splice damage shows as lost N.
 
@@ -652,10 +696,24 @@ def shared_feature_split(
         scores = cross[(cross.scored == wide) & (cross.against == narrow)].sort_values("latent")
         hooked, sae, hook = suite.hooked(wide), suite.sae(wide, site), suite.row(wide, site).hook
         gap = spliced[narrow] - spliced[wide]
+        frequency = scores.frequency.to_numpy()
         for k, threshold in enumerate(suite.cfg.match_thresholds):
-            keep = torch.from_numpy(np.array(scores.universality >= threshold, dtype=bool))
-            random = keep_mask(np.zeros(len(keep)), float(keep.sum()) / len(keep), "random", suite.cfg.seed + k)
-            loss, loss_random = (spliced_loss(hooked, hook, sae, eval_windows.to(suite.device), mask.to(suite.device)) for mask in (keep, random))
+            keep = np.array(scores.universality >= threshold, dtype=bool)
+            draws = suite.cfg.split_draws if threshold == suite.cfg.match_threshold else 1
+            loss = spliced_loss(hooked, hook, sae, eval_windows.to(suite.device), torch.from_numpy(keep).to(suite.device))
+            randoms = np.array(
+                [
+                    spliced_loss(
+                        hooked,
+                        hook,
+                        sae,
+                        eval_windows.to(suite.device),
+                        frequency_matched_mask(frequency, keep, suite.cfg.seed + 1000 * k + d).to(suite.device),
+                    )
+                    for d in range(draws)
+                ]
+            )
+            loss_random = float(randoms.mean())
             rows.append(
                 {
                     "narrow": narrow,
@@ -668,6 +726,9 @@ def shared_feature_split(
                     "loss_narrow": spliced[narrow],
                     "loss_wide_matched": loss,
                     "loss_wide_random": loss_random,
+                    "loss_wide_random_low": float(np.quantile(randoms, 0.025)),
+                    "loss_wide_random_high": float(np.quantile(randoms, 0.975)),
+                    "random_draws": draws,
                     "loss_wide_all": spliced[wide],
                     "gap": gap,
                     "shared_share": (spliced[narrow] - loss) / gap if gap else np.nan,

@@ -190,28 +190,33 @@ def loss_law(power_aic: float, alternative_aic: float, power_r2: float, alternat
 # Chapter 5's splices.
 
 SPLIT_RULE = (
-    "yes when, at every width pair, the shared latents' loss beats a random subset of the same size by more "
-    "than the language-model seed gap; no when the random subset wins by more than it at every pair; "
-    "otherwise inconclusive"
+    "yes when, at every width pair, the shared latents' loss beats random subsets of the same size and firing "
+    "frequencies by more than the language-model seed gap across the draws' 95% spread; no when the random "
+    "subsets win by as much at every pair; otherwise inconclusive"
 )
 
 
-def shared_beats_random(wins: list[float], seed_gap: float | None) -> Verdict:
+def shared_beats_random(wins: list[Interval], seed_gap: float | None) -> Verdict:
     """A new measurement: do the wider model's latents shared with the narrower one close more of
     the gap than a random subset of the same size? ``wins[k]`` = L(random) − L(shared) in nats per
-    width pair; ``seed_gap`` = the loss gap of two seeds of one width (what a seed alone moves)."""
-    control = "random subset of the same size, against the language-model seed gap"
+    width pair, its interval the spread of the random draws (zero width for a single draw);
+    ``seed_gap`` = the loss gap of two seeds of one width (what a seed alone moves)."""
+    control = "random subsets of the same size and firing frequencies (their spread), against the language-model seed gap"
     if seed_gap is None or not math.isfinite(seed_gap) or not wins:
         return Verdict(NOT_MEASURED, SPLIT_RULE, control, "no seed gap or no width pair")
-    beyond = sum(w > seed_gap for w in wins)
-    behind = sum(w < -seed_gap for w in wins)
+    beyond = sum(w.low > seed_gap for w in wins)
+    behind = sum(w.high < -seed_gap for w in wins)
     holds = True if beyond == len(wins) else False if behind == len(wins) else None
-    reason = f"{beyond} of {len(wins)} pairs win by more than the seed gap {seed_gap:.3f} nats (wins {min(wins):.3f} to {max(wins):.3f})"
+    reason = (
+        f"{beyond} of {len(wins)} pairs win by more than the seed gap {seed_gap:.3f} nats over every draw's spread "
+        f"(mean wins {min(w.value for w in wins):.3f} to {max(w.value for w in wins):.3f})"
+    )
     return Verdict(claim_word(holds, False), SPLIT_RULE, control, reason)
 
 
 TOP_FRACTION_RULE = (
-    "reproduced when α(top x%) lies below both controls (random and least-important x%) at every x < 1 and "
+    "reproduced when α(top x%) lies below both controls (every draw but the lowest 2.5% of the random x%, and the "
+    "least-important x%) at every x < 1 and "
     "rises with x as the talk's did; not reproduced when it falls with x; otherwise inconclusive "
     "(each power law with R² ≥ the stated minimum)"
 )
@@ -220,7 +225,7 @@ TOP_FRACTION_RULE = (
 def top_fraction(below_everywhere: bool, rising: bool | None, poor_fits: int) -> Verdict:
     """The talk's "larger models store more features": the exponent of the top-x% loss rises with x.
     ``rising`` is the direction of α(top x%) against x (None when undetermined)."""
-    control = "random and least-important x% of the latents (one draw each)"
+    control = "random x% (below the 2.5% quantile of its draws) and least-important x% of the latents"
     if poor_fits:
         return Verdict(INCONCLUSIVE, TOP_FRACTION_RULE, control, f"{poor_fits} power-law fits too poor to read")
     holds = True if (below_everywhere and rising) else False if rising is False else None

@@ -17,7 +17,7 @@ import pandas as pd
 
 from helpers.chapters import ch08_discussion, dynamics
 from helpers.chapters.configs import CONFIGS, ChapterConfig
-from helpers.chapters.universality_suite import CROSS_WIDTH, RANDOM_MODEL, SAE_SEED, SEED_CONTROL, TOKEN_IDENTITY, fraction_verdict
+from helpers.chapters.universality_suite import CROSS_WIDTH, RANDOM_MODEL, SAE_SEED, SEED_CONTROL, TOKEN_IDENTITY, fraction_summary, fraction_verdict
 from helpers.core import paths, results
 from helpers.lm.family import N_COLUMN
 from helpers.publish.bundle import committed_bundles
@@ -155,7 +155,8 @@ def universality_ladder(ladder: list[Rung]) -> pd.DataFrame:
         controls = rung.table(UNIVERSALITY, "controls").set_index("kind")
         slopes = rung.table(UNIVERSALITY, "top_fraction_slopes")
         smallest = slopes.keep_fraction.min()
-        at_smallest = slopes[slopes.keep_fraction == smallest].set_index("rule")
+        summary = fraction_summary(slopes)
+        at_smallest = summary[summary.keep_fraction == smallest].set_index("rule")
         split = rung.table(UNIVERSALITY, "shared_feature_split")
         tau = rung.parameters(UNIVERSALITY)["match_threshold"]
         split = split[split.tau == tau]

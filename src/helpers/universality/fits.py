@@ -253,3 +253,42 @@ def bootstrap_partial_r(x: np.ndarray, y: np.ndarray, controls: np.ndarray, samp
             rx, ry = (r - r.mean(axis=1, keepdims=True) for r in residuals)
             draws.append((rx * ry).sum(axis=1) / np.sqrt((rx**2).sum(axis=1) * (ry**2).sum(axis=1)))
     return np.concatenate(draws)
+
+
+# --------------------------------------------------------------------------------------------
+# The saturating form against simpler and freer shapes, by AIC on the same unweighted residuals.
+
+#: The shapes compared, with their parameter counts (the isotonic fit's is its number of distinct levels).
+SHAPES = ("original saturating", "relaxed saturating", "linear", "isotonic")
+#: The relaxed saturating fit's bounds: a and c free over wide ranges, b positive.
+RELAXED_BOUNDS = ((0.0, 1e-3, -1.0), (2.0, 100.0, 1.0))
+
+
+def aic(residual: np.ndarray, k: int) -> float:
+    """n ln(RSS/n) + 2k of least-squares residuals (n,) with k fitted parameters."""
+    n = len(residual)
+    return float(n * np.log(max(float(residual @ residual), 1e-300) / n) + 2 * k)
+
+
+def shape_comparison(x: np.ndarray, y: np.ndarray, original: SaturatingFit) -> dict[str, float]:
+    """AIC of four shapes of y against x (n,): the original's saturating fit as it ended (its bounds
+    and weights), the same curve by unweighted least squares with relaxed bounds (c may be negative,
+    a may be below 0.5), a straight line, and the isotonic (monotone non-decreasing) fit; ``best``
+    names the lowest."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    out: dict[str, float] = {}
+    out["original saturating"] = aic(y - original(x), 3) if original.converged else float("nan")
+    try:
+        with np.errstate(over="ignore"):
+            values, _ = optimize.curve_fit(saturating, x, y, p0=(0.5, 5.0, 0.0), bounds=RELAXED_BOUNDS, maxfev=ORIGINAL_MAXFEV)
+        out["relaxed saturating"] = aic(y - saturating(x, *values), 3)
+    except (RuntimeError, ValueError, np.linalg.LinAlgError):
+        out["relaxed saturating"] = float("nan")
+    slope, intercept = np.polyfit(x, y, 1)
+    out["linear"] = aic(y - (slope * x + intercept), 2)
+    order = np.argsort(x, kind="stable")
+    monotone = np.empty_like(y)
+    monotone[order] = optimize.isotonic_regression(y[order]).x
+    out["isotonic"] = aic(y - monotone, len(np.unique(np.round(monotone, 12))))
+    finite = {name: value for name, value in out.items() if np.isfinite(value)}
+    return out | {"best": min(finite, key=finite.get) if finite else ""}
