@@ -13,3 +13,10 @@ def test_training_benchmark_reports_ratios():
     row = training_throughput([64], n_layers=2, batch_size=2, n_ctx=16, d_vocab=64, steps=1, repeats=1, device="cpu")["rows"][0]
     assert row["ratio_ours_over_reference"] > 0 and row["ratio_hooked_over_reference"] > 0
     assert "mfu" not in row  # only on CUDA
+
+
+def test_splice_benchmark_gives_the_same_loss_both_ways():
+    from helpers.publish.bench import splice_prefix
+
+    row = splice_prefix(n_layers=3, d_model=16, n_windows=4, n_ctx=8, d_vocab=64, repeats=1)["rows"][0]
+    assert row["loss_difference"] < 1e-5 and row["speedup"] > 0

@@ -6,7 +6,7 @@ import torch
 
 from helpers.lm.family import ModelShape, to_hooked
 from helpers.lm.gpt import GPT
-from helpers.sae.evaluation import evaluate_sae, loss_recovered, reconstruction_metrics, spliced_loss
+from helpers.sae.evaluation import evaluate_sae, loss_recovered, prefix_for, reconstruction_metrics, spliced_loss
 from helpers.sae.training import SAESettings, load_sae, map_hook, train_sae
 
 torch.manual_seed(0)
@@ -208,3 +208,20 @@ def test_kept_checkpoints_do_not_change_the_sae_and_load_like_the_final_one(mode
     (converted,) = (staging / "checkpoints").iterdir()
     ours, theirs = load_file(str(converted / "sae_weights.safetensors")), load_file(str(staging / "sae_weights.safetensors"))
     assert ours.keys() == theirs.keys() and all(torch.allclose(ours[k], theirs[k], rtol=1e-6, atol=1e-7) for k in ours)
+
+
+@pytest.mark.parametrize("site", ["resid_pre", "mlp_out"])
+def test_a_splice_from_the_cached_prefix_gives_the_full_forward_loss(model_pair, site):
+    """Running only the blocks from the hook's own on the cached residual changes nothing: the same
+    loss as the full forward pass and as an independent PyTorch forward, with and without a mask."""
+    model, hooked, tokens = model_pair
+    sae, hook = LinearSAE(32, 64), f"blocks.1.hook_{site}"
+    prefix = prefix_for(hooked, hook, tokens, batch_size=4)
+    assert prefix.layer == 1 and prefix.residual.shape == (6, 16, 32)
+    keep = torch.zeros(64, dtype=torch.bool)
+    keep[1::2] = True
+    for mask in (None, keep):
+        full = spliced_loss(hooked, hook, sae, tokens, keep=mask, batch_size=4)
+        assert spliced_loss(hooked, hook, sae, tokens, keep=mask, batch_size=4, prefix=prefix) == pytest.approx(full, abs=1e-6)
+    expected = independent_loss(model, tokens, 1, site, lambda a: sae.decode(sae.encode(a) * keep))
+    assert spliced_loss(hooked, hook, sae, tokens, keep=keep, batch_size=4, prefix=prefix) == pytest.approx(expected, abs=1e-5)

@@ -80,3 +80,12 @@ def test_fit_power_law_rejects_bad_input():
         scaling.fit_power_law([1e6], [3.0])
     with pytest.raises(ValueError, match="equal length"):
         scaling.fit_power_law([1e6, 1e7, 1e8], [3.0, 2.9])
+
+
+def test_a_flat_law_has_an_infinite_scale_and_no_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit = scaling.fit_power_law([1e5, 1e6, 1e7], [3.0, 3.0 * (1 - 1e-9), 3.0 * (1 - 2e-9)])
+    assert fit.alpha == pytest.approx(0.0, abs=1e-8) and fit.n_c == float("inf")

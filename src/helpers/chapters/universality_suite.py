@@ -38,7 +38,7 @@ from helpers.core.keys import cache_key
 from helpers.lm.family import N_COLUMN, model_name, to_hooked
 from helpers.lm.tokens import TokenData
 from helpers.lm.training import TrainedModel
-from helpers.sae.evaluation import spliced_loss
+from helpers.sae.evaluation import Prefix, prefix_for, spliced_loss
 from helpers.sae.training import load_sae
 from helpers.theory import scaling
 from helpers.universality.activations import SparseActivations, collect_activations, permute_windows, token_activations, top_activations
@@ -85,6 +85,7 @@ class Suite:
     device: torch.device
     _hooked: dict = field(default_factory=dict, repr=False)
     _saes: dict = field(default_factory=dict, repr=False)
+    _prefixes: dict = field(default_factory=dict, repr=False)
 
     def row(self, model: str, site: str, seed: int | None = None) -> pd.Series:
         """The SAE of (model, site) with ``seed``, or its first replicate."""
@@ -102,6 +103,14 @@ class Suite:
         if model not in self._hooked:
             self._hooked[model] = to_hooked(self.trained[model].model, self.data.tokenizer, self.device)
         return self._hooked[model]
+
+    def prefix(self, model: str, site: str, windows: torch.Tensor) -> Prefix:
+        """The residual entering the block of (model, site)'s hook on ``windows`` (n, context),
+        computed once: every splice of that model then runs only the blocks from there on."""
+        key = (model, site, windows_key(windows))
+        if key not in self._prefixes:
+            self._prefixes[key] = prefix_for(self.hooked(model), self.row(model, site).hook, windows.to(self.device))
+        return self._prefixes[key]
 
     def sae(self, model: str, site: str):
         """The first replicate's SAE of (model, site), loaded once."""
@@ -563,7 +572,12 @@ def fraction_losses(suite: Suite, latents: pd.DataFrame, eval_windows: torch.Ten
                     key = keep.numpy().tobytes()
                     if key not in losses:
                         losses[key] = spliced_loss(
-                            suite.hooked(model), row.hook, suite.sae(model, site), eval_windows.to(suite.device), keep.to(suite.device)
+                            suite.hooked(model),
+                            row.hook,
+                            suite.sae(model, site),
+                            eval_windows.to(suite.device),
+                            keep.to(suite.device),
+                            prefix=suite.prefix(model, site, eval_windows),
                         )
                     rows.append(
                         {
@@ -700,7 +714,8 @@ def shared_feature_split(
         for k, threshold in enumerate(suite.cfg.match_thresholds):
             keep = np.array(scores.universality >= threshold, dtype=bool)
             draws = suite.cfg.split_draws if threshold == suite.cfg.match_threshold else 1
-            loss = spliced_loss(hooked, hook, sae, eval_windows.to(suite.device), torch.from_numpy(keep).to(suite.device))
+            prefix = suite.prefix(wide, site, eval_windows)
+            loss = spliced_loss(hooked, hook, sae, eval_windows.to(suite.device), torch.from_numpy(keep).to(suite.device), prefix=prefix)
             randoms = np.array(
                 [
                     spliced_loss(
@@ -709,6 +724,7 @@ def shared_feature_split(
                         sae,
                         eval_windows.to(suite.device),
                         frequency_matched_mask(frequency, keep, suite.cfg.seed + 1000 * k + d).to(suite.device),
+                        prefix=prefix,
                     )
                     for d in range(draws)
                 ]

@@ -130,9 +130,8 @@ def shared_beyond_floor(cross: Interval, untrained: Interval | None, ceiling: In
         return Verdict(NOT_MEASURED, SHARED_RULE, control, "the untrained pair was not measured")
     reason = f"one-to-one {cross.text()} vs untrained {untrained.text()}"
     if ceiling is not None and ceiling.finite:
-        reason += (
-            f", seed control {ceiling.text()}: {floor_to_ceiling(cross.value, untrained.value, ceiling.value):.0%} of the way from floor to ceiling"
-        )
+        share = round(floor_to_ceiling(cross.value, untrained.value, ceiling.value), 2) + 0.0  # no "-0%"
+        reason += f", seed control {ceiling.text()}: {share:.0%} of the way from floor to ceiling"
     return Verdict(answer, SHARED_RULE, control, reason)
 
 

@@ -238,9 +238,59 @@ def universality_engine(n_latents: int = 4096, n_tokens: int = 200_000, active: 
     }
 
 
+def splice_prefix(n_layers: int = 8, d_model: int = 96, n_windows: int = 64, n_ctx: int = 128, d_vocab: int = 4096, repeats: int = 5) -> dict:
+    """Chapter 5's many splices of one model: a splice at ``blocks.6.hook_resid_pre`` run from the
+    cached residual entering block 6 (:func:`helpers.sae.evaluation.prefix_for`) against the full
+    forward pass, interleaved, on the quick preset's evaluation windows and widest shape."""
+    from helpers.sae.evaluation import prefix_for, spliced_loss
+
+    class RandomSAE:
+        def __init__(self) -> None:
+            generator = torch.Generator().manual_seed(0)
+            self.w = torch.randn(d_model, 8 * d_model, generator=generator) / d_model**0.5
+
+        def encode(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.relu(x @ self.w)
+
+        def decode(self, f: torch.Tensor) -> torch.Tensor:
+            return f @ self.w.T
+
+    shape = ModelShape(n_layers, d_model)
+    hooked = build_hooked(shape, n_ctx, d_vocab)
+    tokens = torch.randint(0, d_vocab, (n_windows, n_ctx), generator=torch.Generator().manual_seed(1))
+    hook, sae = f"blocks.{min(6, n_layers - 1)}.hook_resid_pre", RandomSAE()
+    prefix = prefix_for(hooked, hook, tokens)
+    ours, full = [], []
+    for _ in range(repeats):
+        for times, kwargs in ((ours, {"prefix": prefix}), (full, {})):
+            started = time.perf_counter()
+            loss = spliced_loss(hooked, hook, sae, tokens, **kwargs)
+            times.append(time.perf_counter() - started)
+            if kwargs:
+                ours_loss = loss
+            else:
+                full_loss = loss
+    return {
+        "benchmark": "splice_prefix",
+        "device": hardware.describe_device(torch.device("cpu")),
+        "rows": [
+            {
+                "n_layers": n_layers,
+                "d_model": d_model,
+                "tokens": n_windows * n_ctx,
+                "prefix_s": statistics.median(ours),
+                "full_s": statistics.median(full),
+                "speedup": statistics.median(full) / statistics.median(ours),
+                "loss_difference": abs(ours_loss - full_loss),
+            }
+        ],
+    }
+
+
 BENCHMARKS = {
     "training_throughput": lambda: training_throughput([128, 256]),
     "universality_engine": lambda: universality_engine(),
+    "splice_prefix": lambda: splice_prefix(),
 }
 
 

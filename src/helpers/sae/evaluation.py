@@ -3,6 +3,7 @@ model's loss with the SAE spliced in at its hook, against the clean and the zero
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 import torch
@@ -35,18 +36,43 @@ def loss_recovered(clean: float, spliced: float, ablated: float) -> float:
     return (ablated - spliced) / (ablated - clean)
 
 
+@dataclass(frozen=True)
+class Prefix:
+    """The residual stream entering block ``layer`` (windows, context, d_model) for fixed windows: a
+    splice at a hook of that block or a later one runs only the blocks from ``layer`` on."""
+
+    layer: int
+    residual: torch.Tensor
+
+
 @torch.no_grad()
-def spliced_loss(hooked, hook: str, sae: Autoencoder, tokens: torch.Tensor, keep: torch.Tensor | None = None, batch_size: int = 16) -> float:
+def prefix_for(hooked, hook: str, tokens: torch.Tensor, batch_size: int = 16) -> Prefix:
+    """:class:`Prefix` of ``tokens`` (windows, context) for a splice at ``hook`` (``blocks.<i>.…``)."""
+    layer = int(hook.split(".")[1])
+    return Prefix(layer, torch.cat([hooked(chunk, stop_at_layer=layer) for chunk in tokens.split(batch_size)]))
+
+
+@torch.no_grad()
+def spliced_loss(
+    hooked, hook: str, sae: Autoencoder, tokens: torch.Tensor, keep: torch.Tensor | None = None, batch_size: int = 16, prefix: Prefix | None = None
+) -> float:
     """Mean next-token loss on ``tokens`` (windows, context) with the SAE's reconstruction spliced in
-    at ``hook``; latents where ``keep`` (d_sae,) is False are zeroed before decoding."""
+    at ``hook``; latents where ``keep`` (d_sae,) is False are zeroed before decoding. With ``prefix``
+    (the same windows' residual entering the hook's block) the blocks before it are not run again:
+    the same loss, for the many splices one model gets."""
 
     def splice(act: torch.Tensor, hook) -> torch.Tensor:
         latents = sae.encode(act)
         return sae.decode(latents if keep is None else latents * keep.to(latents.dtype))
 
     total = 0.0
-    for chunk in tokens.split(batch_size):
-        total += len(chunk) / len(tokens) * hooked.run_with_hooks(chunk, return_type="loss", fwd_hooks=[(hook, splice)]).item()
+    for k, chunk in enumerate(tokens.split(batch_size)):
+        if prefix is None:
+            loss = hooked.run_with_hooks(chunk, return_type="loss", fwd_hooks=[(hook, splice)])
+        else:
+            start = prefix.residual[k * batch_size : k * batch_size + len(chunk)]
+            loss = hooked.run_with_hooks(start, start_at_layer=prefix.layer, tokens=chunk, return_type="loss", fwd_hooks=[(hook, splice)])
+        total += len(chunk) / len(tokens) * loss.item()
     return total
 
 

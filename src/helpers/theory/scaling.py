@@ -140,7 +140,9 @@ def fit_power_law(n_params: ArrayLike, losses: ArrayLike) -> PowerLawFit:
     alpha = -slope
     residual = y - (slope * x + intercept)
     r_squared = 1.0 - residual @ residual / ((y - y.mean()) @ (y - y.mean()))
-    return PowerLawFit(n_c=float(np.exp(intercept / alpha)), alpha=float(alpha), r_squared=float(r_squared))
+    with np.errstate(over="ignore"):  # a flat law (α near 0) puts N_c beyond float range: inf, not a warning
+        n_c = float(np.exp(intercept / alpha))
+    return PowerLawFit(n_c=n_c, alpha=float(alpha), r_squared=float(r_squared))
 
 
 # --------------------------------------------------------------------------------------------
