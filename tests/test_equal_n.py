@@ -118,7 +118,7 @@ def test_matching_recovers_a_planted_permutation_and_its_frequency_shift(tmp_pat
         "W": write_sparse([torch.from_numpy(wide)], tmp_path / "W", latents),
         "N": write_sparse([torch.from_numpy(narrow)], tmp_path / "N", latents),
     }
-    models = pd.DataFrame({"model": ["W", "N"], "shape": ["L2-d32", "L8-d16"], "d_model": [32, 16]})
+    models = pd.DataFrame({"model": ["W", "N"], "shape": ["L2-d32", "L8-d16"], "d_model": [32, 16], "n_layers": [2, 8]})
     cfg = EqualNConfig.from_params(preset="smoke", device="cpu")
     pairs = equal_n.match_pairs(cfg, models, acts, threshold=0.5)
     row = pairs.iloc[0]
@@ -126,3 +126,7 @@ def test_matching_recovers_a_planted_permutation_and_its_frequency_shift(tmp_pat
     assert row.matched == latents and row.share_matched == 1.0 and row.width_ratio == 2.0
     assert row.median_log_ratio == pytest.approx(math.log(0.5))
     assert row.predicted_log_ratio == pytest.approx(equal_n.predicted_log_ratio(200 / tokens, 2.0))
+    # per layer the narrow, deep model spreads its features over 4x the layers: (8·16)/(2·32) = 2x less load per neuron
+    assert row.layer_load_ratio == pytest.approx(2.0)
+    assert row.predicted_per_layer == pytest.approx(-equal_n.predicted_log_ratio(200 / tokens, 2.0))
+    assert row.predicted_log_ratio < 0 < row.predicted_per_layer  # the two accountings disagree in sign

@@ -223,7 +223,14 @@ def test_universality_chapter_results_are_exact_and_consistent(smoke_run):
     results = runs / "smoke" / "results" / "05_universality"
     latents = pd.read_csv(results / "latents.csv")
     summary = pd.read_csv(results / "pair_summary.csv")
-    assert set(summary.kind) == {"cross-width", "SAE seed", "seed control", "shuffled", "random model", "token identity"}
+    assert set(summary.kind) == {"cross-width", "SAE seed", "seed control", "shuffled", "random model", "token identity", "untrained pair"}
+    untrained = summary[summary.kind == "untrained pair"]
+    assert len(untrained) == 2 and set(untrained.scored) == {"L2-d16-random", "L2-d32-random"}  # both orders of the one width pair
+    assert not summary[summary.kind == "token identity"].scored.str.endswith("-random").any()  # read for token-likeness only
+    assert summary[summary.kind == "token identity"]["share_one_to_one_0.5"].isna().all()  # no matrix, no one-to-one share
+    intervals = pd.read_csv(results / "kind_intervals.csv")
+    assert set(intervals.kind) == {"cross-width", "untrained pair", "seed control", "SAE seed"}
+    assert (intervals.low <= intervals.value + 1e-12).all() and (intervals.value <= intervals.high + 1e-12).all()
     assert set(latents.site) == {"blocks.1.hook_mlp_out", "blocks.1.hook_resid_pre"}
     saes = pd.read_csv(results / "saes.csv")
     site = "blocks.1.hook_resid_pre"
