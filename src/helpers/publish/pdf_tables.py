@@ -46,16 +46,23 @@ LONG_TABLE_ROWS = 25
 def column_spec(rows: list[list[str]], wrap_beyond: int = WRAP_CHARACTERS) -> str:
     """A tabular column spec for ``rows`` (lists of cell texts): every column ``l`` while the widest
     row has at most ``wrap_beyond`` characters; otherwise columns longer than :data:`SHORT_COLUMN`
-    become ragged-right paragraph columns sharing what the short columns leave of the line, in
-    proportion to their longest cell."""
+    become ragged-right paragraph columns sharing what the short columns leave of the line: each
+    first gets room for its longest word (at most :data:`SHORT_COLUMN` characters), the rest in
+    proportion to its longest cell."""
     width = max(len(row) for row in rows)
     lengths = [max((len(row[i]) for row in rows if i < len(row)), default=0) for i in range(width)]
     if sum(lengths) <= wrap_beyond:
         return "l" * width
+    words = [max((len(word) for row in rows if i < len(row) for word in row[i].split()), default=0) for i in range(width)]
     long_total = sum(n for n in lengths if n > SHORT_COLUMN)
     left = max(1 - sum(n + 2 for n in lengths if n <= SHORT_COLUMN) / LINE_CHARACTERS, 0.3)
+    # each wrapped column first gets room for its longest word (up to SHORT_COLUMN characters), so that a
+    # short verdict beside a long rule is not squeezed to a letter a line; the rest goes by length
+    floors = [min(w, SHORT_COLUMN) / LINE_CHARACTERS if n > SHORT_COLUMN else 0.0 for n, w in zip(lengths, words)]
+    rest = max(left - sum(floors), 0.0)
     return "".join(
-        "l" if n <= SHORT_COLUMN else rf">{{\raggedright\arraybackslash}}p{{{0.95 * left * n / long_total:.3f}\linewidth}}" for n in lengths
+        "l" if n <= SHORT_COLUMN else rf">{{\raggedright\arraybackslash}}p{{{0.95 * (floor + rest * n / long_total):.3f}\linewidth}}"
+        for n, floor in zip(lengths, floors)
     )
 
 
