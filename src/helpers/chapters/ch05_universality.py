@@ -19,7 +19,7 @@ from helpers.core.provenance import ChapterRun
 from helpers.lm.family import N_COLUMN, model_name
 from helpers.theory import scaling
 from helpers.theory.scaling import PowerLawFit
-from helpers.universality.correlation import max_correlations, with_original_arithmetic
+from helpers.universality.correlation import MaxCorrelation, max_correlations, with_original_arithmetic
 from helpers.universality.fits import CI_LEVEL as CI_LEVEL  # the fit's settings, cited by the chapter's prose
 from helpers.universality.fits import ORIGINAL_BOUNDS as ORIGINAL_BOUNDS
 from helpers.universality.fits import ORIGINAL_MAXFEV as ORIGINAL_MAXFEV
@@ -50,6 +50,8 @@ class Universality:
     width_counts: pd.DataFrame  # live, matched and one-to-one latents per width
     clean_law: PowerLawFit  # chapter 4's clean loss against N at the site (for effective N)
     split: pd.DataFrame  # shared-latent split against a random subset of the same size, per width pair and τ
+    split_verdict: verdicts.Verdict  # the shared latents against frequency-matched random subsets and the LM-seed gap
+    seed_gap: float | None  # |loss difference| of chapter 3's two seeds of one width (nats)
     window_check: pd.DataFrame  # the headline pair's r on held-out windows and on the original's training windows
     examples: pd.DataFrame  # top-activating contexts of the most and least universal latents
 
@@ -143,10 +145,14 @@ def compute(cfg: UniversalityConfig, run: ChapterRun) -> Universality:
     spliced = {m: float(g[(g.keep_fraction == 1.0) & (g.rule == "most important")].ce_spliced.iloc[0]) for m, g in losses.groupby("model")}
     split = suite_.shared_feature_split(suite, latents, eval_windows, spliced, clean_law)
     run.save_table("shared_feature_split", split)
+    lm_models = results.table(cfg.preset, "03_language_models", "models", cfg.runs_dir)
+    split_judged = split_verdict(split, lm_models, cfg.match_threshold)
 
     widths = sorted(cross_width_rows(summary, site).d_model.unique(), reverse=True)
     headline = [model_name(cfg.saes().language_models().n_layers, w) for w in widths[:2]]
-    window_check = windows_check(cfg, suite, headline)
+    first_seed = lambda m: int(suite.row(m, site).sae_seed)  # noqa: E731
+    held_out = correlations[suite_.Comparison(suite_.CROSS_WIDTH, site, headline[0], first_seed(headline[0]), headline[1], first_seed(headline[1]))]
+    window_check = windows_check(cfg, suite, headline, held_out)
     run.save_table("window_check", window_check)
     examples = example_table(cfg, suite, first, headline, windows.numel())
     run.save_table("examples", examples)
@@ -170,6 +176,8 @@ def compute(cfg: UniversalityConfig, run: ChapterRun) -> Universality:
         counts,
         clean_law,
         split,
+        split_judged,
+        seed_gap(lm_models),
         window_check,
         examples,
     )
@@ -210,10 +218,11 @@ def judge(intervals: pd.DataFrame) -> dict[str, verdicts.Verdict]:
     }
 
 
-def windows_check(cfg: UniversalityConfig, suite: suite_.Suite, headline: list[str]) -> pd.DataFrame:
-    """The headline pair's r (both directions, first SAEs) on this chapter's held-out windows and on
-    the original's windows (random windows of the training split, seed 34), each with dead latents
-    left out and with the original's pseudo-count at every pair: one row per (direction, windows)."""
+def windows_check(cfg: UniversalityConfig, suite: suite_.Suite, headline: list[str], held_out: MaxCorrelation) -> pd.DataFrame:
+    """The headline pair's r (both directions, first SAEs) on this chapter's held-out windows
+    (``held_out``, already correlated) and on the original's windows (random windows of the training
+    split, seed 34), each with dead latents left out and with the original's pseudo-count at every
+    pair: one row per (direction, windows)."""
     site = cfg.analysis_site
     rows = suite.saes[suite.saes.model.isin(headline) & (suite.saes.site == site) & (suite.saes.replicate == 0)]
     windows = sae_suite.training_windows(suite.data, cfg.stat_windows, suite.windows.shape[1])
@@ -221,10 +230,10 @@ def windows_check(cfg: UniversalityConfig, suite: suite_.Suite, headline: list[s
     wide, second = headline
     key = lambda s, m: (m, site, int(s.row(m, site).sae_seed))  # noqa: E731
     out = []
-    for name, source in (("held-out (this book)", suite), ("training split, seed 34 (the original's)", original)):
-        result = max_correlations(
-            source.activations[key(source, wide)], source.activations[key(source, second)], device=suite.device, keep_matrix=True
-        )
+    on_training = max_correlations(
+        original.activations[key(original, wide)], original.activations[key(original, second)], device=suite.device, keep_matrix=True
+    )
+    for name, result in (("held-out (this book)", held_out), ("training split, seed 34 (the original's)", on_training)):
         for scored, against, stats, universality, flipped in (
             (wide, second, result.stats_a, result.a_to_b, result),
             (second, wide, result.stats_b, result.b_to_a, result.reversed()),
@@ -279,15 +288,26 @@ def example_table(cfg: UniversalityConfig, suite: suite_.Suite, first: pd.DataFr
     return pd.DataFrame(rows)
 
 
-def seed_control_losses(cfg: UniversalityConfig) -> pd.DataFrame:
-    """Chapter 3's two language-model seeds of the seed-control width: their final validation losses."""
-    lm_cfg = cfg.saes().language_models()
-    models = results.table(cfg.preset, "03_language_models", "models", cfg.runs_dir).drop_duplicates("model")
-    names = [
-        model_name(lm_cfg.n_layers, lm_cfg.seed_control_width),
-        model_name(lm_cfg.n_layers, lm_cfg.seed_control_width, f"seed{lm_cfg.control_seed}"),
+def seed_gap(models: pd.DataFrame) -> float | None:
+    """|loss difference| (nats) of chapter 3's two language-model seeds of the seed-control width,
+    from its model table; None when the table has no seed control."""
+    control = models[models.role == "seed control"].drop_duplicates("model")
+    if control.empty:
+        return None
+    first = models[(models.role == "family") & (models.d_model == control.d_model.iloc[0]) & (models.n_layers == control.n_layers.iloc[0])]
+    return suite_.loss_gap(float(first.final_val_loss.iloc[0]), float(control.final_val_loss.iloc[0])) if len(first) else None
+
+
+def split_verdict(split: pd.DataFrame, models: pd.DataFrame, tau: float) -> verdicts.Verdict:
+    """:func:`helpers.chapters.verdicts.shared_beats_random` on the shared-latent split at ``tau``:
+    per width pair L(random) − L(shared), its interval the random draws' 95% spread (zero width in a
+    bundle made with one draw), against chapter 3's seed gap."""
+    at = split[split.tau == tau]
+    low, high = (at.get(f"loss_wide_random_{end}", at.loss_wide_random) for end in ("low", "high"))
+    wins = [
+        verdicts.Interval(r - m, lo - m, hi - m, "the random draws") for r, lo, hi, m in zip(at.loss_wide_random, low, high, at.loss_wide_matched)
     ]
-    return models.set_index("model").loc[names].reset_index()
+    return verdicts.shared_beats_random(wins, seed_gap(models))
 
 
 def l0_by_width(cfg: UniversalityConfig) -> list[tuple[int, float]]:

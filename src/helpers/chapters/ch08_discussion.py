@@ -120,20 +120,9 @@ def _row(label: str, name: str, rung: str, value: str, judged: verdicts.Verdict,
 
 
 def chapter_5_verdicts(inputs: Inputs) -> dict[str, verdicts.Verdict]:
-    """Chapter 5's verdicts by :func:`helpers.chapters.ch05_universality.judge`, or "not measured"
-    for a rung whose chapter 5 had no untrained pair."""
-    if inputs.kind_intervals is None:
-        return {
-            name: verdicts.Verdict(verdicts.NOT_MEASURED, rule, control, "no untrained pair at this rung") for name, rule, control in NOT_MEASURED_5
-        }
-    return ch05_universality.judge(inputs.kind_intervals)
-
-
-NOT_MEASURED_5 = (
-    (ch05_universality.IMPORTANCE, verdicts.IMPORTANCE_RULE, "untrained pair of the same widths; partial r (log frequency, token-likeness)"),
-    (ch05_universality.SHARED, verdicts.SHARED_RULE, "untrained pair of the same widths (floor); seed control (ceiling)"),
-    (ch05_universality.WIDTH_LIKE_SEED, verdicts.WIDTH_RULE, "another language-model seed of the same width"),
-)
+    """Chapter 5's verdicts by :func:`helpers.chapters.ch05_universality.judge`; a rung whose chapter 5
+    had no untrained pair gives an empty table, and each rule says "not measured at this rung"."""
+    return ch05_universality.judge(inputs.kind_intervals if inputs.kind_intervals is not None else pd.DataFrame(columns=["kind", "statistic"]))
 
 
 def loss_law(inputs: Inputs) -> tuple[dict, verdicts.Verdict]:
@@ -187,28 +176,6 @@ def claims_table(inputs: Inputs, site: str, rung: str) -> pd.DataFrame:
     )
 
 
-def seed_gap(inputs: Inputs) -> float | None:
-    """|loss difference| of the two language-model seeds of the seed-control width (nats)."""
-    seeds = inputs.models[inputs.models.role == "seed control"]
-    if seeds.empty:
-        return None
-    control = seeds.iloc[0]
-    first = inputs.models[
-        (inputs.models.role == "family") & (inputs.models.d_model == control.d_model) & (inputs.models.n_layers == control.n_layers)
-    ]
-    return loss_gap(float(first.final_val_loss.iloc[0]), float(control.final_val_loss)) if len(first) else None
-
-
-def split_wins(split: pd.DataFrame) -> list[verdicts.Interval]:
-    """Per width pair: L(random) − L(shared) in nats, its interval the random draws' 95% spread
-    (zero width in a bundle made with one draw)."""
-    low, high = (split.get(f"loss_wide_random_{end}", split.loss_wide_random) for end in ("low", "high"))
-    return [
-        verdicts.Interval(r - m, lo - m, hi - m, "the random draws")
-        for r, lo, hi, m in zip(split.loss_wide_random, low, high, split.loss_wide_matched)
-    ]
-
-
 def steeper(inputs: Inputs, site: str) -> verdicts.Verdict:
     """Spliced losses scale more steeply than clean ones: the slope of log(CE_spliced / CE_clean)
     against log N over the family (= α_spliced − α_clean) with its t-interval."""
@@ -223,8 +190,7 @@ def new_measurements(inputs: Inputs, site: str, tau: float, rung: str) -> pd.Dat
     its answer (yes, no, inconclusive, or not measured at this rung)."""
     equal_n = inputs.equal_n
     judged = chapter_5_verdicts(inputs)
-    at_tau = inputs.split[inputs.split.tau == tau]
-    split = verdicts.shared_beats_random(split_wins(at_tau), seed_gap(inputs))
+    split = ch05_universality.split_verdict(inputs.split, inputs.models.reset_index(), tau)
     slope = steeper(inputs, site)
     comparable = bool(equal_n["loss"]["comparable"])
     shifts = [s["verdict"] for s in equal_n["shifts"]]
