@@ -13,17 +13,19 @@ from helpers.publish.bundle import BundleError, committed_bundles, make_bundle, 
 from helpers.runner import bundles_fingerprint
 
 CHAPTERS = ["03_language_models", "05_universality"]
+#: A table each chapter's code writes (its RESULT_FILES), standing in for all of them.
+TABLE = {"03_language_models": "models", "05_universality": "r_grid"}
 
 
 @pytest.fixture
 def finished_run(tmp_path):
     """A finished two-chapter run of preset 'quick': tables, records, provenance, plus files that
-    must not travel (weights, activations, temporary files)."""
+    must not travel (weights, activations, temporary files, a file today's code no longer writes)."""
     runs = tmp_path / "runs"
     for number, chapter in enumerate(CHAPTERS):
         results = runs / "quick" / "results" / chapter
         results.mkdir(parents=True)
-        pd.DataFrame({"model": ["a", "b"], "loss": [4.5, 4.25 + number]}).to_csv(results / "table.csv", index=False)
+        pd.DataFrame({"model": ["a", "b"], "loss": [4.5, 4.25 + number]}).to_csv(results / f"{TABLE[chapter]}.csv", index=False)
         (results / "provenance.json").write_text(
             json.dumps(
                 {
@@ -37,8 +39,8 @@ def finished_run(tmp_path):
             )
         )
         (results / ".table.xyz.tmp.csv").write_text("half written")
-    (runs / "quick" / "results" / CHAPTERS[1] / "extra").mkdir()
-    (runs / "quick" / "results" / CHAPTERS[1] / "extra" / "verdict.json").write_text(json.dumps({"verdict": "no"}))
+    (runs / "quick" / "results" / CHAPTERS[1] / "verdicts.json").write_text(json.dumps({"verdict": "no"}))
+    (runs / "quick" / "results" / CHAPTERS[1] / "shared_features.json").write_text(json.dumps({"stale": True}))
     (runs / "quick" / "results" / CHAPTERS[1] / "latents.csv").write_text("latent,universality\n0,0.5\n")
     (runs / "quick" / "models").mkdir()
     (runs / "quick" / "models" / "model.pt").write_bytes(b"\0" * 1024)
@@ -49,10 +51,11 @@ def test_round_trip_copies_results_and_describes_them(finished_run, tmp_path):
     made = make_bundle("quick", finished_run, tmp_path / "results", chapters=CHAPTERS)
     assert made.folder == tmp_path / "results" / "quick" and made.preset == "quick"
     files = set(made.manifest["files"])
-    assert files == {f"{c}/{n}" for c in CHAPTERS for n in ("table.csv", "provenance.json")} | {f"{CHAPTERS[1]}/extra/verdict.json", "preset.yaml"}
-    original = pd.read_csv(finished_run / "quick" / "results" / CHAPTERS[1] / "table.csv")
-    pd.testing.assert_frame_equal(made.table(CHAPTERS[1], "table"), original)
-    assert made.record(CHAPTERS[1], "extra/verdict") == {"verdict": "no"}
+    assert files == {f"{c}/{n}" for c in CHAPTERS for n in (f"{TABLE[c]}.csv", "provenance.json")} | {f"{CHAPTERS[1]}/verdicts.json", "preset.yaml"}
+    original = pd.read_csv(finished_run / "quick" / "results" / CHAPTERS[1] / "r_grid.csv")
+    pd.testing.assert_frame_equal(made.table(CHAPTERS[1], "r_grid"), original)
+    assert made.record(CHAPTERS[1], "verdicts") == {"verdict": "no"}
+    assert bundle.version_problems(made.manifest) == []
     assert made.manifest["wall_time_s"] == {CHAPTERS[0]: 10.0, CHAPTERS[1]: 11.0}
     assert made.manifest["run_commits"] == {c: "abc123" for c in CHAPTERS}
     assert made.manifest["versions"] == {"torch": "2.13.0"} and made.manifest["device"] == "a CPU"
@@ -66,8 +69,8 @@ def test_round_trip_copies_results_and_describes_them(finished_run, tmp_path):
 @pytest.mark.parametrize(
     "damage, named, message",
     [
-        (lambda f: (f / CHAPTERS[0] / "table.csv").write_text("model,loss\na,9\n"), f"{CHAPTERS[0]}/table.csv", "sha256 differs"),
-        (lambda f: (f / CHAPTERS[1] / "table.csv").unlink(), f"{CHAPTERS[1]}/table.csv", "listed in the manifest but missing"),
+        (lambda f: (f / CHAPTERS[0] / "models.csv").write_text("model,loss\na,9\n"), f"{CHAPTERS[0]}/models.csv", "sha256 differs"),
+        (lambda f: (f / CHAPTERS[1] / "r_grid.csv").unlink(), f"{CHAPTERS[1]}/r_grid.csv", "listed in the manifest but missing"),
         (lambda f: (f / CHAPTERS[1] / "stray.csv").write_text("x\n1\n"), f"{CHAPTERS[1]}/stray.csv", "not listed in the manifest"),
         (
             lambda f: (f / "manifest.json").write_text(json.dumps({**json.loads((f / "manifest.json").read_text()), "schema": 0})),
@@ -100,13 +103,40 @@ def test_unfinished_runs_oversized_bundles_and_bad_presets_stop_before_writing(f
     with pytest.raises(ValueError, match="parameter 'preset' = 'nonesuch'"):
         make_bundle("nonesuch", finished_run, tmp_path / "results")
     (finished_run / "quick" / "results" / CHAPTERS[1] / "provenance.json").write_text(
-        json.dumps({"parameters": {}, "versions": {}, "device_name": "a CPU", "wall_time_s": 1.0})
+        json.dumps({"parameters": {}, "versions": {}, "device_name": "a CPU", "wall_time_s": 1.0, "git_commit": "abc123"})
     )
     monkeypatch.setattr(bundle, "MAX_BYTES", 100)
     with pytest.raises(BundleError, match="over the 0 MiB limit") as info:
         make_bundle("quick", finished_run, tmp_path / "results", chapters=CHAPTERS)
     assert "this file is the largest" in str(info.value) and info.value.path.suffix in (".csv", ".json")
     assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
+
+
+def test_a_bundle_is_one_version_of_the_code(finished_run, tmp_path, capsys):
+    """Chapters run at two commits are refused before anything is written, naming the odd chapter's
+    provenance; a committed bundle made otherwise (by hand, or by older code) is named by ``check``
+    for its commits and for each file the current code does not write."""
+    provenance = finished_run / "quick" / "results" / CHAPTERS[1] / "provenance.json"
+    provenance.write_text(json.dumps({**json.loads(provenance.read_text()), "git_commit": "def456"}))
+    with pytest.raises(BundleError, match="chapter 05_universality ran at commit def456, chapter 03_language_models at abc123") as info:
+        make_bundle("quick", finished_run, tmp_path / "results", chapters=CHAPTERS)
+    assert info.value.path == provenance and not (tmp_path / "results").exists()
+    manifest = {
+        "run_commits": {CHAPTERS[0]: "abc123", CHAPTERS[1]: "def456"},
+        "files": {f"{CHAPTERS[1]}/shared_features.json": {}, "preset.yaml": {}},
+    }
+    problems = bundle.version_problems(manifest)
+    assert len(problems) == 2 and "several commits" in problems[0] and "05_universality/shared_features.json is not written" in problems[1]
+    provenance.write_text(json.dumps({**json.loads(provenance.read_text()), "git_commit": "abc123"}))
+    made = make_bundle("quick", finished_run, tmp_path / "results", chapters=CHAPTERS)
+    assert bundle.version_problems(made.manifest) == []
+    bundle.main(["check", "--bundles-dir", str(tmp_path / "results")])
+    assert "valid" in capsys.readouterr().out
+    manifest_path = made.folder / "manifest.json"
+    manifest_path.write_text(json.dumps({**made.manifest, "run_commits": {CHAPTERS[0]: "abc123", CHAPTERS[1]: "def456"}}))
+    with pytest.raises(SystemExit):
+        bundle.main(["check", "--bundles-dir", str(tmp_path / "results")])
+    assert "not one version of the code" in capsys.readouterr().out
 
 
 def test_bundle_fingerprint_changes_with_any_bundle(finished_run, tmp_path):
@@ -118,7 +148,7 @@ def test_bundle_fingerprint_changes_with_any_bundle(finished_run, tmp_path):
     assert with_one != empty and bundles_fingerprint(root) == with_one
     (made.folder / "manifest.json").write_text((made.folder / "manifest.json").read_text().replace("a CPU", "b CPU"))
     assert bundles_fingerprint(root) not in (empty, with_one)
-    (made.folder / CHAPTERS[0] / "table.csv").write_text("model,loss\na,9\n")
+    (made.folder / CHAPTERS[0] / "models.csv").write_text("model,loss\na,9\n")
     with pytest.raises(BundleError, match="sha256 differs"):
         bundles_fingerprint(root)
 

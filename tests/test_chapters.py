@@ -143,3 +143,63 @@ def test_relative_depth_of_a_site_and_its_mapping():
     cfg = config_for("quick", "04_saes")
     # the quick family's site in a 2-block model: the nearest block boundary is half way, not three quarters
     assert ch04_saes.mapped_sites(cfg, 2) == [("blocks.6.hook_resid_pre", 0.75, "blocks.1.hook_resid_pre", 0.5)]
+
+
+def language_models(**overrides):
+    """Chapter 3's quick configuration with ``overrides`` (validated)."""
+    import dataclasses
+
+    return dataclasses.replace(config_for("quick", "03_language_models"), **overrides)
+
+
+def test_one_seed_per_width_plans_one_seed_control_and_two_plan_one_per_width():
+    from helpers.chapters import model_suite, universality_suite
+
+    one = language_models()
+    controls = [p for p in model_suite.plan(one) if p.role == "seed control"]
+    assert [(p.name, p.seed) for p in controls] == [("L8-d64-seed1", 1)]
+    r = universality_suite.roles_for(one)
+    assert r.by_seed == [r.family] and r.controls == {"L8-d64": ["L8-d64-seed1"]} and r.untrained == [[f"L8-d{w}-random" for w in one.widths]]
+
+    two = language_models(seeds_per_width=2)
+    controls = [p for p in model_suite.plan(two) if p.role == "seed control"]
+    assert [(p.name, p.seed) for p in controls] == [(f"L8-d{w}-seed1", 1) for w in two.widths]
+    r = universality_suite.roles_for(two)
+    assert r.by_seed[1] == [f"L8-d{w}-seed1" for w in two.widths]
+    assert r.controls == {f"L8-d{w}": [f"L8-d{w}-seed1"] for w in two.widths}
+    assert r.untrained[1] == [f"L8-d{w}-random-seed1" for w in two.widths]
+    assert r.lineage["L8-d96-seed1"] == "L8-d96" and r.lineage["L8-d96-random-seed1"] == "L8-d96-random"
+    assert model_suite.seed_models(language_models(seeds_per_width=3))[32] == ["L8-d32", "L8-d32-seed1", "L8-d32-seed2"]
+
+
+def test_a_control_seed_equal_to_the_first_seed_is_refused():
+    with pytest.raises(ParameterError, match="control_seed"):
+        language_models(seed=2, control_seed=1, seeds_per_width=3).validate()  # control seeds 1, 2 include seed 2
+
+
+def models_table(rows):
+    return pd.DataFrame(rows, columns=["model", "role", "n_layers", "d_model", "seed", "final_val_loss"])
+
+
+def test_seed_gaps_and_the_loss_laws_points_by_hand():
+    from helpers.chapters import ch03_language_models, model_suite
+
+    lone = models_table(
+        [
+            ("L8-d32", "family", 8, 32, 0, 5.0),
+            ("L8-d64", "family", 8, 64, 0, 4.6),
+            ("L2-d128", "pair", 2, 128, 0, 4.9),
+            ("L8-d64-seed1", "seed control", 8, 64, 1, 4.7),
+        ]
+    )
+    gaps = model_suite.seed_gaps(lone)
+    assert gaps.model.tolist() == ["L8-d64-seed1"] and gaps.gap.iloc[0] == pytest.approx(0.1)
+    assert ch03_language_models.family_over_seeds(lone).model.tolist() == ["L8-d32", "L8-d64"]  # a lone control is no replicate
+    balanced = pd.concat([lone, models_table([("L8-d32-seed1", "seed control", 8, 32, 1, 5.3)])])
+    assert ch03_language_models.family_over_seeds(balanced).model.tolist() == ["L8-d32", "L8-d32-seed1", "L8-d64", "L8-d64-seed1"]
+    assert model_suite.seed_gaps(balanced).gap.mean() == pytest.approx((0.1 + 0.3) / 2)
+    assert ch05_universality.seed_gap(balanced) == pytest.approx(0.2)
+    choices = ch03_language_models.seed_combinations(ch03_language_models.family_over_seeds(balanced), seed=0)
+    assert sorted(tuple(c.model) for c in choices) == sorted(
+        [("L8-d32", "L8-d64"), ("L8-d32", "L8-d64-seed1"), ("L8-d32-seed1", "L8-d64"), ("L8-d32-seed1", "L8-d64-seed1")]
+    )

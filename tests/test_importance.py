@@ -179,3 +179,40 @@ def test_rank_correlation_is_spearman_and_nan_for_constant_input(recwarn):
     assert rank_correlation(x, y) == pytest.approx(stats.spearmanr(x, y).statistic)
     assert np.isnan(rank_correlation(x, np.ones(40))) and np.isnan(rank_correlation(x[:2], y[:2]))
     assert not recwarn.list
+
+
+def test_language_model_seeds_widen_the_interval_only_when_lineages_are_named():
+    """Two widths with two language-model seeds each: r depends on the seed, not on latents or SAE
+    seeds. Without lineages every model pair is its own unit and only latent noise is left; with
+    them the seeds are resampled and the interval covers their spread. A lineage of one model each
+    draws exactly as no lineage at all."""
+    rng = np.random.default_rng(11)
+    lm_effect = {"A": 0.15, "A-seed1": -0.15, "B": 0.05, "B-seed1": -0.05}
+    lineage = {"A": "A", "A-seed1": "A", "B": "B", "B-seed1": "B"}
+    units, values, draws = [], [], []
+    for a, b in (("A", "B"), ("A-seed1", "B-seed1"), ("B", "A"), ("B-seed1", "A-seed1")):
+        r = 0.4 + lm_effect[a] + lm_effect[b]
+        units.append((a, 0, b, 0))
+        values.append(r)
+        draws.append(r + rng.normal(0, 0.005, 400))
+    draws = np.array(draws)
+    flat = hierarchical_interval(units, values, draws, samples=2000, seed=0)
+    nested = hierarchical_interval(units, values, draws, samples=2000, seed=0, lineage=lineage)
+    assert flat.r == pytest.approx(0.4) and nested.r == pytest.approx(0.4)  # balanced: the same point estimate
+    assert flat.high - flat.low < 0.02
+    # a draw keeps only seed-0 models (0.6) or only seed-1 models (0.2) with probability 1/16 each
+    assert nested.low < 0.3 and nested.high > 0.5 and nested.low >= 0.19 and nested.high <= 0.61
+    singletons = {m: m for m in lineage}
+    assert hierarchical_interval(units, values, draws, samples=300, seed=3, lineage=singletons) == hierarchical_interval(
+        units, values, draws, samples=300, seed=3
+    )
+
+
+def test_two_seeds_of_one_lineage_are_compared_not_resampled():
+    """The seed control pairs two seeds of one width: its lineage pair has one lineage on both sides,
+    so its models are kept as they are (a resample of [seed 0, seed 0] would leave no pair)."""
+    units = [("A", 0, "A-seed1", 1000), ("A-seed1", 1000, "A", 0)]
+    draws = np.array([np.full(50, 0.5), np.full(50, 0.7)])
+    result = hierarchical_interval(units, [0.5, 0.7], draws, samples=200, seed=0, lineage={"A": "A", "A-seed1": "A"})
+    assert result.r == pytest.approx(0.6)
+    assert result.low == pytest.approx(0.6) and result.high == pytest.approx(0.6)

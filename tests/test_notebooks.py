@@ -474,6 +474,16 @@ def test_pipeline_plan_names_every_stage_the_chapters_cached(smoke_run):
     assert {job.folder for job in jobs if job.kind == "sae"} == {runs / "smoke" / f for f in chapter_5[chapter_5.role != "random init"].folder}
 
 
+def test_every_chapter_writes_exactly_its_declared_results_files(smoke_run):
+    """A bundle keeps only what today's code writes (``RESULT_FILES``): the declaration must be the truth."""
+    from helpers.chapters import module
+
+    runs, _, _, _ = smoke_run
+    for chapter in CHAPTERS:
+        written = {p.name for p in (runs / "smoke" / "results" / chapter).iterdir() if not p.name.startswith(".")}
+        assert written == {*module(chapter).RESULT_FILES, "provenance.json"}, chapter
+
+
 def test_rerun_reuses_executed_notebooks(smoke_run):
     runs, outputs, _, _ = smoke_run
     stamp = outputs[0].stat().st_mtime_ns

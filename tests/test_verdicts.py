@@ -146,3 +146,15 @@ def test_a_hump_is_an_inner_point_above_both_ends():
     assert verdicts.hump(points) == 1  # chapter 6's study rung: r 0.41/0.44 at a quarter, above both ends
     assert verdicts.hump(points[2:]) is None
     assert verdicts.hump([Interval(0.3, 0.2, 0.4), Interval(0.35, 0.3, 0.4), Interval(0.3, 0.2, 0.4)]) is None
+
+
+def test_the_loss_law_needs_every_choice_of_seeds_to_agree():
+    """With several seeds per width, one choice of seeds against the margin decides nothing."""
+    agree = verdicts.loss_law(0.0, 5.0, 0.99, 0.95, 4, seed_range=(3.0, 6.0))
+    assert agree.verdict == verdicts.REPRODUCED and "+3.0 to +6.0" in agree.reason
+    straddle = verdicts.loss_law(0.0, 5.0, 0.99, 0.95, 4, seed_range=(-1.0, 6.0))
+    assert straddle.verdict == verdicts.INCONCLUSIVE
+    against = verdicts.loss_law(5.0, 0.0, 0.95, 0.99, 4, seed_range=(-7.0, -2.5))
+    assert against.verdict == verdicts.NOT_REPRODUCED
+    pooled_only = verdicts.loss_law(5.0, 0.0, 0.95, 0.99, 4, seed_range=(-7.0, 1.0))
+    assert pooled_only.verdict == verdicts.INCONCLUSIVE

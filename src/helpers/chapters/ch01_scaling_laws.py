@@ -18,6 +18,17 @@ COMPUTE_LAWS = {"chinchilla": scaling.HOFFMANN_2022, "epoch": scaling.BESIROGLU_
 KAPLAN_FIGURE5 = {"n_layer": [6, 48], "d_model": [4288, 1600]}  # two shapes of nearly equal N in Kaplan et al.'s figure 5
 
 
+#: The results files this chapter writes (beside provenance.json); a bundle holding another is refused.
+RESULT_FILES = (
+    "compute_optimal.csv",
+    "equal_parameter_family.csv",
+    "kaplan_figure5_shapes.csv",
+    "kaplan_loss_curves.csv",
+    "parameter_counts.csv",
+    "talk_refit.json",
+)
+
+
 @dataclass(frozen=True)
 class ScalingLaws:
     """What chapter 1 shows: every table it saves, and the grids and fits behind its figures."""

@@ -19,6 +19,17 @@ LOW_INVERSE_DENSITY = 5  # sticking is counted where 1/(1-S) is at most this
 NULL_RANGE = (0.3, 1.0)  # the null spreads dimensionalities uniformly over this range
 
 
+#: The results files this chapter writes (beside provenance.json); a bundle holding another is refused.
+RESULT_FILES = (
+    "capacity_ratio.csv",
+    "cylinder.csv",
+    "dimensions_per_feature.csv",
+    "model_a_b.csv",
+    "required_sparsity.csv",
+    "toy_importance_demo.csv",
+)
+
+
 @dataclass(frozen=True)
 class Superposition:
     """What chapter 2 shows."""

@@ -14,6 +14,9 @@ from helpers.lm.family import N_COLUMN
 from helpers.sae.training import map_hook
 from helpers.theory import scaling
 
+#: The results files this chapter writes (beside provenance.json); a bundle holding another is refused.
+RESULT_FILES = ("sae_metrics.csv", "spliced_loss_fits.csv")
+
 
 @dataclass(frozen=True)
 class SAEs:

@@ -26,6 +26,25 @@ from helpers.universality.fits import ORIGINAL_MAXFEV as ORIGINAL_MAXFEV
 from helpers.universality.fits import ORIGINAL_STARTS as ORIGINAL_STARTS
 from helpers.universality.fits import SHAPES as SHAPES
 
+#: The results files this chapter writes (beside provenance.json); a bundle holding another is refused.
+RESULT_FILES = (
+    "controls.csv",
+    "examples.csv",
+    "kind_intervals.csv",
+    "latents.csv",
+    "pair_summary.csv",
+    "r_grid.csv",
+    "r_intervals.csv",
+    "saes.csv",
+    "shared_feature_split.csv",
+    "top_fraction_losses.csv",
+    "top_fraction_slopes.csv",
+    "top_fraction_verdict.json",
+    "verdicts.json",
+    "width_counts.csv",
+    "window_check.csv",
+)
+
 
 @dataclass(frozen=True)
 class Universality:
@@ -58,7 +77,7 @@ class Universality:
 
 def collect(cfg: UniversalityConfig) -> tuple[pd.DataFrame, suite_.Suite, torch.Tensor, torch.Tensor]:
     """Every SAE the chapter compares (chapter 4's, the extra seeds at the site, one of the untrained
-    model of every family width, initialised as training starts), each read over the same held-out
+    model of every family width and language-model seed, initialised as training starts), each read over the same held-out
     windows: (SAE table, suite, windows [n, sae_context], chapter 4's evaluation windows)."""
     sae_cfg = cfg.saes()
     lm_cfg = sae_cfg.language_models()
@@ -71,9 +90,15 @@ def collect(cfg: UniversalityConfig) -> tuple[pd.DataFrame, suite_.Suite, torch.
     chapter_4 = sae_suite.train_saes(sae_cfg, trained, data).assign(replicate=0)
     replicated = {name: trained[name] for name in sae_suite.replicated_models(sae_cfg)}
     replicates = sae_suite.train_replicates(sae_cfg, replicated, data, site, cfg.sae_seeds)
-    untrained = {m.name: m for m in (model_suite.random_init_model(lm_cfg, data, width, lm_cfg.seed) for width in lm_cfg.widths)}
+    untrained = model_suite.untrained_models(lm_cfg, data)
     random_saes = sae_suite.train_replicates(
-        sae_cfg, untrained, data, site, 1, roles=dict.fromkeys(untrained, "random init"), model_seeds=dict.fromkeys(untrained, lm_cfg.seed)
+        sae_cfg,
+        untrained,
+        data,
+        site,
+        1,
+        roles=dict.fromkeys(untrained, "random init"),
+        model_seeds={n: int(m.summary["seed"]) for n, m in untrained.items()},
     )
     saes = pd.concat([chapter_4, replicates[replicates.replicate > 0], random_saes], ignore_index=True)
     windows = sae_suite.held_out_windows(data, cfg.stat_windows, sae_cfg.sae_context)
@@ -119,7 +144,7 @@ def compute(cfg: UniversalityConfig, run: ChapterRun) -> Universality:
             "cross_mean": float(cross_means.mean()),
             "cross_min": float(cross_means.min()),
             "cross_max": float(cross_means.max()),
-            "covers": suite_.INTERVAL_COVERS,
+            "covers": covers(intervals),
         },
     )
 
@@ -195,7 +220,13 @@ def interval(intervals: pd.DataFrame, kind: str, statistic: str) -> verdicts.Int
     if rows.empty:
         return None
     row = rows.iloc[0]
-    return verdicts.Interval(float(row.value), float(row.low), float(row.high), suite_.INTERVAL_COVERS)
+    return verdicts.Interval(float(row.value), float(row.low), float(row.high), covers(intervals))
+
+
+def covers(intervals: pd.DataFrame) -> str:
+    """What the per-kind intervals cover (a bundle made before language-model seeds has one per width)."""
+    cross = intervals[intervals.kind == suite_.CROSS_WIDTH]
+    return suite_.interval_covers(int(cross.lm_seeds.max()) if "lm_seeds" in cross and len(cross) else 1)
 
 
 #: Chapter 5's verdicts, by the name its results file and chapter 8 use.
@@ -289,13 +320,10 @@ def example_table(cfg: UniversalityConfig, suite: suite_.Suite, first: pd.DataFr
 
 
 def seed_gap(models: pd.DataFrame) -> float | None:
-    """|loss difference| (nats) of chapter 3's two language-model seeds of the seed-control width,
-    from its model table; None when the table has no seed control."""
-    control = models[models.role == "seed control"].drop_duplicates("model")
-    if control.empty:
-        return None
-    first = models[(models.role == "family") & (models.d_model == control.d_model.iloc[0]) & (models.n_layers == control.n_layers.iloc[0])]
-    return suite_.loss_gap(float(first.final_val_loss.iloc[0]), float(control.final_val_loss.iloc[0])) if len(first) else None
+    """The mean |loss difference| (nats) between a width's first language-model seed and its other
+    seeds over every seed control of chapter 3's model table; None when the table has none."""
+    gaps = model_suite.seed_gaps(models)
+    return float(gaps.gap.mean()) if len(gaps) else None
 
 
 def split_verdict(split: pd.DataFrame, models: pd.DataFrame, tau: float) -> verdicts.Verdict:

@@ -12,6 +12,9 @@ from helpers.core import results
 from helpers.core.provenance import ChapterRun
 from helpers.universality.fits import CI_LEVEL as CI_LEVEL  # cited by the chapter's prose
 
+#: The results files this chapter writes (beside provenance.json); a bundle holding another is refused.
+RESULT_FILES = ("r_along_training.csv", "stages.csv", "summary.json")
+
 
 @dataclass(frozen=True)
 class UntrainedBaseline:

@@ -15,6 +15,10 @@ from helpers.core.provenance import ChapterRun
 LARGEST_COLUMNS = ["explained_variance", "loss_recovered", "l0", "live", "load"]
 
 
+#: The results files this chapter writes (beside provenance.json); a bundle holding another is refused.
+RESULT_FILES = ("matched_pairs.csv", "models.csv", "sae_sweep.csv", "summary.json")
+
+
 @dataclass(frozen=True)
 class EqualN:
     """What chapter 7 shows."""

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers.chapters import ch03_language_models, ch05_universality, dynamics, verdicts
+from helpers.chapters import ch03_language_models, ch05_universality, dynamics, model_suite, verdicts
 from helpers.chapters.configs import DiscussionConfig, LanguageModelsConfig, SAEsConfig, UniversalityConfig
 from helpers.chapters.universality_suite import CROSS_WIDTH, fraction_verdict, loss_gap
 from helpers.core import paths, reference, results
@@ -18,6 +18,9 @@ from helpers.core.numbers import sci
 from helpers.core.provenance import ChapterRun
 from helpers.lm.family import N_COLUMN, model_name
 from helpers.theory import scaling
+
+#: The results files this chapter writes (beside provenance.json); a bundle holding another is refused.
+RESULT_FILES = ("claims.csv", "differences.csv", "new_measurements.csv")
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ def chapter_5_verdicts(inputs: Inputs) -> dict[str, verdicts.Verdict]:
 
 def loss_law(inputs: Inputs) -> tuple[dict, verdicts.Verdict]:
     """Chapter 3's loss law recomputed from its model table (so every rung is judged by today's rule)."""
-    family = inputs.models[inputs.models.role == "family"].sort_values("d_model")
+    family = ch03_language_models.family_over_seeds(inputs.models.reset_index())
     fit = scaling.fit_power_law(family[N_COLUMN], family.final_val_loss)
     record = ch03_language_models.loss_law_record(family, fit, reference.original_run()["language_models"]["fitted_law"]["alpha"])
     return record, verdicts.Verdict(record["verdict"], record["rule"], record["control"], record["reason"])
@@ -277,10 +280,8 @@ def pair_premise(inputs: Inputs, lm_cfg: LanguageModelsConfig) -> PairPremise:
     """Chapter 3's equal-N pair's loss gap against its seed control's."""
     losses = inputs.models.final_val_loss
     deep, wide = (model_name(layers, width) for layers, width in (lm_cfg.pair_a, lm_cfg.pair_b))
-    seeded = model_name(lm_cfg.n_layers, lm_cfg.seed_control_width)
-    control = model_name(lm_cfg.n_layers, lm_cfg.seed_control_width, f"seed{lm_cfg.control_seed}")
     pair_gap = loss_gap(losses[deep], losses[wide])
-    seed_gap = loss_gap(losses[seeded], losses[control])
+    seed_gap = float(model_suite.seed_gaps(inputs.models.reset_index()).gap.mean())
     aspect_factor = (lm_cfg.pair_b[1] / lm_cfg.pair_b[0]) / (lm_cfg.pair_a[1] / lm_cfg.pair_a[0])
     return PairPremise(aspect_factor, pair_gap, seed_gap, verdicts.equal_loss(pair_gap, seed_gap))
 

@@ -170,6 +170,11 @@ class LanguageModelsConfig(ModelFamilyConfig, LadderParameters):
     pair_b: list[int] = param([2, 512], pair, "equal-N pair, wide shape [n_layers, d_model]")
     seed_control_width: int = param(256, positive, "width trained a second time with control_seed")
     control_seed: int = param(1, doc="seed of the second model of seed_control_width")
+    seeds_per_width: int = param(
+        1,
+        positive,
+        "language-model seeds per family width (seed, then control_seed, control_seed + 1, …); two or more give every width its seed control",
+    )
     train_tokens: int = param(2_000_000, positive, "training tokens per model")
     batch_size: int = param(16, positive, "sequences per step")
     warmup_steps: int = param(50, doc="linear warm-up steps, then cosine decay to zero")
@@ -187,8 +192,10 @@ class LanguageModelsConfig(ModelFamilyConfig, LadderParameters):
             raise ParameterError("warmup_steps", self.warmup_steps, "a number ≥ 0")
         if self.seed_control_width not in self.widths:
             raise ParameterError("seed_control_width", self.seed_control_width, f"one of widths {self.widths}")
-        if self.control_seed == self.seed:
-            raise ParameterError("control_seed", self.control_seed, f"a seed other than seed = {self.seed}")
+        if self.seed in self.control_seeds:
+            raise ParameterError(
+                "control_seed", self.control_seed, f"a seed with control_seed … control_seed + seeds_per_width − 2 all other than seed = {self.seed}"
+            )
         for name, (layers, width) in (("pair_a", self.pair_a), ("pair_b", self.pair_b)):
             shape = ModelShape(layers, width, self.head_dim, self.min_heads)
             if width % shape.n_heads:
@@ -198,6 +205,17 @@ class LanguageModelsConfig(ModelFamilyConfig, LadderParameters):
             raise ParameterError("pair_b", self.pair_b, f"a shape with the N of pair_a within 1% (12·L·d²: {12 * n_a:,} vs {12 * n_b:,})")
         if self.train_tokens < self.batch_size * self.n_ctx:
             raise ParameterError("train_tokens", self.train_tokens, f"at least one batch: batch_size · n_ctx = {self.batch_size * self.n_ctx}")
+
+    @property
+    def control_seeds(self) -> list[int]:
+        """The seeds of every width's further models: control_seed, control_seed + 1, … (one at least:
+        the seed control of seed_control_width)."""
+        return [self.control_seed + k for k in range(max(self.seeds_per_width - 1, 1))]
+
+    @property
+    def family_seeds(self) -> list[int]:
+        """The language-model seeds every family width is trained with, ``seed`` first."""
+        return [self.seed, *self.control_seeds][: self.seeds_per_width]
 
     @property
     def steps(self) -> int:

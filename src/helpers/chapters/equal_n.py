@@ -209,7 +209,8 @@ def match_pairs(cfg: EqualNConfig, models: pd.DataFrame, activations: dict[str, 
     """Every pair of models matched one-to-one (Hungarian on the correlation matrix of their largest
     SAEs); one row per pair with the share matched at ``threshold``, and for the matched latents the
     median log ratio of firing frequencies (narrower site over wider; for one shape, second over
-    first) and the bound's prediction for it."""
+    first) and the bound's prediction for it; the same median over every assigned pair of live
+    latents with no threshold (``median_log_ratio_all``), which a threshold cannot censor."""
     device = hardware.resolve_device(cfg.device)
     info = models.set_index("model")
     rows = []
@@ -222,6 +223,10 @@ def match_pairs(cfg: EqualNConfig, models: pd.DataFrame, activations: dict[str, 
         freq_a = result.stats_a.frequency[assigned.rows[matched]]
         freq_b = result.stats_b.frequency[assigned.cols[matched]]
         log_ratio = np.log(freq_a / freq_b)
+        # every assigned pair of live latents, whatever its correlation: no censoring of large ratios
+        all_a, all_b = result.stats_a.frequency[assigned.rows], result.stats_b.frequency[assigned.cols]
+        both_live = (all_a > 0) & (all_b > 0)
+        log_ratio_all = np.log(all_a[both_live] / all_b[both_live])
         width_ratio = info.d_model[b] / info.d_model[a]
         layer_ratio = (info.n_layers[a] * info.d_model[a]) / (info.n_layers[b] * info.d_model[b])
         wide_median = float(np.median(freq_b)) if matched.any() else float("nan")
@@ -239,6 +244,8 @@ def match_pairs(cfg: EqualNConfig, models: pd.DataFrame, activations: dict[str, 
                 "share_matched": float(matched.sum() / live) if live else float("nan"),
                 "mean_partner_correlation": float(assigned.values.mean()) if len(assigned.values) else float("nan"),
                 "median_log_ratio": float(np.median(log_ratio)) if matched.any() else float("nan"),
+                "assigned_live": int(both_live.sum()),
+                "median_log_ratio_all": float(np.median(log_ratio_all)) if both_live.any() else float("nan"),
                 "wide_median_frequency": wide_median,
                 "predicted_log_ratio": predicted_log_ratio(wide_median, width_ratio) if width_ratio > 1 else 0.0,
                 "layer_load_ratio": float(layer_ratio),
@@ -251,13 +258,17 @@ def match_pairs(cfg: EqualNConfig, models: pd.DataFrame, activations: dict[str, 
 def shift_verdicts(pairs: pd.DataFrame) -> tuple[pd.DataFrame, float]:
     """Per pair of shapes, the median over its seed combinations of the median log ratio and of the
     prediction, and the verdict of :data:`RULE`; also the seed noise (largest |median log ratio|
-    over same-shape pairs)."""
+    over same-shape pairs). The same for the uncensored shift (every assigned pair, no threshold:
+    ``shift_all``, judged against its own same-shape noise ``seed_noise_all``)."""
     noise = float(pairs[pairs.kind == SAME_SHAPE].median_log_ratio.abs().max())
+    uncensored = "median_log_ratio_all" in pairs
+    noise_all = float(pairs[pairs.kind == SAME_SHAPE].median_log_ratio_all.abs().max()) if uncensored else float("nan")
     rows = []
     across = pairs[pairs.kind == ACROSS_SHAPES]
     for (narrow, wide), group in across.groupby(["first_shape", "second_shape"], sort=False):
         shift, predicted = float(group.median_log_ratio.median()), float(group.predicted_log_ratio.median())
         per_layer = float(group.predicted_per_layer.median()) if "predicted_per_layer" in group else float("nan")
+        shift_all = float(group.median_log_ratio_all.median()) if uncensored else float("nan")
         rows.append(
             {
                 "narrower": narrow,
@@ -271,6 +282,10 @@ def shift_verdicts(pairs: pd.DataFrame) -> tuple[pd.DataFrame, float]:
                 "layer_load_ratio": float(group.layer_load_ratio.iloc[0]) if "layer_load_ratio" in group else float("nan"),
                 "predicted_per_layer": per_layer,
                 "verdict_per_layer": shift_verdict(shift, per_layer, noise),
+                "shift_all": shift_all,
+                "seed_noise_all": noise_all,
+                "verdict_all": shift_verdict(shift_all, predicted, noise_all),
+                "verdict_all_per_layer": shift_verdict(shift_all, per_layer, noise_all),
             }
         )
     return pd.DataFrame(rows), noise
@@ -331,6 +346,9 @@ def summary(cfg: EqualNConfig, models: pd.DataFrame, sweep: pd.DataFrame, pairs:
         "verdict": verdicts.bound_rate(shifts.verdict.tolist(), loss["comparable"]),
         "accountings": ACCOUNTINGS,
         "verdict_per_layer": verdicts.bound_rate(shifts.verdict_per_layer.tolist(), loss["comparable"]),
+        "verdict_uncensored": verdicts.bound_rate(shifts.verdict_all.tolist(), loss["comparable"]),
+        "verdict_uncensored_per_layer": verdicts.bound_rate(shifts.verdict_all_per_layer.tolist(), loss["comparable"]),
+        "l0_and_dead_at_largest": largest[["l0", "dead_latents"]].mean().to_dict("index"),
         "bound_rate_found": bool((shifts.verdict == BOUND).any()),
         "same_rate_everywhere": bool((shifts.verdict == SAME).all()),
     }

@@ -27,7 +27,9 @@ class PlannedModel:
 
 
 def plan(cfg: LanguageModelsConfig) -> list[PlannedModel]:
-    """The width sweep, the equal-N pair and the seed control (a shape already planned is reused)."""
+    """The width sweep (every width with each of ``family_seeds``: the first seed's models are the
+    family, the others the seed controls), the equal-N pair, and the seed control of
+    ``seed_control_width`` when the family has one seed per width (a shape already planned is reused)."""
 
     def shape(layers: int, width: int) -> ModelShape:
         return ModelShape(layers, width, cfg.head_dim, cfg.min_heads)
@@ -35,15 +37,24 @@ def plan(cfg: LanguageModelsConfig) -> list[PlannedModel]:
     models = [PlannedModel(model_name(cfg.n_layers, w), "family", shape(cfg.n_layers, w), cfg.seed) for w in cfg.widths]
     for layers, width in (cfg.pair_a, cfg.pair_b):
         models.append(PlannedModel(model_name(layers, width), "pair", shape(layers, width), cfg.seed))
-    models.append(
-        PlannedModel(
-            model_name(cfg.n_layers, cfg.seed_control_width, f"seed{cfg.control_seed}"),
-            "seed control",
-            shape(cfg.n_layers, cfg.seed_control_width),
-            cfg.control_seed,
-        )
-    )
+    controls = [(w, s) for w in cfg.widths for s in cfg.family_seeds[1:]] or [(cfg.seed_control_width, cfg.control_seed)]
+    models += [PlannedModel(seed_model_name(cfg, w, s), "seed control", shape(cfg.n_layers, w), s) for w, s in controls]
     return models
+
+
+def seed_model_name(cfg: LanguageModelsConfig, width: int, seed: int) -> str:
+    """The family model of ``width`` trained from ``seed`` (the family's own name for ``cfg.seed``)."""
+    return model_name(cfg.n_layers, width, "" if seed == cfg.seed else f"seed{seed}")
+
+
+def untrained_name(cfg: LanguageModelsConfig, width: int, seed: int) -> str:
+    """The untrained model of ``width`` initialised from ``seed``."""
+    return model_name(cfg.n_layers, width, "random" if seed == cfg.seed else f"random-seed{seed}")
+
+
+def seed_models(cfg: LanguageModelsConfig) -> dict[int, list[str]]:
+    """Width → its trained models, one per seed that every width has (``family_seeds``), first seed first."""
+    return {w: [seed_model_name(cfg, w, s) for s in cfg.family_seeds] for w in cfg.widths}
 
 
 def settings_for(cfg: LanguageModelsConfig, seed: int) -> TrainSettings:
@@ -83,9 +94,14 @@ def random_init_model(cfg: LanguageModelsConfig, data: TokenData, width: int, se
     shape = ModelShape(cfg.n_layers, width, cfg.head_dim, cfg.min_heads)
     model = GPT(shape, cfg.n_ctx, cfg.d_vocab, seed=seed)
     key = cache_key(["random init", dataclasses.asdict(shape), cfg.n_ctx, cfg.d_vocab, seed, data.key], sort_keys=False)
-    name = model_name(cfg.n_layers, width, "random")
+    name = untrained_name(cfg, width, seed)
     summary = {"key": key, "kaplan_params": float(kaplan_parameter_count(cfg.n_layers, width)), "seed": seed}
     return TrainedModel(name, paths.models_dir(cfg.preset, cfg.runs_dir or None) / f"{name}-{key}", model.eval(), pd.DataFrame(), summary)
+
+
+def untrained_models(cfg: LanguageModelsConfig, data: TokenData) -> dict[str, TrainedModel]:
+    """The untrained model of every family width for each of ``family_seeds``, by name."""
+    return {m.name: m for m in (random_init_model(cfg, data, w, s) for s in cfg.family_seeds for w in cfg.widths)}
 
 
 def summary_table(cfg: LanguageModelsConfig, trained: dict[str, TrainedModel]) -> pd.DataFrame:
@@ -112,3 +128,22 @@ def summary_table(cfg: LanguageModelsConfig, trained: dict[str, TrainedModel]) -
             }
         )
     return pd.DataFrame(rows)
+
+
+def seed_gaps(models: pd.DataFrame) -> pd.DataFrame:
+    """One row per seed-control model of a model table (:func:`summary_table`): its width, its seed,
+    its final validation loss, the first seed's, and the gap |ΔL| in nats between them."""
+    family = models[models.role.str.contains("family")].drop_duplicates("model").set_index(["n_layers", "d_model"]).final_val_loss
+    rows = [
+        {
+            "model": c.model,
+            "d_model": int(c.d_model),
+            "seed": int(c.seed),
+            "loss": float(c.final_val_loss),
+            "first_seed_loss": float(family[(c.n_layers, c.d_model)]),
+            "gap": abs(float(c.final_val_loss) - float(family[(c.n_layers, c.d_model)])),
+        }
+        for c in models[models.role == "seed control"].drop_duplicates("model").itertuples()
+        if (c.n_layers, c.d_model) in family.index
+    ]
+    return pd.DataFrame(rows, columns=["model", "d_model", "seed", "loss", "first_seed_loss", "gap"])

@@ -31,7 +31,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from helpers.chapters.configs import UniversalityConfig
+from helpers.chapters import model_suite
+from helpers.chapters.configs import LanguageModelsConfig, UniversalityConfig
 from helpers.chapters.verdicts import INCONCLUSIVE, TOP_FRACTION_RULE, Verdict, top_fraction
 from helpers.core import hardware, paths
 from helpers.core.keys import cache_key
@@ -165,47 +166,77 @@ class Comparison:
 
 @dataclass(frozen=True)
 class Roles:
-    """The names of chapter 3's models in their roles, and the untrained models (one per family width)."""
+    """The names of chapter 3's models in their roles, and the untrained models."""
 
-    family: list[str]
-    seeded: str
-    control: str
+    family: list[str]  # the first language-model seed of every family width, narrowest first
+    by_seed: list[list[str]]  # by_seed[k]: the family trained from the k-th seed (by_seed[0] is ``family``)
+    seeded: str  # the shuffled control's model: the first seed of the seed-control width
+    control: str  # the same width's second seed
+    controls: dict[str, list[str]]  # per width's first-seed model: its further seeds (the seed controls)
     random: str  # the untrained model of the seed-control width
-    untrained: list[str]  # the untrained model of every family width, in ``family``'s order
+    untrained: list[list[str]]  # untrained[k]: the untrained model of every family width, from the k-th seed
+    lineage: dict[str, str]  # model → what its language-model seeds replicate ("L8-d64", "L8-d64-random")
 
 
 def roles(suite: Suite) -> Roles:
-    lm = suite.cfg.saes().language_models()
+    return roles_for(suite.cfg.saes().language_models())
+
+
+def roles_for(lm: LanguageModelsConfig) -> Roles:
+    """:class:`Roles` from chapter 3's configuration alone."""
+    seeds = lm.family_seeds
+    by_seed = [[model_suite.seed_model_name(lm, w, s) for w in lm.widths] for s in seeds]
+    control_pairs = {w: [model_suite.seed_model_name(lm, w, s) for s in seeds[1:]] for w in lm.widths}
+    if len(seeds) == 1:
+        control_pairs = {lm.seed_control_width: [model_suite.seed_model_name(lm, lm.seed_control_width, lm.control_seed)]}
+    untrained = [[model_suite.untrained_name(lm, w, s) for w in lm.widths] for s in seeds]
+    lineage = {m: model_name(lm.n_layers, w) for w in lm.widths for m in (model_suite.seed_model_name(lm, w, s) for s in [*seeds, lm.control_seed])}
+    lineage |= {model_suite.untrained_name(lm, w, s): model_name(lm.n_layers, w, "random") for w in lm.widths for s in seeds}
     width = lm.seed_control_width
     return Roles(
-        [model_name(lm.n_layers, w) for w in lm.widths],
+        by_seed[0],
+        by_seed,
         model_name(lm.n_layers, width),
-        model_name(lm.n_layers, width, f"seed{lm.control_seed}"),
-        model_name(lm.n_layers, width, "random"),
-        [model_name(lm.n_layers, w, "random") for w in lm.widths],
+        control_pairs[width][0],
+        {model_name(lm.n_layers, w): names for w, names in control_pairs.items()},
+        untrained[0][lm.widths.index(width)],
+        untrained,
+        lineage,
     )
 
 
 def comparisons(suite: Suite) -> list[Comparison]:
-    """Every comparison of chapter 5. At the analysed site: cross-width pairs and seed controls over
-    every pair of SAE seeds, SAE-seed pairs and the floors (shuffled, random model, untrained pair,
-    token identity).
-    At every other site: cross-width pairs of the first replicates."""
+    """Every comparison of chapter 5. At the analysed site: cross-width pairs (the two widths' models
+    of one language-model seed, every seed) and seed controls (two seeds of one width, at every width
+    that has them) over every pair of SAE seeds; SAE-seed pairs; and the floors (shuffled, random
+    model, untrained pair of every seed, token identity). At every other site: cross-width pairs of
+    the first seed's first replicates."""
     site, r = suite.cfg.analysis_site, roles(suite)
     seeds = lambda model: suite.seeds(model, site)  # noqa: E731
     out = []
     for other in (s for s in suite.saes.site.unique() if s != site):
         first = lambda model: suite.seeds(model, other)[0]  # noqa: E731, B023 (called within this iteration)
         out += [Comparison(CROSS_WIDTH, other, a, first(a), b, first(b)) for a in r.family for b in r.family if a != b]
-    out += [Comparison(CROSS_WIDTH, site, a, sa, b, sb) for a in r.family for b in r.family if a != b for sa in seeds(a) for sb in seeds(b)]
-    out += [Comparison(SAE_SEED, site, m, sa, m, sb) for m in r.family for sa in seeds(m) for sb in seeds(m) if sa != sb]
     out += [
-        Comparison(SEED_CONTROL, site, a, sa, b, sb) for a, b in ((r.seeded, r.control), (r.control, r.seeded)) for sa in seeds(a) for sb in seeds(b)
+        Comparison(CROSS_WIDTH, site, a, sa, b, sb)
+        for family in r.by_seed
+        for a in family
+        for b in family
+        if a != b
+        for sa in seeds(a)
+        for sb in seeds(b)
     ]
+    replicated = [m for family in r.by_seed for m in family]
+    out += [Comparison(SAE_SEED, site, m, sa, m, sb) for m in replicated for sa in seeds(m) for sb in seeds(m) if sa != sb]
+    for first_seed, others in r.controls.items():
+        group = [first_seed, *others]
+        out += [Comparison(SEED_CONTROL, site, a, sa, b, sb) for a in group for b in group if a != b for sa in seeds(a) for sb in seeds(b)]
     out.append(Comparison(SHUFFLED, site, r.seeded, seeds(r.seeded)[0], r.control, seeds(r.control)[0]))
     out += [Comparison(RANDOM_MODEL, site, m, seeds(m)[0], r.random, seeds(r.random)[0]) for m in r.family]
-    out += [Comparison(UNTRAINED_PAIR, site, a, seeds(a)[0], b, seeds(b)[0]) for a in r.untrained for b in r.untrained if a != b]
-    out += [Comparison(TOKEN_IDENTITY, site, m, s, TOKENS, 0) for m in [*r.family, r.control, *r.untrained] for s in seeds(m)]
+    out += [Comparison(UNTRAINED_PAIR, site, a, seeds(a)[0], b, seeds(b)[0]) for group in r.untrained for a in group for b in group if a != b]
+    trained = list(dict.fromkeys([*replicated, *(m for others in r.controls.values() for m in others)]))
+    untrained = [m for group in r.untrained for m in group]
+    out += [Comparison(TOKEN_IDENTITY, site, m, s, TOKENS, 0) for m in [*trained, *untrained] for s in seeds(m)]
     return out
 
 
@@ -262,7 +293,8 @@ def latent_table(suite: Suite, correlations: dict[Comparison, MaxCorrelation]) -
         assignments[(c.kind, c.site, a, b)] = one_to_one(result.matrix)
         return assignments[(c.kind, c.site, a, b)].partner_correlation(n)
 
-    untrained = set(roles(suite).untrained)
+    r = roles(suite)
+    untrained = {m for group in r.untrained for m in group}
     frames = []
     for c, result in correlations.items():
         if c.kind == TOKEN_IDENTITY and c.scored in untrained:  # read for the token-likeness column only
@@ -280,6 +312,8 @@ def latent_table(suite: Suite, correlations: dict[Comparison, MaxCorrelation]) -
                     "scored_seed": c.scored_seed,
                     "against": c.against,
                     "against_seed": c.against_seed,
+                    "lineage": r.lineage.get(c.scored, c.scored),
+                    "against_lineage": r.lineage.get(c.against, c.against),
                     "d_model": int(suite.row(c.scored, c.site, c.scored_seed).d_model),
                     "against_d_model": against_d_model,
                     "latent": np.arange(n),
@@ -321,6 +355,14 @@ def first_replicates(latents: pd.DataFrame) -> pd.DataFrame:
     sides = [latents[[model, seed]].set_axis(["model", "seed"], axis=1) for model, seed in (("scored", "scored_seed"), ("against", "against_seed"))]
     first = pd.concat(sides).groupby("model").seed.min()
     return latents[(latents.scored_seed == latents.scored.map(first)) & (latents.against_seed == latents.against.map(first))]
+
+
+def first_seed_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows whose two sides are their lineages' first language-model seeds (the family itself):
+    one model per width. A frame without lineage columns (a bundle made before them) is returned whole."""
+    if "lineage" not in frame:
+        return frame
+    return frame[(frame.scored == frame.lineage) & (frame.against == frame.against_lineage)]
 
 
 def scored_points(latents: pd.DataFrame) -> pd.DataFrame:
@@ -371,6 +413,8 @@ def pair_summary(latents: pd.DataFrame, cfg: UniversalityConfig, draws: dict[tup
         alive = group[~group.dead]
         low, high = percentile_interval(draws[key])
         row = dict(zip(COMPARISON_COLUMNS, key)) | {
+            "lineage": group.lineage.iloc[0],
+            "against_lineage": group.against_lineage.iloc[0],
             "d_model": group.d_model.iloc[0],
             "against_d_model": group.against_d_model.iloc[0],
             "latents": len(group),
@@ -412,17 +456,27 @@ def pair_summary(latents: pd.DataFrame, cfg: UniversalityConfig, draws: dict[tup
     return pd.DataFrame(rows)
 
 
+def lineages(summary: pd.DataFrame) -> dict[str, str]:
+    """Model → its lineage (what its language-model seeds replicate), from a summary's two sides."""
+    return dict(zip(summary.scored, summary.lineage)) | dict(zip(summary.against, summary.against_lineage))
+
+
 def interval_by_kind(summary: pd.DataFrame, draws: dict[tuple, np.ndarray], cfg: UniversalityConfig, by_pair: bool = False) -> pd.DataFrame:
-    """Mean r per kind of comparison (or per pair of models with ``by_pair``) with the two-level
-    bootstrap interval of :func:`helpers.universality.fits.hierarchical_interval` (SAE seeds, then latents)."""
+    """Mean r per kind of comparison (or per pair of lineages, i.e. widths, with ``by_pair``) with the
+    bootstrap interval of :func:`helpers.universality.fits.hierarchical_interval` (language-model
+    seeds, SAE seeds, then latents). With ``by_pair``, ``scored`` and ``against`` name the lineages."""
     rows = []
-    group_columns = ["site", "kind", "scored", "against"] if by_pair else ["site", "kind"]
+    group_columns = ["site", "kind", "lineage", "against_lineage"] if by_pair else ["site", "kind"]
+    lineage = lineages(summary)
     for key, group in summary.groupby(group_columns, sort=False):
         units = [(g.scored, g.scored_seed, g.against, g.against_seed) for g in group.itertuples()]
         stacked = np.stack([draws[tuple(g[c] for c in COMPARISON_COLUMNS)] for _, g in group.iterrows()])
-        result: Correlation = hierarchical_interval(units, group.r.to_numpy(), stacked, cfg.bootstrap_samples, CI_LEVEL, cfg.seed)
+        result: Correlation = hierarchical_interval(units, group.r.to_numpy(), stacked, cfg.bootstrap_samples, CI_LEVEL, cfg.seed, lineage)
+        named = dict(zip(group_columns, key))
+        if by_pair:
+            named = {"site": named["site"], "kind": named["kind"], "scored": named["lineage"], "against": named["against_lineage"]}
         rows.append(
-            dict(zip(group_columns, key))
+            named
             | {
                 "r": result.r,
                 "r_low": result.low,
@@ -445,8 +499,14 @@ STATISTICS = {
     "mean_one_to_one": "mean one-to-one universality",
     "mean_universality": "mean universality (the many-to-one maximum)",
 }
-#: What every interval of :func:`kind_intervals` covers, for captions.
-INTERVAL_COVERS = "SAE seeds (resampled per model) and latents (resampled per SAE pair); not language-model seeds"
+
+
+def interval_covers(lm_seeds: int) -> str:
+    """What every interval of :func:`kind_intervals` covers, for captions, given the language-model
+    seeds per width the rung trained."""
+    if lm_seeds > 1:
+        return f"language-model seeds ({lm_seeds} per width, resampled per width), SAE seeds (per model) and latents (per SAE pair)"
+    return "SAE seeds (resampled per model) and latents (resampled per SAE pair); not language-model seeds (one per width at this rung)"
 
 
 def controlled_points(group: pd.DataFrame) -> pd.DataFrame:
@@ -479,16 +539,25 @@ def statistic_draws(latents: pd.DataFrame, cfg: UniversalityConfig, draws_r: dic
 
 def kind_intervals(summary: pd.DataFrame, draws: dict[str, dict[tuple, np.ndarray]], cfg: UniversalityConfig) -> pd.DataFrame:
     """One row per (kind, statistic) of :data:`VERDICT_KINDS` × :data:`STATISTICS` at the analysed site:
-    the mean over model pairs and the two-level interval of
-    :func:`helpers.universality.fits.hierarchical_interval` (SAE seeds, then latents)."""
+    the mean over lineage (width) pairs and the interval of
+    :func:`helpers.universality.fits.hierarchical_interval` (language-model seeds, SAE seeds, then
+    latents); ``lm_seeds`` counts the models of the kind's most replicated lineage."""
     at = summary[(summary.site == cfg.analysis_site) & summary.kind.isin(VERDICT_KINDS)]
+    lineage = lineages(summary)
     rows = []
     for kind, group in at.groupby("kind", sort=False):
+        sides = pd.concat(
+            [
+                group[["scored", "lineage"]].set_axis(["model", "lineage"], axis=1),
+                group[["against", "against_lineage"]].set_axis(["model", "lineage"], axis=1),
+            ]
+        )
+        lm_seeds = int(sides.drop_duplicates().groupby("lineage").model.nunique().max())
         units = [(g.scored, g.scored_seed, g.against, g.against_seed) for g in group.itertuples()]
         keys = [tuple(g[c] for c in COMPARISON_COLUMNS) for _, g in group.iterrows()]
         for statistic, meaning in STATISTICS.items():
             stacked = np.stack([draws[statistic][key] for key in keys])
-            result = hierarchical_interval(units, group[statistic].to_numpy(), stacked, cfg.bootstrap_samples, CI_LEVEL, cfg.seed)
+            result = hierarchical_interval(units, group[statistic].to_numpy(), stacked, cfg.bootstrap_samples, CI_LEVEL, cfg.seed, lineage)
             rows.append(
                 {
                     "kind": kind,
@@ -499,6 +568,7 @@ def kind_intervals(summary: pd.DataFrame, draws: dict[str, dict[tuple, np.ndarra
                     "high": result.high,
                     "model_pairs": group[["scored", "against"]].drop_duplicates().shape[0],
                     "sae_pairs": len(group),
+                    "lm_seeds": lm_seeds,
                 }
             )
     return pd.DataFrame(rows)
@@ -661,7 +731,7 @@ def fraction_verdict(slopes: pd.DataFrame) -> Verdict:
 def width_counts(latents: pd.DataFrame, threshold: float) -> pd.DataFrame:
     """Per family width (first replicates): latents, alive latents, and latents matched (≥ threshold)
     in at least one and in every other width, by maximum correlation and one-to-one."""
-    cross = first_replicates(latents[latents.kind == CROSS_WIDTH])
+    cross = first_seed_rows(first_replicates(latents[latents.kind == CROSS_WIDTH]))
     rows = []
     for (model, d_model), group in cross.groupby(["scored", "d_model"], sort=False):
         hits = {
@@ -702,7 +772,7 @@ def shared_feature_split(
     ``spliced`` gives each model's loss with its whole SAE (first replicates).
     """
     site = suite.cfg.analysis_site
-    cross = first_replicates(latents[(latents.kind == CROSS_WIDTH) & (latents.site == site)])
+    cross = first_seed_rows(first_replicates(latents[(latents.kind == CROSS_WIDTH) & (latents.site == site)]))
     rows = []
     pairs = cross[cross.d_model > cross.against_d_model][["scored", "against", "d_model", "against_d_model"]].drop_duplicates()
     for pair in tqdm(list(pairs.itertuples()), desc="shared-latent splices"):

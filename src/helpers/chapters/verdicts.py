@@ -169,19 +169,27 @@ def steeper(difference: Interval) -> Verdict:
 
 LOSS_LAW_RULE = (
     f"reproduced when the power law in N beats L∞ + A/d (as many parameters) by ΔAIC ≥ {AIC_MARGIN:g}, "
-    f"not reproduced when the alternative beats it by as much, otherwise inconclusive (indistinguishable)"
+    f"not reproduced when the alternative beats it by as much, otherwise inconclusive (indistinguishable); "
+    f"with several language-model seeds per width, every choice of one seed per width must agree"
 )
 
 
-def loss_law(power_aic: float, alternative_aic: float, power_r2: float, alternative_r2: float, points: int = 4) -> Verdict:
+def loss_law(
+    power_aic: float, alternative_aic: float, power_r2: float, alternative_r2: float, points: int = 4, seed_range: tuple[float, float] | None = None
+) -> Verdict:
     """The talk's loss law: is a power law in N a better description of the family's losses than
     L∞ + A/d? Both are fitted to the same ``points`` losses by least squares; R² alone cannot fail
-    on four monotone points, the information criterion can. Two points fit both laws exactly."""
+    on four monotone points, the information criterion can. Two points fit both laws exactly.
+    ``seed_range`` is the (lowest, highest) ΔAIC over the fits to one language-model seed per width
+    (every combination): the verdict then needs every one of them on the same side of the margin."""
     if points <= 2:
         return Verdict(INCONCLUSIVE, LOSS_LAW_RULE, "L∞ + A/d, two parameters", f"{points} widths: both two-parameter laws pass through every point")
     delta = alternative_aic - power_aic
-    holds = True if delta >= AIC_MARGIN else False if delta <= -AIC_MARGIN else None
+    deltas = [delta, *(seed_range or ())]
+    holds = True if min(deltas) >= AIC_MARGIN else False if max(deltas) <= -AIC_MARGIN else None
     reason = f"ΔAIC = {delta:+.1f} (power law R² = {power_r2:.3f}, L∞ + A/d R² = {alternative_r2:.3f})"
+    if seed_range is not None:
+        reason += f"; {seed_range[0]:+.1f} to {seed_range[1]:+.1f} over one language-model seed per width"
     return Verdict(claim_word(holds, True), LOSS_LAW_RULE, "L∞ + A/d, two parameters", reason)
 
 

@@ -8,12 +8,15 @@ file, the git commit that ran each chapter and the one that made the bundle, pac
 device and wall time per chapter. Weights and activations are never bundled.
 
 Reading a bundle validates it first: a missing file, a changed hash, a file the manifest does not
-list, or a manifest from another schema raises one :class:`BundleError` naming the file.
+list, or a manifest from another schema raises one :class:`BundleError` naming the file. A bundle is
+made from one version of the code only: every chapter's provenance must name the same commit, and
+only the files the current code's chapters write (their ``RESULT_FILES``) are bundled;
+:func:`version_problems` (``check``) names a committed bundle that is not one version.
 
 Command line::
 
     python -m helpers.publish.bundle make --preset study [--runs-dir DIR]   # runs/study/results → results/study
-    python -m helpers.publish.bundle check                                  # validate every committed bundle
+    python -m helpers.publish.bundle check                                  # validate every committed bundle and its code version
 """
 
 from __future__ import annotations
@@ -112,6 +115,27 @@ def read_bundle(folder: str | Path) -> Bundle:
     return Bundle(folder, manifest)
 
 
+def written_by_code(chapter: str) -> set[str]:
+    """The files the current code's ``chapter`` writes into its results folder and a bundle holds."""
+    from helpers.chapters import module
+
+    return {*module(chapter).RESULT_FILES, "provenance.json"} - set(LEFT_IN_THE_RUN)
+
+
+def version_problems(manifest: dict[str, Any]) -> list[str]:
+    """What keeps a bundle from being read as one version of the code: its chapters ran at several
+    commits, or it holds a file the current code does not write. Empty when it is one version."""
+    problems = []
+    commits = manifest.get("run_commits", {})
+    if len(set(commits.values())) > 1:
+        problems.append("its chapters ran at several commits (" + ", ".join(f"{c} at {sha[:7]}" for c, sha in commits.items()) + ")")
+    for relative in sorted(manifest.get("files", {})):
+        chapter, _, name = relative.partition("/")
+        if name and chapter in commits and name not in written_by_code(chapter):
+            problems.append(f"{relative} is not written by the current code's chapter {chapter} (a stale file)")
+    return problems
+
+
 def committed_bundles(bundles_dir: str | Path | None = None) -> list[Bundle]:
     """Every bundle under ``bundles_dir`` (default ``<project>/results``, which may be absent),
     validated, by preset name. A folder there that is not a valid bundle is an error, not skipped,
@@ -139,12 +163,15 @@ def make_bundle(preset: str, runs_dir: str | Path | None = None, bundles_dir: st
             results / unfinished[0] / "provenance.json",
             f"missing: chapter {unfinished[0]} of preset {preset!r} has not finished (make execute PRESET={preset})",
         )
-    files = sorted(
-        p
-        for c in chapters
-        for p in (results / c).rglob("*")
-        if p.is_file() and p.suffix in BUNDLED_SUFFIXES and not p.name.startswith(".") and p.name not in LEFT_IN_THE_RUN
-    )
+    commits = {c: json.loads((results / c / "provenance.json").read_text()).get("git_commit", "not recorded") for c in chapters}
+    if len(set(commits.values())) > 1:
+        odd = next(c for c in chapters if commits[c] != commits[chapters[0]])
+        raise BundleError(
+            results / odd / "provenance.json",
+            f"chapter {odd} ran at commit {commits[odd][:7]}, chapter {chapters[0]} at {commits[chapters[0]][:7]}: a bundle is one version "
+            f"of the code (re-run the preset at one commit: the stage caches keep it cheap)",
+        )
+    files = sorted(results / c / name for c in chapters for name in written_by_code(c) if (results / c / name).is_file())
     size = sum(p.stat().st_size for p in files)
     if size > MAX_BYTES:
         largest = max(files, key=lambda p: p.stat().st_size)
@@ -195,8 +222,17 @@ def main(argv: list[str] | None = None) -> None:
         total = sum(f["bytes"] for f in bundle.manifest["files"].values())
         print(f"{bundle.folder}: {len(bundle.manifest['files'])} files, {total / 2**20:.2f} MiB")
     else:
+        problems = 0
         for bundle in committed_bundles(args.bundles_dir):
-            print(f"{bundle.folder}: valid ({len(bundle.manifest['files'])} files)")
+            found = version_problems(bundle.manifest)
+            problems += len(found)
+            print(
+                f"{bundle.folder}: "
+                + ("valid" if not found else "not one version of the code: " + "; ".join(found))
+                + f" ({len(bundle.manifest['files'])} files)"
+            )
+        if problems:
+            raise SystemExit(1)
 
 
 if __name__ == "__main__":

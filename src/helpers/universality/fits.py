@@ -13,7 +13,7 @@ the dense cloud would have needed; both are reported beside an unweighted fit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -162,39 +162,63 @@ def pearson_with_ci(x: np.ndarray, y: np.ndarray, samples: int = 1000, level: fl
 
 
 def hierarchical_interval(
-    units: Sequence[tuple[str, int, str, int]], values: np.ndarray, draws: np.ndarray, samples: int = 1000, level: float = CI_LEVEL, seed: int = 0
+    units: Sequence[tuple[str, int, str, int]],
+    values: np.ndarray,
+    draws: np.ndarray,
+    samples: int = 1000,
+    level: float = CI_LEVEL,
+    seed: int = 0,
+    lineage: Mapping[str, str] | None = None,
 ) -> Correlation:
-    """Mean r over pairs of models and SAE seeds, with a two-level bootstrap interval.
+    """Mean r over pairs of lineages (widths), models and SAE seeds, with a three-level bootstrap interval.
 
     ``units[k] = (model_a, seed_a, model_b, seed_b)`` names the SAE pair whose observed r is
-    ``values[k]`` and whose r on B resamples of its latents is row k of ``draws`` (k, B). The point
-    estimate is the mean over model pairs of the mean of ``values`` over their seed pairs. One draw
-    resamples, for every model, its SAE seeds with replacement, keeps the pairs whose seeds were
-    drawn (with multiplicity) and gives each a random latent-level draw; the statistic is the mean
-    over model pairs of the mean over their seed pairs. The interval so covers the choice of SAE
-    seeds and of latents, not that of language-model seeds or of the model pairs themselves.
+    ``values[k]`` and whose r on B resamples of its latents is row k of ``draws`` (k, B).
+    ``lineage`` maps each model to what its language-model seeds replicate (a width; each model is
+    its own lineage when omitted). The point estimate is the mean over lineage pairs of the mean of
+    ``values`` over their units. One draw resamples, for every lineage, its models (language-model
+    seeds) with replacement; for every model, its SAE seeds; keeps the units whose models and seeds
+    were drawn (with multiplicity) and gives each a random latent-level draw; the statistic is the
+    mean over lineage pairs of the weighted mean over their units. A lineage pair whose two sides are
+    one lineage (two seeds of one width) has its models kept as they are: there the language-model
+    seeds are what is compared. The interval so covers language-model seeds (where a lineage has
+    several), SAE seeds and latents, not the choice of widths.
     """
     if not (len(units) == len(values) == len(draws)) or not len(units):
         raise ValueError(f"units, values and draws need the same non-zero length, got {len(units)}, {len(values)} and {len(draws)}")
+    line = (lambda model: model) if lineage is None else (lambda model: lineage.get(model, model))
     rng = np.random.default_rng(seed)
     seeds: dict[str, list[int]] = {}
+    models: dict[str, list[str]] = {}
     for model_a, seed_a, model_b, seed_b in units:
         for model, s in ((model_a, seed_a), (model_b, seed_b)):
-            seeds.setdefault(model, [])
-            if s not in seeds[model]:
+            if s not in seeds.setdefault(model, []):
                 seeds[model].append(s)
+            if model not in models.setdefault(line(model), []):
+                models[line(model)].append(model)
     groups: dict[tuple[str, str], list[int]] = {}
     for k, (model_a, _, model_b, _) in enumerate(units):
-        groups.setdefault((model_a, model_b), []).append(k)
+        groups.setdefault((line(model_a), line(model_b)), []).append(k)
     values = np.asarray(values, dtype=np.float64)
     point = float(np.mean([values[rows].mean() for rows in groups.values()]))
     statistics = np.empty(samples)
+
+    def drawn(pool: list) -> dict:
+        if len(pool) == 1:  # nothing to resample (and no random numbers drawn: one seed per width reads as before)
+            return {pool[0]: 1}
+        return dict(zip(*np.unique(np.asarray(pool, dtype=object)[rng.integers(0, len(pool), size=len(pool))], return_counts=True)))
+
     for s in range(samples):
+        lm_counts = {name: drawn(pool) for name, pool in models.items()}
         counts = {m: dict(zip(*np.unique(rng.choice(v, size=len(v)), return_counts=True))) for m, v in seeds.items()}
         means = []
-        for rows in groups.values():
-            weights = np.array([counts[units[k][0]].get(units[k][1], 0) * counts[units[k][2]].get(units[k][3], 0) for k in rows], dtype=float)
-            if weights.sum() == 0:  # the same model on both sides, drawn as one seed only: skip this pair
+        for (line_a, line_b), rows in groups.items():
+            weights = np.empty(len(rows))
+            for i, k in enumerate(rows):
+                model_a, seed_a, model_b, seed_b = units[k]
+                lm = 1.0 if line_a == line_b else lm_counts[line_a].get(model_a, 0) * lm_counts[line_b].get(model_b, 0)
+                weights[i] = lm * counts[model_a].get(seed_a, 0) * counts[model_b].get(seed_b, 0)
+            if weights.sum() == 0:  # e.g. one model on both sides drawn as one SAE seed only: skip this pair
                 continue
             picks = draws[rows, rng.integers(0, draws.shape[1], size=len(rows))]
             means.append(np.sum(weights * picks) / weights.sum())
