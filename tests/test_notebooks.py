@@ -185,7 +185,7 @@ def test_language_models_chapter_results_are_machine_readable(smoke_run):
     runs, _, _, _ = smoke_run
     results = runs / "smoke" / "results" / "03_language_models"
     table = pd.read_csv(results / "models.csv")
-    assert table.role.value_counts().to_dict() == {"family": 2, "pair": 2, "seed control": 1}
+    assert table.role.value_counts().to_dict() == {"family": 2, "pair": 2, "seed control": 2}  # two seeds of each width
     assert table[table.role == "pair"]["N (12·L·d²)"].nunique() == 1
     for folder in table.folder:  # relative to the run's folder
         model = runs / "smoke" / folder
@@ -225,11 +225,16 @@ def test_universality_chapter_results_are_exact_and_consistent(smoke_run):
     summary = pd.read_csv(results / "pair_summary.csv")
     assert set(summary.kind) == {"cross-width", "SAE seed", "seed control", "shuffled", "random model", "token identity", "untrained pair"}
     untrained = summary[summary.kind == "untrained pair"]
-    assert len(untrained) == 2 and set(untrained.scored) == {"L2-d16-random", "L2-d32-random"}  # both orders of the one width pair
-    assert not summary[summary.kind == "token identity"].scored.str.endswith("-random").any()  # read for token-likeness only
+    # both orders of the one width pair, for each of the two seeds
+    assert len(untrained) == 4 and set(untrained.scored) == {"L2-d16-random", "L2-d32-random", "L2-d16-random-seed1", "L2-d32-random-seed1"}
+    assert set(untrained.lineage) == {"L2-d16-random", "L2-d32-random"}
+    assert not summary[summary.kind == "token identity"].scored.str.contains("-random").any()  # read for token-likeness only
+    seed_pairs = summary[summary.kind == "seed control"]
+    assert set(zip(seed_pairs.lineage, seed_pairs.against_lineage)) == {("L2-d16", "L2-d16"), ("L2-d32", "L2-d32")}  # every width
     assert summary[summary.kind == "token identity"]["share_one_to_one_0.5"].isna().all()  # no matrix, no one-to-one share
     intervals = pd.read_csv(results / "kind_intervals.csv")
     assert set(intervals.kind) == {"cross-width", "untrained pair", "seed control", "SAE seed"}
+    assert (intervals[intervals.kind == "cross-width"].lm_seeds == 2).all()
     assert (intervals.low <= intervals.value + 1e-12).all() and (intervals.value <= intervals.high + 1e-12).all()
     assert set(latents.site) == {"blocks.1.hook_mlp_out", "blocks.1.hook_resid_pre"}
     saes = pd.read_csv(results / "saes.csv")
