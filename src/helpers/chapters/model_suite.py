@@ -133,17 +133,8 @@ def summary_table(cfg: LanguageModelsConfig, trained: dict[str, TrainedModel]) -
 def seed_gaps(models: pd.DataFrame) -> pd.DataFrame:
     """One row per seed-control model of a model table (:func:`summary_table`): its width, its seed,
     its final validation loss, the first seed's, and the gap |ΔL| in nats between them."""
-    family = models[models.role.str.contains("family")].drop_duplicates("model").set_index(["n_layers", "d_model"]).final_val_loss
-    rows = [
-        {
-            "model": c.model,
-            "d_model": int(c.d_model),
-            "seed": int(c.seed),
-            "loss": float(c.final_val_loss),
-            "first_seed_loss": float(family[(c.n_layers, c.d_model)]),
-            "gap": abs(float(c.final_val_loss) - float(family[(c.n_layers, c.d_model)])),
-        }
-        for c in models[models.role == "seed control"].drop_duplicates("model").itertuples()
-        if (c.n_layers, c.d_model) in family.index
-    ]
-    return pd.DataFrame(rows, columns=["model", "d_model", "seed", "loss", "first_seed_loss", "gap"])
+    family = models[models.role.str.contains("family")].drop_duplicates("model")[["n_layers", "d_model", "final_val_loss"]]
+    controls = models[models.role == "seed control"].drop_duplicates("model")
+    table = controls.merge(family.rename(columns={"final_val_loss": "first_seed_loss"}), on=["n_layers", "d_model"])
+    table = table.rename(columns={"final_val_loss": "loss"}).assign(gap=lambda t: (t.loss - t.first_seed_loss).abs())
+    return table[["model", "d_model", "seed", "loss", "first_seed_loss", "gap"]].astype({"d_model": int, "seed": int}).reset_index(drop=True)

@@ -186,12 +186,13 @@ def roles_for(lm: LanguageModelsConfig) -> Roles:
     """:class:`Roles` from chapter 3's configuration alone."""
     seeds = lm.family_seeds
     by_seed = [[model_suite.seed_model_name(lm, w, s) for w in lm.widths] for s in seeds]
-    control_pairs = {w: [model_suite.seed_model_name(lm, w, s) for s in seeds[1:]] for w in lm.widths}
-    if len(seeds) == 1:
-        control_pairs = {lm.seed_control_width: [model_suite.seed_model_name(lm, lm.seed_control_width, lm.control_seed)]}
+    planned = [p for p in model_suite.plan(lm) if p.role == "seed control"]  # chapter 3 decides which exist
+    control_pairs = {w: [p.name for p in planned if p.shape.d_model == w] for w in lm.widths}
+    control_pairs = {w: names for w, names in control_pairs.items() if names}
     untrained = [[model_suite.untrained_name(lm, w, s) for w in lm.widths] for s in seeds]
-    lineage = {m: model_name(lm.n_layers, w) for w in lm.widths for m in (model_suite.seed_model_name(lm, w, s) for s in [*seeds, lm.control_seed])}
-    lineage |= {model_suite.untrained_name(lm, w, s): model_name(lm.n_layers, w, "random") for w in lm.widths for s in seeds}
+    lineage = {m: model_name(lm.n_layers, w) for w, names in zip(lm.widths, zip(*by_seed)) for m in names}
+    lineage |= {p.name: model_name(lm.n_layers, p.shape.d_model) for p in planned}
+    lineage |= {m: model_name(lm.n_layers, w, "random") for w, names in zip(lm.widths, zip(*untrained)) for m in names}
     width = lm.seed_control_width
     return Roles(
         by_seed[0],
