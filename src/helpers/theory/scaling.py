@@ -197,6 +197,68 @@ def fit_inverse_width(widths: ArrayLike, losses: ArrayLike) -> LeastSquaresFit:
     return _least_squares("L∞ + A/d", {"l_inf": float(l_inf), "a": float(a)}, y, design @ np.array([l_inf, a]))
 
 
+@dataclass(frozen=True)
+class WidthLawFit:
+    """L = A/m^α + B_g fitted to groups g of (width m, loss L) points sharing A and α, each with its
+    own offset B_g (Liu, Liu & Gore's fit of 16 model-family × dataset groups); by least squares on L.
+    ``alpha_se`` is the standard error of α from the fit's Jacobian (NaN without spare points)."""
+
+    alpha: float
+    a: float
+    offsets: tuple[float, ...]
+    alpha_se: float
+    rss: float
+    r_squared: float
+    n: int
+
+    @property
+    def k(self) -> int:
+        return 2 + len(self.offsets)
+
+    @property
+    def aic(self) -> float:
+        return float(self.n * np.log(max(self.rss, 1e-300) / self.n) + 2 * self.k)
+
+
+def fit_width_law(groups: list[tuple[ArrayLike, ArrayLike]]) -> WidthLawFit:
+    """Fit :class:`WidthLawFit` to ``groups``, each (widths (n_g,), losses (n_g,)) with at least two
+    widths. Started from α = 1 with each offset below its group's smallest loss."""
+    widths = [np.asarray(m, dtype=float) for m, _ in groups]
+    losses = [np.asarray(y, dtype=float) for _, y in groups]
+    if not groups or any(m.shape != y.shape or len(np.unique(m)) < 2 for m, y in zip(widths, losses)):
+        raise ValueError("parameter 'groups': one or more (widths, losses) pairs of equal length, each with two or more widths")
+    if any(np.any(m <= 0) for m in widths):
+        raise ValueError("parameter 'groups': widths must be > 0")
+    m_all, y_all = np.concatenate(widths), np.concatenate(losses)
+    group = np.concatenate([np.full(len(m), g) for g, m in enumerate(widths)])
+
+    def predict(theta: np.ndarray) -> np.ndarray:
+        log_a, alpha, offsets = theta[0], theta[1], theta[2:]
+        return np.exp(log_a - alpha * np.log(m_all)) + offsets[group]
+
+    spread = [max(y.max() - y.min(), 1e-12) for y in losses]
+    start_offsets = [y.min() - s for y, s in zip(losses, spread)]
+    start_a = np.mean([s * m.min() for s, m in zip(spread, widths)]) * 2
+    solution = optimize.least_squares(lambda th: predict(th) - y_all, np.array([np.log(start_a), 1.0, *start_offsets]), method="lm", max_nfev=20_000)
+    residual = solution.fun
+    rss = float(residual @ residual)
+    total = float(((y_all - y_all.mean()) ** 2).sum())
+    spare = len(y_all) - len(solution.x)
+    alpha_se = float("nan")
+    if spare > 0:
+        covariance = np.linalg.pinv(solution.jac.T @ solution.jac) * rss / spare
+        alpha_se = float(np.sqrt(max(covariance[1, 1], 0.0)))
+    return WidthLawFit(
+        alpha=float(solution.x[1]),
+        a=float(np.exp(solution.x[0])),
+        offsets=tuple(float(b) for b in solution.x[2:]),
+        alpha_se=alpha_se,
+        rss=rss,
+        r_squared=float(1 - rss / total) if total > 0 else float("nan"),
+        n=len(y_all),
+    )
+
+
 def kaplan_terms(n_params: ArrayLike, n_tokens: ArrayLike, law: KaplanLaw = KAPLAN_2020) -> tuple[np.ndarray, np.ndarray]:
     """The two terms inside Kaplan's L(N, D) = [(N_c/N)^(α_N/α_D) + D_c/D]^α_D: (N term, data term)."""
     n, d = np.asarray(n_params, dtype=float), np.asarray(n_tokens, dtype=float)

@@ -1,0 +1,133 @@
+"""The toy model of superposition-driven scaling against closed forms and known toy-model results."""
+
+import numpy as np
+import pytest
+import torch
+
+from helpers.theory import scaling_toy as st
+
+
+def test_frequencies_are_normalised_power_laws_and_exponentials():
+    p = st.FrequencyFamily("power", 1.0).frequencies(4)
+    harmonic = 1 + 1 / 2 + 1 / 3 + 1 / 4
+    np.testing.assert_allclose(p, [1 / harmonic, 1 / (2 * harmonic), 1 / (3 * harmonic), 1 / (4 * harmonic)], rtol=1e-15)
+    q = st.FrequencyFamily("exponential", 2.0).frequencies(3)
+    w = np.exp(-np.array([1.0, 2.0, 3.0]) / 2)
+    np.testing.assert_allclose(q, w / w.sum(), rtol=1e-15)
+    assert st.FrequencyFamily("power", 0.0).frequencies(5) == pytest.approx(np.full(5, 0.2))
+    with pytest.raises(ValueError, match="parameter 'kind' = 'zipf'"):
+        st.FrequencyFamily("zipf", 1.0)
+    with pytest.raises(ValueError, match="parameter 'value' = -1"):
+        st.FrequencyFamily("exponential", -1)
+
+
+def test_samples_have_the_intended_moments():
+    """x_i = Bernoulli(p_i)·U(0, 2): E x_i = p_i, E x_i² = (4/3) p_i, and x_i ≤ 2."""
+    p = torch.tensor([[0.5, 0.3, 0.2]], dtype=torch.float64)
+    x = st.sample_features(p, 400_000, torch.Generator().manual_seed(0))[0]
+    assert x.shape == (400_000, 3) and float(x.max()) <= 2.0
+    np.testing.assert_allclose(x.mean(0).numpy(), p[0].numpy(), atol=3e-3)
+    np.testing.assert_allclose((x**2).mean(0).numpy(), 4 / 3 * p[0].numpy(), atol=6e-3)
+    np.testing.assert_allclose((x > 0).double().mean(0).numpy(), p[0].numpy(), atol=3e-3)
+
+
+def test_signed_decay_step_by_hand():
+    """γ ≥ 0 scales the row by (1 − ηγ); γ < 0 moves its norm to ‖W‖ + ηγ(‖W‖ − 1), towards 1."""
+    rows = torch.tensor([[[3.0, 4.0], [0.3, 0.4]], [[3.0, 4.0], [0.3, 0.4]]], dtype=torch.float64)  # norms 5 and 0.5
+    st.signed_decay_(rows, torch.tensor([0.5, -1.0], dtype=torch.float64), lr=0.1, eps=0.0)
+    np.testing.assert_allclose(rows[0].numpy(), [[2.85, 3.8], [0.285, 0.38]], rtol=1e-12)
+    np.testing.assert_allclose(rows[1].norm(dim=1).numpy(), [5 - 0.1 * 4, 0.5 + 0.1 * 0.5], rtol=1e-12)
+    np.testing.assert_allclose((rows[1] / rows[1].norm(dim=1, keepdim=True)).numpy(), [[0.6, 0.8], [0.6, 0.8]], rtol=1e-12)
+
+
+def test_schedule_warms_up_then_decays_to_its_floor():
+    assert st.learning_rate(0, 100, 10) == pytest.approx(1e-3)
+    assert st.learning_rate(9, 100, 10) == pytest.approx(1e-2)
+    assert st.learning_rate(10, 100, 10) == pytest.approx(1e-2)
+    assert st.learning_rate(55, 100, 10) == pytest.approx(0.05e-2 + 0.95e-2 * 0.5)
+    assert st.learning_rate(100, 100, 10) == pytest.approx(0.05e-2)
+
+
+def test_overlap_of_random_directions_is_one_over_width():
+    assert st.random_overlap(400, 16) == pytest.approx(1 / 16, rel=0.05)
+    assert st.mean_squared_overlap(np.eye(5)) == 0.0
+    assert np.isnan(st.mean_squared_overlap(np.zeros((4, 2))))
+    w = np.array([[1.0, 0.0], [1.0, 1.0], [0.1, 0.0]])  # the third row is below ½: left out
+    assert st.mean_squared_overlap(w) == pytest.approx(0.5)
+
+
+def test_left_out_loss_is_the_variance_of_the_features_left_out():
+    p = np.array([0.5, 0.3, 0.2])
+    assert st.left_out_loss(p, 1) == pytest.approx(4 / 3 * 0.5 - 0.09 - 0.04)
+    assert st.left_out_loss(p, 3) == 0.0
+    x = st.sample_features(torch.tensor(p[None]), 200_000, torch.Generator().manual_seed(1))[0].numpy()
+    assert ((x[:, 1:] - p[1:]) ** 2).sum(1).mean() == pytest.approx(st.left_out_loss(p, 1), rel=0.02)
+
+
+def test_the_two_regimes_in_a_small_model():
+    """Liu et al.'s qualitative result: with γ = −1 every feature gets a direction (φ½ = 1) and the
+    rows overlap like random directions (mean squared overlap ≈ 1/m); with γ = 5/9 only a few times m
+    features are represented, the rest predicted by their bias, so the loss sits near the variance
+    of the features left out."""
+    n, m = 64, 4
+    strong, weak = st.train_width(
+        n,
+        m,
+        [st.FrequencyFamily("power", 1.0)],
+        [st.STRONG_DECAY, st.WEAK_DECAY],
+        [0],
+        steps=800,
+        batch_size=256,
+        warmup=80,
+        eval_batches=10,
+        progress=False,
+    )
+    assert st.represented_share(strong.weights) == 1.0
+    assert 0.7 < st.mean_squared_overlap(strong.weights) * m < 1.5
+    kept = int((st.row_norms(weak.weights) > st.REPRESENTED_NORM).sum())
+    assert 1 <= kept <= 2 * m
+    assert weak.loss == pytest.approx(st.left_out_loss(weak.family.frequencies(n), kept), rel=0.3)
+
+
+def test_training_is_deterministic():
+    args = (24, 4, [st.FrequencyFamily("exponential", 6.0)], [st.STRONG_DECAY, 0.0], [3])
+    first, second = (st.train_width(*args, steps=50, batch_size=64, warmup=5, eval_batches=2, progress=False) for _ in range(2))
+    assert all(np.array_equal(a.weights, b.weights) and np.array_equal(a.eval_losses, b.eval_losses) for a, b in zip(first, second))
+    assert [(r.decay, r.seed) for r in first] == [(st.STRONG_DECAY, 3), (0.0, 3)]
+
+
+def test_bad_grid_is_refused_before_training():
+    with pytest.raises(ValueError, match="parameter 'width' = 0"):
+        st.train_width(10, 0, [st.FrequencyFamily("power", 1.0)], [0.0], [0], steps=1, batch_size=1, warmup=1, eval_batches=1)
+    with pytest.raises(ValueError, match="at least one of each"):
+        st.train_width(10, 2, [], [0.0], [0], steps=1, batch_size=1, warmup=1, eval_batches=1)
+
+
+def test_width_law_recovers_exact_parameters_with_one_offset_per_group():
+    from helpers.theory import scaling
+
+    m = np.array([8.0, 16, 32, 64, 128])
+    law = lambda widths, offset: 3.0 / widths**0.9 + offset  # noqa: E731
+    fit = scaling.fit_width_law([(m, law(m, 0.5)), (m[1:], law(m[1:], 1.25))])
+    assert fit.alpha == pytest.approx(0.9, abs=1e-7) and fit.a == pytest.approx(3.0, rel=1e-6)
+    assert fit.offsets == pytest.approx((0.5, 1.25), abs=1e-7) and fit.r_squared == pytest.approx(1.0)
+    assert fit.n == 9 and fit.k == 4 and fit.alpha_se < 1e-6
+    noisy = law(m, 0.5) + np.array([0.01, -0.01, 0.01, -0.01, 0.01])
+    one = scaling.fit_width_law([(m, noisy)])
+    assert one.alpha_se > 0 and 0.5 < one.alpha < 1.5
+    inverse = scaling.fit_inverse_width(m, 2.0 + 40 / m)  # α = 1 exactly: the same law as L∞ + A/d
+    free = scaling.fit_width_law([(m, 2.0 + 40 / m)])
+    assert free.alpha == pytest.approx(1.0, abs=1e-6) and free.offsets[0] == pytest.approx(inverse.parameters["l_inf"], abs=1e-6)
+    with pytest.raises(ValueError, match="parameter 'groups'"):
+        scaling.fit_width_law([(m[:1], noisy[:1])])
+
+
+def test_frequency_exponent_of_exact_power_laws():
+    counts = np.round(1e9 * np.arange(1, 2001, dtype=float) ** -1.3)
+    fit = st.frequency_exponent(np.random.default_rng(0).permutation(np.concatenate([counts, np.zeros(50)])))
+    assert fit.exponent == pytest.approx(1.3, abs=1e-3) and fit.r_squared > 0.9999
+    assert fit.ranks[0] == 1 and fit.ranks[-1] == 2000 and np.all(np.diff(fit.ranks) > 0)
+    curved = st.frequency_exponent(np.exp(-np.arange(1, 500) / 50) * 1e6)
+    assert curved.r_squared < 0.9
+    with pytest.raises(ValueError, match="parameter 'counts'"):
+        st.frequency_exponent(np.array([5.0, 0.0, 0.0]))
