@@ -2,6 +2,7 @@
 checked by hand and against brute force."""
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ from helpers.chapters import equal_n
 from helpers.chapters.configs import EqualNConfig
 from helpers.core.parameters import ParameterError
 from helpers.lm.family import half_block_site
+from helpers.lm.training import snapshot_path
 from helpers.universality.activations import write_sparse
 
 
@@ -130,3 +132,90 @@ def test_matching_recovers_a_planted_permutation_and_its_frequency_shift(tmp_pat
     assert row.layer_load_ratio == pytest.approx(2.0)
     assert row.predicted_per_layer == pytest.approx(-equal_n.predicted_log_ratio(200 / tokens, 2.0))
     assert row.predicted_log_ratio < 0 < row.predicted_per_layer  # the two accountings disagree in sign
+
+
+def _trained(folder, losses: dict[int, float], kept: list[int], steps: int):
+    """A trained model as matched_steps reads it: its settings, its validation history and the kept snapshots on disk."""
+    folder.mkdir()
+    for step in kept:
+        path = snapshot_path(folder, step)
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"")
+    history = pd.DataFrame({"step": list(losses), "tokens": [100 * s for s in losses], "val_loss": list(losses.values())})
+    return SimpleNamespace(folder=folder, history=history, summary={"settings": {"steps": steps}})
+
+
+def test_matched_loss_reads_each_model_at_the_kept_snapshot_nearest_the_worst_shapes_loss(tmp_path):
+    """Shape A (two seeds) ends at 4.9 and 5.0, shape B at 5.3 and 5.5: the target is B's mean, 5.4.
+    B's models are read at their last step; A's at the kept step nearest 5.4 (step 8 at 5.45 and
+    step 4 at 5.6 for the first seed; for the second, step 6 is nearer but not kept, so step 8)."""
+    trained = {
+        "a0": _trained(tmp_path / "a0", {0: 7.0, 4: 5.6, 6: 5.41, 8: 5.45, 12: 4.9}, kept=[4, 8], steps=12),
+        "a1": _trained(tmp_path / "a1", {0: 7.0, 4: 5.9, 6: 5.40, 8: 5.3, 12: 5.0}, kept=[4, 8], steps=12),
+        "b0": _trained(tmp_path / "b0", {0: 7.0, 4: 6.0, 8: 5.6, 12: 5.3}, kept=[4, 8], steps=12),
+        "b1": _trained(tmp_path / "b1", {0: 7.0, 4: 6.1, 8: 5.7, 12: 5.5}, kept=[4, 8], steps=12),
+    }
+    models = pd.DataFrame(
+        {
+            "model": ["a0", "a1", "b0", "b1"],
+            "shape": ["A", "A", "B", "B"],
+            "lm_seed": [0, 1, 0, 1],
+            "n_layers": [2, 2, 8, 8],
+            "d_model": [32, 32, 16, 16],
+            "site": ["s", "s", "t", "t"],
+            "val_loss": [4.9, 5.0, 5.3, 5.5],
+        }
+    )
+    matched = equal_n.matched_steps(models, trained).set_index("model")
+    assert matched.target_loss.unique().tolist() == [pytest.approx(5.4)]
+    assert matched.step.to_dict() == {"a0": 8, "a1": 8, "b0": 12, "b1": 12}
+    assert matched.val_loss.to_dict() == {"a0": 5.45, "a1": 5.3, "b0": 5.3, "b1": 5.5}
+    assert matched.tokens["a0"] == 800 and (matched.of_steps == 12).all()
+    premise = equal_n.loss_premise(matched.reset_index(), 0.03)
+    assert premise["gap_nats"] == pytest.approx(0.025) and premise["comparable"]
+
+
+def test_load_at_one_explained_variance_interpolates_log_l0_by_hand():
+    """Two shapes, three coefficients each. The target is the median explained variance at multiplier 1
+    (0.80 and 0.70: 0.75). Shape W (d = 32) brackets it between 0.70 (L0 40, 90 live) and 0.80 (L0 10,
+    100 live): L0 = exp(mean of the logs) = 20, live 95. Shape N (d = 16) brackets it between 0.70
+    (L0 30) and 0.76 (L0 60), five sixths of the way: L0 = 30 · 2^(5/6)."""
+    rows = [
+        ("W", 32, 0.5, 0.90, 80.0, 100),
+        ("W", 32, 1.0, 0.80, 10.0, 100),
+        ("W", 32, 2.0, 0.70, 40.0, 90),
+        ("N", 16, 0.5, 0.76, 60.0, 100),
+        ("N", 16, 1.0, 0.70, 30.0, 100),
+        ("N", 16, 2.0, 0.60, 15.0, 100),
+    ]
+    sparsity = pd.DataFrame(rows, columns=["shape", "d_model", "multiplier", "explained_variance", "l0", "live"])
+    target, at = equal_n.at_explained_variance(sparsity)
+    at = at.set_index("shape")
+    assert target == pytest.approx(0.75)
+    assert at.l0["W"] == pytest.approx(20.0) and at.live["W"] == pytest.approx(95.0)
+    assert at.load["W"] == pytest.approx(20 * math.log(95 / 20) / 32)
+    assert at.l0["N"] == pytest.approx(30 * 2 ** (5 / 6)) and at.live["N"] == pytest.approx(100.0)
+    assert at.reached.all()
+
+
+def test_load_at_one_explained_variance_is_nan_where_a_sweep_falls_short():
+    """Shape N's SAEs all explain 0.90 or more; the target is the median at multiplier 1, (0.80 + 0.92) / 2
+    = 0.86, inside W's sweep and outside N's."""
+    rows = [
+        ("W", 32, 0.5, 0.90, 80.0, 100),
+        ("W", 32, 1.0, 0.80, 10.0, 100),
+        ("N", 16, 0.5, 0.95, 60.0, 100),
+        ("N", 16, 1.0, 0.92, 30.0, 100),
+    ]
+    target, at = equal_n.at_explained_variance(pd.DataFrame(rows, columns=["shape", "d_model", "multiplier", "explained_variance", "l0", "live"]))
+    at = at.set_index("shape")
+    assert target == pytest.approx(0.86)
+    assert at.reached["W"] and not at.reached["N"]
+    assert math.isnan(at.load["N"]) and math.isnan(at.l0["N"]) and np.isfinite(at.load["W"])
+
+
+def test_sparsity_multipliers_must_include_chapter_4s_coefficient():
+    with pytest.raises(ParameterError, match="l1_multipliers"):
+        EqualNConfig.from_params(preset="smoke", l1_multipliers=[0.5, 2.0])
+    with pytest.raises(ParameterError, match="l1_multipliers"):
+        EqualNConfig.from_params(preset="smoke", l1_multipliers=[1.0])

@@ -389,7 +389,7 @@ def test_discussion_reads_every_claim_from_the_results(smoke_run):
     claims = pd.read_csv(results / "claims.csv")
     assert len(claims) == 3 and set(claims.verdict) <= {"reproduced", "not reproduced", "inconclusive at this scale"}
     new = pd.read_csv(results / "new_measurements.csv")
-    assert len(new) == 8 and set(new.answer) <= {"yes", "no", "inconclusive at this scale"}  # every control measured here
+    assert len(new) == 10 and set(new.answer) <= {"yes", "no", "inconclusive at this scale"}  # every control measured here
     summary = json.loads((runs / "smoke" / "results" / "06_training_dynamics" / "summary.json").read_text())
     for axis, values in summary["axes"].items():  # chapter 6's rule, applied again to its own points: the same answer
         answer = new[new.measurement.str.startswith(f"r grows as the {axis} train")].answer.iloc[0]
@@ -398,8 +398,12 @@ def test_discussion_reads_every_claim_from_the_results(smoke_run):
     assert claims[claims.claim == "importance predicts universality"].verdict.iloc[0] == judged["importance"]["verdict"]
     assert {"rule", "control", "smoke"} <= set(claims.columns) and claims.control.str.len().min() > 0
     equal_n = json.loads((runs / "smoke" / "results" / "07_equal_n" / "summary.json").read_text())
-    comparable = new[new.measurement.str.startswith("shapes of equal N reach comparable loss")].answer.iloc[0]
+    comparable = new[new.measurement == "shapes of equal N reach comparable loss (chapter 7)"].answer.iloc[0]
     assert comparable == ("yes" if equal_n["loss"]["comparable"] else "no")
+    at_matched = new[new.measurement.str.contains("at matched loss")].set_index("measurement").answer
+    assert len(at_matched) == 2
+    assert at_matched.iloc[0] == ("yes" if equal_n["matched_loss"]["loss"]["comparable"] else "no")
+    assert at_matched.iloc[1] == equal_n["matched_loss"]["verdict"]
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)

@@ -16,7 +16,15 @@ LARGEST_COLUMNS = ["explained_variance", "loss_recovered", "l0", "live", "load"]
 
 
 #: The results files this chapter writes (beside provenance.json); a bundle holding another is refused.
-RESULT_FILES = ("matched_pairs.csv", "models.csv", "sae_sweep.csv", "summary.json")
+RESULT_FILES = (
+    "matched_loss.csv",
+    "matched_loss_pairs.csv",
+    "matched_pairs.csv",
+    "models.csv",
+    "sae_sweep.csv",
+    "sparsity_sweep.csv",
+    "summary.json",
+)
 
 
 @dataclass(frozen=True)
@@ -35,16 +43,27 @@ class EqualN:
     load_ratio_by_seed: list[float]  # the same ratio within each language-model seed
     width_ratio: float  # d_model of the widest shape over the narrowest's
     load_follows_width: bool  # see :func:`load_follows_width`
+    matched: pd.DataFrame  # one row per model at matched loss: its step, loss and SAE
+    matched_pairs: pd.DataFrame  # every pair of models at matched loss
+    sparsity: pd.DataFrame  # one row per (shape, sparsity coefficient) at the largest dictionary
+    at_ev: pd.DataFrame  # per shape: L0, live latents and load at one explained variance
+    load_ratio_at_ev: float  # the narrowest site's load over the widest's there (NaN where a sweep falls short)
 
 
 def compute(cfg: EqualNConfig, run: ChapterRun) -> EqualN:
     """Train the shapes and their SAE sweeps (cached), match latents and apply the rules."""
-    models, sweep, pairs = equal_n.run(cfg)
-    outcome = equal_n.summary(cfg, models, sweep, pairs)
+    measured = equal_n.run(cfg)
+    models, sweep, pairs = measured.models, measured.sweep, measured.pairs
+    outcome = equal_n.summary(cfg, measured)
     run.save_table("models", models)
     run.save_table("sae_sweep", sweep)
     run.save_table("matched_pairs", pairs)
+    run.save_table("matched_loss", measured.matched)
+    run.save_table("matched_loss_pairs", measured.matched_pairs)
+    run.save_table("sparsity_sweep", measured.sparsity)
     run.save_json("summary", outcome)
+    _, at_ev = equal_n.at_explained_variance(measured.sparsity)
+    at_ev = at_ev.set_index("shape")
     by_shape = models.drop_duplicates("shape").set_index("shape")
     widest, narrowest = by_shape.d_model.idxmax(), by_shape.d_model.idxmin()
     largest = sweep[sweep.d_sae == cfg.largest_dictionary].groupby("shape", sort=False)[LARGEST_COLUMNS].mean()
@@ -65,6 +84,11 @@ def compute(cfg: EqualNConfig, run: ChapterRun) -> EqualN:
         by_seed,
         width_ratio,
         load_follows_width(load_ratio, width_ratio),
+        measured.matched,
+        measured.matched_pairs,
+        measured.sparsity,
+        at_ev,
+        float(at_ev.load[narrowest] / at_ev.load[widest]),
     )
 
 

@@ -195,28 +195,9 @@ def new_measurements(inputs: Inputs, site: str, tau: float, rung: str) -> pd.Dat
     judged = chapter_5_verdicts(inputs)
     split = ch05_universality.split_verdict(inputs.split, inputs.models.reset_index(), tau)
     slope = steeper(inputs, site)
-    comparable = bool(equal_n["loss"]["comparable"])
-    shifts = [s["verdict"] for s in equal_n["shifts"]]
-    bound = verdicts.Verdict(
-        verdicts.bound_rate(shifts, comparable),
-        equal_n["rule"] + "; inconclusive whenever the shapes are not at comparable loss",
-        "same-shape language-model seeds",
-        (
-            "; ".join(
-                f"{s['narrower']} vs {s['wider']}: {s['verdict']}"
-                + (f" per site, {s['verdict_per_layer']} per layer" if "verdict_per_layer" in s else "")
-                for s in equal_n["shifts"]
-            )
-        )
-        + ("" if comparable else f" (premise fails: losses {equal_n['loss']['relative_gap']:.0%} apart)"),
-    )
-    premise = verdicts.Verdict(
-        verdicts.YES if comparable else verdicts.NO,
-        f"relative gap ≤ {equal_n['loss']['tolerance']:.0%}",
-        "same-shape language-model seeds",
-        f"largest gap {equal_n['loss']['gap_nats']:.3f} nats = {equal_n['loss']['relative_gap']:.1%} "
-        f"(seeds of one shape: up to {equal_n['loss']['seed_spread_nats']:.3f})",
-    )
+    premise, bound = equal_n_verdicts(equal_n, equal_n)
+    matched = equal_n.get("matched_loss")
+    premise_matched, bound_matched = equal_n_verdicts(matched, equal_n) if matched else (_not_measured(equal_n), _not_measured(equal_n))
     rows = [
         _row(
             "measurement",
@@ -247,7 +228,7 @@ def new_measurements(inputs: Inputs, site: str, tau: float, rung: str) -> pd.Dat
             "measurement",
             "shapes of equal N reach comparable loss (chapter 7)",
             rung,
-            f"{', '.join(equal_n['shapes'])}: {premise.reason}",
+            premise.reason,
             premise,
             "answer",
         ),
@@ -257,6 +238,22 @@ def new_measurements(inputs: Inputs, site: str, tau: float, rung: str) -> pd.Dat
             rung,
             bound.reason,
             bound,
+            "answer",
+        ),
+        _row(
+            "measurement",
+            "shapes of equal N reach comparable loss at matched loss (chapter 7: each one's snapshot nearest the worst shape's loss)",
+            rung,
+            premise_matched.reason,
+            premise_matched,
+            "answer",
+        ),
+        _row(
+            "measurement",
+            "at matched loss, latents matched across equal-N shapes fire at the rate the bound asks of the narrower site",
+            rung,
+            bound_matched.reason,
+            bound_matched,
             "answer",
         ),
     ]
@@ -274,6 +271,38 @@ def new_measurements(inputs: Inputs, site: str, tau: float, rung: str) -> pd.Dat
             )
         )
     return pd.DataFrame(rows)
+
+
+def equal_n_verdicts(reading: dict[str, Any], equal_n: dict[str, Any]) -> tuple[verdicts.Verdict, verdicts.Verdict]:
+    """Chapter 7's premise (equal N, comparable loss) and its shift verdict for one ``reading`` of
+    its summary (at equal tokens: the summary itself; at matched loss: its ``matched_loss``)."""
+    loss = reading["loss"]
+    comparable = bool(loss["comparable"])
+    bound = verdicts.Verdict(
+        verdicts.bound_rate([s["verdict"] for s in reading["shifts"]], comparable),
+        equal_n["rule"] + "; inconclusive whenever the shapes are not at comparable loss",
+        "same-shape language-model seeds",
+        "; ".join(
+            f"{s['narrower']} vs {s['wider']}: {s['verdict']}"
+            + (f" per site, {s['verdict_per_layer']} per layer" if "verdict_per_layer" in s else "")
+            for s in reading["shifts"]
+        )
+        + ("" if comparable else f" (premise fails: losses {loss['relative_gap']:.0%} apart)"),
+    )
+    premise = verdicts.Verdict(
+        verdicts.YES if comparable else verdicts.NO,
+        f"relative gap ≤ {loss['tolerance']:.0%}",
+        "same-shape language-model seeds",
+        f"{', '.join(equal_n['shapes'])}: largest gap {loss['gap_nats']:.3f} nats = {loss['relative_gap']:.1%} "
+        f"(seeds of one shape: up to {loss['seed_spread_nats']:.3f})",
+    )
+    return premise, bound
+
+
+def _not_measured(equal_n: dict[str, Any]) -> verdicts.Verdict:
+    return verdicts.Verdict(
+        verdicts.NOT_MEASURED, equal_n["rule"], "same-shape language-model seeds", "chapter 7 did not read matched loss at this rung"
+    )
 
 
 def pair_premise(inputs: Inputs, lm_cfg: LanguageModelsConfig) -> PairPremise:

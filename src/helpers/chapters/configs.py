@@ -384,6 +384,11 @@ class EqualNConfig(ChapterConfig, LadderParameters):
     )
     dictionary_sizes: list[int] = param([6144, 24576], all_of(nonempty, positive), "latents of the SAEs swept at each site")
     loss_tolerance: float = param(0.03, within(0, 1, low_open=True), "relative loss gap under which shapes count as trained to comparable loss")
+    l1_multipliers: list[float] = param(
+        [0.5, 1.0, 2.0],
+        all_of(nonempty, positive),
+        "multiples of chapter 4's sparsity coefficient tried at each shape's largest dictionary (first seed): sites at one explained variance",
+    )
 
     def universality(self) -> UniversalityConfig:
         """Chapter 5's configuration in the same preset, on this chapter's device and runs folder."""
@@ -416,6 +421,8 @@ class EqualNConfig(ChapterConfig, LadderParameters):
             raise ParameterError("lm_seeds", self.lm_seeds, "two or more different seeds")
         if len(set(self.dictionary_sizes)) != len(self.dictionary_sizes):
             raise ParameterError("dictionary_sizes", self.dictionary_sizes, "different sizes")
+        if 1.0 not in self.l1_multipliers or len(set(self.l1_multipliers)) < 2 or len(set(self.l1_multipliers)) != len(self.l1_multipliers):
+            raise ParameterError("l1_multipliers", self.l1_multipliers, "two or more different multipliers, 1.0 (chapter 4's coefficient) among them")
 
     @property
     def largest_dictionary(self) -> int:

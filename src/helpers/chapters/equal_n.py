@@ -4,7 +4,10 @@ from several seeds with chapter 3's recipe, read at the same relative depth.
 Stages, each cached: language models (a shape and seed chapter 3 already trained is found in its
 cache) → SAEs of every dictionary size at each model's site (chapter 4's recipe otherwise; the SAE
 seed of chapter 4 for the model's seed) → each SAE evaluated on chapter 4's windows → the largest
-SAEs read over chapter 5's held-out windows → every pair of models matched one-to-one.
+SAEs read over chapter 5's held-out windows → every pair of models matched one-to-one. Then the
+same at matched loss (each model's kept snapshot nearest the worst shape's loss, with a largest-size
+SAE of its own), and a sweep of the sparsity coefficient at each shape's largest dictionary, so that
+sites are compared at one explained variance rather than at one coefficient.
 
 What is compared, and against what:
 
@@ -14,7 +17,11 @@ What is compared, and against what:
   sensing load L0 · ln(live / L0) / d_model (the bound m ≳ k log(n/k), constants unknown);
 - **the note's prediction**: latents matched one-to-one across two shapes fire at the rate the
   bound asks of the narrower site (:func:`predicted_log_ratio`) or at the same rate, judged against
-  the same comparison between two seeds of one shape (:data:`RULE`).
+  the same comparison between two seeds of one shape (:data:`RULE`), at equal tokens and at matched
+  loss;
+- **load at one explained variance**: L0 and live latents interpolated (in log L0) to the explained
+  variance the chapter-4 coefficient gives at the median shape, so that the load compared is the
+  site's, not the coefficient's.
 """
 
 from __future__ import annotations
@@ -29,12 +36,13 @@ from tqdm.auto import tqdm
 
 from helpers.chapters import model_suite, sae_suite, verdicts
 from helpers.chapters.configs import EqualNConfig
+from helpers.chapters.dynamics import model_at
 from helpers.chapters.model_suite import PlannedModel
 from helpers.chapters.universality_suite import loss_gap, windows_key
 from helpers.core import hardware, paths
 from helpers.lm.family import ModelShape, half_block_site, model_name, to_hooked
 from helpers.lm.tokens import TokenData
-from helpers.lm.training import TrainedModel, train_model
+from helpers.lm.training import TrainedModel, snapshot_path, train_model
 from helpers.sae.evaluation import evaluate_sae
 from helpers.sae.training import load_sae, train_sae
 from helpers.theory.superposition import SPARSE_BRANCH_START, partner_sparsity
@@ -183,6 +191,164 @@ def read_largest(cfg: EqualNConfig, trained: dict[str, TrainedModel], sweep: pd.
     return out
 
 
+def matched_steps(models: pd.DataFrame, trained: dict[str, TrainedModel]) -> pd.DataFrame:
+    """Per model (``models``: :func:`shape_table`), the training step whose validation loss is nearest
+    a common target, the worst shape's mean final loss (every shape passes it; the worst ends there).
+    Candidates are the kept snapshots and the final step; a step's loss is the validation loss the
+    training history records at it. One row per model: the step, its tokens and loss, the target."""
+    target = float(models.groupby("shape", sort=False).val_loss.mean().max())
+    rows = []
+    for row in models.itertuples():
+        model = trained[row.model]
+        steps = int(model.summary["settings"]["steps"])
+        history = model.history.dropna(subset=["val_loss"]).set_index("step")
+        candidates = [s for s in history.index if s == steps or snapshot_path(model.folder, s).exists()]
+        step = min(candidates, key=lambda s: (abs(history.val_loss[s] - target), -s))
+        rows.append(
+            {
+                "model": row.model,
+                "shape": row.shape,
+                "lm_seed": row.lm_seed,
+                "n_layers": row.n_layers,
+                "d_model": row.d_model,
+                "site": row.site,
+                "step": int(step),
+                "of_steps": steps,
+                "tokens": int(history.tokens[step]),
+                "val_loss": float(history.val_loss[step]),
+                "target_loss": target,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def read_matched(
+    cfg: EqualNConfig, trained: dict[str, TrainedModel], matched: pd.DataFrame, sweep: pd.DataFrame, data: TokenData
+) -> tuple[pd.DataFrame, dict[str, SparseActivations]]:
+    """Each matched model's largest-size SAE (the sweep's for a final step; trained on the snapshot
+    otherwise, with the sweep's settings) evaluated on chapter 4's windows and read over chapter 5's
+    held-out windows. ``matched`` with the SAE's metrics, and the activations by model."""
+    u_cfg = cfg.universality()
+    s_cfg = u_cfg.saes()
+    device = hardware.resolve_device(cfg.device)
+    run_dir = paths.run_dir(cfg.preset, cfg.runs_dir or None)
+    windows = sae_suite.held_out_windows(data, u_cfg.stat_windows, s_cfg.sae_context)
+    eval_windows = sae_suite.eval_tokens(data, s_cfg).to(device)
+    largest = sweep[sweep.d_sae == cfg.largest_dictionary].set_index("model")
+    rows, activations = [], {}
+    for row in tqdm(list(matched.itertuples()), desc="SAEs at matched loss"):
+        model = trained[row.model]
+        if row.step == row.of_steps:
+            folder, metrics = (
+                run_dir / largest.folder[row.model],
+                largest.loc[row.model, ["explained_variance", "l0", "dead_latents", "loss_recovered"]].to_dict(),
+            )
+            hooked = None
+        else:
+            hooked = to_hooked(model_at(model, row.step), data.tokenizer, device)
+            settings = dataclasses.replace(
+                sae_suite.settings_for(s_cfg), d_sae=cfg.largest_dictionary, seed=sae_suite.sae_seed(s_cfg, row.lm_seed, 0)
+            )
+            key = f"{model.summary['key']}@step{row.step}"
+            folder = Path(train_sae(row.model, key, hooked, row.site, data.train, data.key, settings, run_dir / "saes", device))
+            metrics = evaluate_sae(hooked, row.site, load_sae(folder, device), eval_windows)
+        cached = run_dir / "activations" / row.model / f"{folder.name}-w{windows_key(windows)}"
+        if (cached / "meta.json").exists():
+            activations[row.model] = SparseActivations.open(cached)
+        else:
+            hooked = hooked or to_hooked(model_at(model, row.step), data.tokenizer, device)
+            activations[row.model] = collect_activations(hooked, row.site, load_sae(folder, device), windows.to(device), cached)
+        live = cfg.largest_dictionary - int(metrics["dead_latents"])
+        rows.append(
+            {
+                **row._asdict(),
+                "explained_variance": float(metrics["explained_variance"]),
+                "loss_recovered": float(metrics["loss_recovered"]),
+                "l0": float(metrics["l0"]),
+                "dead_latents": int(metrics["dead_latents"]),
+                "load": capacity_load(float(metrics["l0"]), live, int(row.d_model)),
+            }
+        )
+    table = pd.DataFrame(rows).drop(columns="Index")
+    return table, activations
+
+
+def sparsity_sweep(cfg: EqualNConfig, trained: dict[str, TrainedModel], sweep: pd.DataFrame, data: TokenData) -> pd.DataFrame:
+    """At each shape's largest dictionary (first language-model seed), an SAE per multiple of chapter
+    4's sparsity coefficient (:attr:`EqualNConfig.l1_multipliers`; 1.0 is the sweep's own SAE); one
+    row per SAE with its explained variance, L0, dead latents and load."""
+    s_cfg = cfg.universality().saes()
+    device = hardware.resolve_device(cfg.device)
+    saes_dir = paths.run_dir(cfg.preset, cfg.runs_dir or None) / "saes"
+    eval_windows = sae_suite.eval_tokens(data, s_cfg).to(device)
+    largest = sweep[(sweep.d_sae == cfg.largest_dictionary) & (sweep.lm_seed == cfg.lm_seeds[0])]
+    rows = []
+    bar = tqdm(total=len(largest) * len(cfg.l1_multipliers), desc="sparsity coefficients")
+    for row in largest.itertuples():
+        hooked = to_hooked(trained[row.model].model, data.tokenizer, device)
+        for multiplier in sorted(cfg.l1_multipliers):
+            if multiplier == 1.0:
+                metrics = {k: getattr(row, k) for k in ("explained_variance", "l0", "dead_latents", "loss_recovered")}
+            else:
+                settings = dataclasses.replace(
+                    sae_suite.settings_for(s_cfg),
+                    d_sae=cfg.largest_dictionary,
+                    seed=sae_suite.sae_seed(s_cfg, row.lm_seed, 0),
+                    l1_coefficient=s_cfg.l1_coefficient * multiplier,
+                )
+                key = trained[row.model].summary["key"]
+                folder = train_sae(row.model, key, hooked, row.site, data.train, data.key, settings, saes_dir, device)
+                metrics = evaluate_sae(hooked, row.site, load_sae(folder, device), eval_windows)
+            live = cfg.largest_dictionary - int(metrics["dead_latents"])
+            rows.append(
+                {
+                    "model": row.model,
+                    "shape": row.shape,
+                    "d_model": row.d_model,
+                    "site": row.site,
+                    "multiplier": multiplier,
+                    "l1_coefficient": s_cfg.l1_coefficient * multiplier,
+                    "explained_variance": float(metrics["explained_variance"]),
+                    "loss_recovered": float(metrics["loss_recovered"]),
+                    "l0": float(metrics["l0"]),
+                    "dead_latents": int(metrics["dead_latents"]),
+                    "live": live,
+                    "load": capacity_load(float(metrics["l0"]), live, int(row.d_model)),
+                }
+            )
+            bar.update()
+    bar.close()
+    return pd.DataFrame(rows)
+
+
+def at_explained_variance(sparsity: pd.DataFrame) -> tuple[float, pd.DataFrame]:
+    """Each shape's L0, live latents and load at one explained variance: the median over shapes of
+    the explained variance at chapter 4's coefficient (multiplier 1). Interpolated linearly in
+    explained variance (log L0, live) between the coefficients that bracket it; NaN where the
+    shape's sweep does not reach it. Returns (target, one row per shape)."""
+    target = float(sparsity[sparsity.multiplier == 1.0].explained_variance.median())
+    rows = []
+    for shape, group in sparsity.groupby("shape", sort=False):
+        group = group.sort_values("explained_variance")
+        ev = group.explained_variance.to_numpy()
+        reached = ev.min() <= target <= ev.max()
+        l0 = float(np.exp(np.interp(target, ev, np.log(group.l0.to_numpy())))) if reached else float("nan")
+        live = float(np.interp(target, ev, group.live.to_numpy())) if reached else float("nan")
+        d_model = int(group.d_model.iloc[0])
+        rows.append(
+            {
+                "shape": shape,
+                "d_model": d_model,
+                "explained_variance": target,
+                "l0": l0,
+                "live": live,
+                "load": capacity_load(l0, live, d_model) if reached else float("nan"),
+                "reached": bool(reached),
+            }
+        )
+    return target, pd.DataFrame(rows)
+
+
 #: The two accountings of a site's load, each a prediction with a sign, stated before measuring:
 #: per site, the narrower residual stream holds the same features in fewer dimensions, so they must
 #: fire more rarely there (a negative log ratio, narrower over wider); per layer (the note's
@@ -312,24 +478,58 @@ def shift_verdict(shift: float, predicted: float, noise: float) -> str:
     return BOUND if abs(shift) >= 0.5 * abs(predicted) else SHORT
 
 
-def run(cfg: EqualNConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The whole check: (model table, SAE sweep, matched pairs)."""
+@dataclasses.dataclass(frozen=True)
+class Measured:
+    """Every table of the check (see :func:`run`)."""
+
+    models: pd.DataFrame  # one row per (shape, seed): :func:`shape_table`
+    sweep: pd.DataFrame  # one row per SAE of every dictionary size: :func:`train_sweep`
+    pairs: pd.DataFrame  # every pair of models at equal tokens: :func:`match_pairs`
+    matched: pd.DataFrame  # one row per model at matched loss: :func:`read_matched`
+    matched_pairs: pd.DataFrame  # every pair of models at matched loss
+    sparsity: pd.DataFrame  # one row per (shape, coefficient): :func:`sparsity_sweep`
+
+
+def run(cfg: EqualNConfig) -> Measured:
+    """The whole check, at equal tokens and at matched loss, and the sparsity sweep."""
     u_cfg = cfg.universality()
     _, data = model_suite.prepare_data(u_cfg.saes().language_models())
     trained = train_models(cfg, data)
     models = shape_table(cfg, trained)
     sweep = train_sweep(cfg, trained, data)
     activations = read_largest(cfg, trained, sweep, data)
-    return models, sweep, match_pairs(cfg, models, activations, u_cfg.match_threshold)
+    pairs = match_pairs(cfg, models, activations, u_cfg.match_threshold)
+    matched, matched_activations = read_matched(cfg, trained, matched_steps(models, trained), sweep, data)
+    matched_pairs = match_pairs(cfg, matched, matched_activations, u_cfg.match_threshold)
+    return Measured(models, sweep, pairs, matched, matched_pairs, sparsity_sweep(cfg, trained, sweep, data))
 
 
-def summary(cfg: EqualNConfig, models: pd.DataFrame, sweep: pd.DataFrame, pairs: pd.DataFrame) -> dict:
+def shift_outcome(pairs: pd.DataFrame, loss: dict) -> dict:
+    """The shifts of ``pairs`` and the four verdicts (censored or not, per site or per layer), each
+    inconclusive unless ``loss`` (:func:`loss_premise`) finds the shapes at comparable loss."""
+    shifts, noise = shift_verdicts(pairs)
+    return {
+        "seed_noise": noise,
+        "shifts": shifts.to_dict("records"),
+        "share_matched_same_shape": float(pairs[pairs.kind == SAME_SHAPE].share_matched.mean()),
+        "share_matched_across_shapes": float(pairs[pairs.kind == ACROSS_SHAPES].share_matched.mean()),
+        "verdict": verdicts.bound_rate(shifts.verdict.tolist(), loss["comparable"]),
+        "verdict_per_layer": verdicts.bound_rate(shifts.verdict_per_layer.tolist(), loss["comparable"]),
+        "verdict_uncensored": verdicts.bound_rate(shifts.verdict_all.tolist(), loss["comparable"]),
+        "verdict_uncensored_per_layer": verdicts.bound_rate(shifts.verdict_all_per_layer.tolist(), loss["comparable"]),
+    }
+
+
+def summary(cfg: EqualNConfig, measured: Measured) -> dict:
     """What chapter 7 concludes, as saved in ``summary.json`` and read by the ladder and chapter 8."""
+    models, sweep, pairs = measured.models, measured.sweep, measured.pairs
     shifts, noise = shift_verdicts(pairs)
     largest = sweep[sweep.d_sae == cfg.largest_dictionary].groupby("shape", sort=False)
     same = pairs[pairs.kind == SAME_SHAPE].share_matched
     across = pairs[pairs.kind == ACROSS_SHAPES].share_matched
     loss = loss_premise(models, cfg.loss_tolerance)
+    matched_loss = loss_premise(measured.matched, cfg.loss_tolerance)
+    target_ev, at_ev = at_explained_variance(measured.sparsity)
     return {
         "shapes": list(models["shape"].unique()),
         "lm_seeds": cfg.lm_seeds,
@@ -351,4 +551,12 @@ def summary(cfg: EqualNConfig, models: pd.DataFrame, sweep: pd.DataFrame, pairs:
         "l0_and_dead_at_largest": largest[["l0", "dead_latents"]].mean().to_dict("index"),
         "bound_rate_found": bool((shifts.verdict == BOUND).any()),
         "same_rate_everywhere": bool((shifts.verdict == SAME).all()),
+        "matched_loss": {
+            "target_loss": float(measured.matched.target_loss.iloc[0]),
+            "steps": measured.matched.set_index("model").step.to_dict(),
+            "loss": matched_loss,
+            **shift_outcome(measured.matched_pairs, matched_loss),
+            "l0_and_dead": measured.matched.groupby("shape", sort=False)[["l0", "dead_latents"]].mean().to_dict("index"),
+        },
+        "at_explained_variance": {"target": target_ev, "by_shape": at_ev.set_index("shape").drop(columns="explained_variance").to_dict("index")},
     }
