@@ -203,3 +203,13 @@ def test_seed_gaps_and_the_loss_laws_points_by_hand():
     assert sorted(tuple(c.model) for c in choices) == sorted(
         [("L8-d32", "L8-d64"), ("L8-d32", "L8-d64-seed1"), ("L8-d32-seed1", "L8-d64"), ("L8-d32-seed1", "L8-d64-seed1")]
     )
+
+
+def test_chapter_7s_premise_failure_names_what_failed():
+    from helpers.chapters.ch08_discussion import premise_failure
+
+    apart = {"relative_gap": 0.11, "tolerance": 0.03}
+    assert premise_failure(apart) == "losses 11% apart"
+    straddled = {"relative_gap": 0.008, "tolerance": 0.03, "largest_model_gap": 0.0423, "farthest_model": "L2-d128-seed1"}
+    assert premise_failure(straddled) == "L2-d128-seed1 4.2% from the common loss"
+    assert premise_failure({**straddled, "relative_gap": 0.05}) == "losses 5% apart"

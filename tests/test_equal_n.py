@@ -171,8 +171,21 @@ def test_matched_loss_reads_each_model_at_the_kept_snapshot_nearest_the_worst_sh
     assert matched.step.to_dict() == {"a0": 8, "a1": 8, "b0": 12, "b1": 12}
     assert matched.val_loss.to_dict() == {"a0": 5.45, "a1": 5.3, "b0": 5.3, "b1": 5.5}
     assert matched.tokens["a0"] == 800 and (matched.of_steps == 12).all()
-    premise = equal_n.loss_premise(matched.reset_index(), 0.03)
+    premise = equal_n.matched_premise(matched.reset_index(), 0.03)
     assert premise["gap_nats"] == pytest.approx(0.025) and premise["comparable"]
+    assert premise["largest_model_gap"] == pytest.approx(0.1 / 5.4) and premise["farthest_model"] in ("a1", "b0", "b1")
+
+
+def test_matched_premise_fails_when_seeds_straddle_the_common_loss():
+    """Shape A's seeds sit 0.3 nats either side of the target 5.4: their mean matches B's exactly, but
+    each is 5.6% from the common loss, beyond a 3% tolerance."""
+    matched = pd.DataFrame(
+        {"model": ["a0", "a1", "b0", "b1"], "shape": ["A", "A", "B", "B"], "val_loss": [5.1, 5.7, 5.4, 5.4], "target_loss": [5.4] * 4}
+    )
+    assert equal_n.loss_premise(matched, 0.03)["comparable"]
+    premise = equal_n.matched_premise(matched, 0.03)
+    assert not premise["comparable"] and premise["largest_model_gap"] == pytest.approx(0.3 / 5.4)
+    assert premise["farthest_model"] == "a0" and premise["gap_nats"] == pytest.approx(0.0)
 
 
 def test_load_at_one_explained_variance_interpolates_log_l0_by_hand():

@@ -65,7 +65,7 @@ RUNNER = textwrap.dedent(
     from helpers.lm.family import ModelShape
     from helpers.lm.tokens import load_tokens
     from helpers.lm.training import TrainSettings, train_model
-    settings = TrainSettings(steps=400, batch_size=8, n_ctx=32, warmup_steps=10, eval_interval=50,
+    settings = TrainSettings(steps=120, batch_size=8, n_ctx=32, warmup_steps=10, eval_interval=40,
                              eval_windows=8, checkpoint_interval=20)
     train_model("m", ModelShape(4, 64), load_tokens(Path(sys.argv[1])), settings, sys.argv[2],
                 torch.device("cpu"), progress=False)
@@ -95,7 +95,7 @@ DDP_RUNNER = textwrap.dedent(
 @pytest.fixture(scope="module")
 def straight(tokens, tmp_path_factory):
     """RUNNER's model trained without interruption, in one process."""
-    settings = TrainSettings(steps=400, batch_size=8, n_ctx=32, warmup_steps=10, eval_interval=50, eval_windows=8, checkpoint_interval=20)
+    settings = TrainSettings(steps=120, batch_size=8, n_ctx=32, warmup_steps=10, eval_interval=40, eval_windows=8, checkpoint_interval=20)
     return train_model("m", ModelShape(4, 64), tokens, settings, tmp_path_factory.mktemp("straight"), CPU, progress=False)
 
 
@@ -120,7 +120,7 @@ def test_a_killed_run_resumes_to_the_same_numbers(tokens, straight, tmp_path):
     (model_folder,) = folder.iterdir()
 
     resumed = train_model("m", shape, tokens, settings, folder, CPU, progress=False)
-    assert resumed.history.step.tolist() == list(range(1, 401))
+    assert resumed.history.step.tolist() == list(range(1, 121))
     assert np.array_equal(resumed.history.train_loss, reference.history.train_loss)
     assert resumed.summary["final_val_loss"] == reference.summary["final_val_loss"]
     for (name, a), (_, b) in zip(resumed.model.state_dict().items(), reference.model.state_dict().items()):

@@ -287,16 +287,25 @@ def equal_n_verdicts(reading: dict[str, Any], equal_n: dict[str, Any]) -> tuple[
             + (f" per site, {s['verdict_per_layer']} per layer" if "verdict_per_layer" in s else "")
             for s in reading["shifts"]
         )
-        + ("" if comparable else f" (premise fails: losses {loss['relative_gap']:.0%} apart)"),
+        + ("" if comparable else f" (premise fails: {premise_failure(loss)})"),
     )
     premise = verdicts.Verdict(
         verdicts.YES if comparable else verdicts.NO,
-        f"relative gap ≤ {loss['tolerance']:.0%}",
+        f"relative gap ≤ {loss['tolerance']:.0%}" + (" for the shapes and for every model" if "largest_model_gap" in loss else ""),
         "same-shape language-model seeds",
         f"{', '.join(equal_n['shapes'])}: largest gap {loss['gap_nats']:.3f} nats = {loss['relative_gap']:.1%} "
-        f"(seeds of one shape: up to {loss['seed_spread_nats']:.3f})",
+        f"(seeds of one shape: up to {loss['seed_spread_nats']:.3f})"
+        + (f"; {loss['farthest_model']} {loss['largest_model_gap']:.1%} from the common loss" if "largest_model_gap" in loss else ""),
     )
     return premise, bound
+
+
+def premise_failure(loss: dict[str, Any]) -> str:
+    """Why chapter 7's premise failed: the shapes' losses too far apart, or (at matched loss) one model
+    too far from the common loss although the shapes' means agree."""
+    if loss["relative_gap"] > loss["tolerance"] or "largest_model_gap" not in loss:
+        return f"losses {loss['relative_gap']:.0%} apart"
+    return f"{loss['farthest_model']} {loss['largest_model_gap']:.1%} from the common loss"
 
 
 def _not_measured(equal_n: dict[str, Any]) -> verdicts.Verdict:

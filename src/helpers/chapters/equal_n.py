@@ -130,6 +130,22 @@ def loss_premise(models: pd.DataFrame, tolerance: float) -> dict:
     }
 
 
+def matched_premise(matched: pd.DataFrame, tolerance: float) -> dict:
+    """Equal N, equal loss at matched loss (``matched``: :func:`matched_steps`): :func:`loss_premise`
+    over the snapshots read, and also every model within ``tolerance`` of the common target, so that
+    two seeds on either side of it cannot average into a match. Adds the largest relative distance
+    of one model from the target and that model."""
+    premise = loss_premise(matched, tolerance)
+    off = (matched.val_loss - matched.target_loss).abs() / matched.target_loss
+    worst = int(off.to_numpy().argmax())
+    return {
+        **premise,
+        "largest_model_gap": float(off.iloc[worst]),
+        "farthest_model": str(matched.model.iloc[worst]),
+        "comparable": bool(premise["comparable"] and off.iloc[worst] <= tolerance),
+    }
+
+
 def train_sweep(cfg: EqualNConfig, trained: dict[str, TrainedModel], data: TokenData) -> pd.DataFrame:
     """Train (or find) an SAE of every dictionary size at every model's site and evaluate it on
     chapter 4's windows; one row per SAE."""
@@ -528,7 +544,7 @@ def summary(cfg: EqualNConfig, measured: Measured) -> dict:
     same = pairs[pairs.kind == SAME_SHAPE].share_matched
     across = pairs[pairs.kind == ACROSS_SHAPES].share_matched
     loss = loss_premise(models, cfg.loss_tolerance)
-    matched_loss = loss_premise(measured.matched, cfg.loss_tolerance)
+    matched_loss = matched_premise(measured.matched, cfg.loss_tolerance)
     target_ev, at_ev = at_explained_variance(measured.sparsity)
     return {
         "shapes": list(models["shape"].unique()),
