@@ -96,6 +96,18 @@ def test_training_is_deterministic():
     assert [(r.decay, r.seed) for r in first] == [(st.STRONG_DECAY, 3), (0.0, 3)]
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_a_cuda_run_starts_where_the_cpu_run_starts_and_reaches_the_same_loss():
+    """On a GPU the initial weights are the CPU's (drawn there), the samples come from the device's own
+    generator, so the losses agree statistically, not bit for bit: within 5% after training."""
+    args = (64, 8, [st.FrequencyFamily("power", 1.0)], [st.STRONG_DECAY, st.WEAK_DECAY], [0, 1])
+    settings = dict(steps=400, batch_size=512, warmup=40, eval_batches=20, progress=False)
+    on_cpu, on_gpu = (st.train_width(*args, **settings, device=d) for d in ("cpu", "cuda"))
+    for a, b in zip(on_cpu, on_gpu):
+        assert (a.decay, a.seed) == (b.decay, b.seed) and b.weights.shape == (64, 8)
+        assert b.loss == pytest.approx(a.loss, rel=0.05)
+
+
 def test_bad_grid_is_refused_before_training():
     with pytest.raises(ValueError, match="parameter 'width' = 0"):
         st.train_width(10, 0, [st.FrequencyFamily("power", 1.0)], [0.0], [0], steps=1, batch_size=1, warmup=1, eval_batches=1)

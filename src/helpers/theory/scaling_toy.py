@@ -65,7 +65,7 @@ class FrequencyFamily:
 def sample_features(frequencies: torch.Tensor, batch_size: int, generator: torch.Generator) -> torch.Tensor:
     """x (K, B, n) for frequencies (K, n): one uniform draw per entry, u < p switches the feature on
     and then 2u/p is uniform on [0, 2], so the distribution is exact at half the random numbers."""
-    draw = torch.rand(frequencies.shape[0], batch_size, frequencies.shape[1], generator=generator, dtype=frequencies.dtype)
+    draw = torch.rand(frequencies.shape[0], batch_size, frequencies.shape[1], generator=generator, dtype=frequencies.dtype, device=frequencies.device)
     p = frequencies[:, None, :]
     return torch.where(draw < p, 2.0 * draw / p, 0.0)
 
@@ -121,11 +121,13 @@ def train_width(
     warmup: int,
     eval_batches: int,
     progress: bool = True,
+    device: torch.device | str = "cpu",
 ) -> list[ToyRun]:
     """Train every (family, γ, seed) model of one ``width`` at once; return them family-major, then
-    γ, then seed. Each model's initial weights come from its own seed (W ~ N(0, 1/m), b ~ N(0, 1)),
-    so a model's start does not depend on which others share its batch; the samples come from one
-    generator seeded by the first seed and the width."""
+    γ, then seed. Each model's initial weights come from its own seed (W ~ N(0, 1/m), b ~ N(0, 1),
+    drawn on the CPU whatever the ``device``), so a model's start does not depend on which others
+    share its batch or where it trains; the samples come from one generator on ``device`` seeded by
+    the first seed and the width."""
     settings = [(f, g, s) for f in families for g in decays for s in seeds]
     if not settings:
         raise ValueError("parameter 'families', 'decays' and 'seeds': at least one of each")
@@ -135,12 +137,13 @@ def train_width(
     for _, _, seed in settings:
         g = torch.Generator().manual_seed(seed)
         starts.append((torch.randn(n_features, width, generator=g) / math.sqrt(width), torch.randn(n_features, generator=g)))
-    weights = torch.stack([w for w, _ in starts]).requires_grad_(True)
-    biases = torch.stack([b for _, b in starts]).requires_grad_(True)
-    frequencies = torch.tensor(np.stack([f.frequencies(n_features) for f, _, _ in settings]), dtype=torch.float32)
-    gamma = torch.tensor([g for _, g, _ in settings], dtype=torch.float32)
+    device = torch.device(device)
+    weights = torch.stack([w for w, _ in starts]).to(device).requires_grad_(True)
+    biases = torch.stack([b for _, b in starts]).to(device).requires_grad_(True)
+    frequencies = torch.tensor(np.stack([f.frequencies(n_features) for f, _, _ in settings]), dtype=torch.float32, device=device)
+    gamma = torch.tensor([g for _, g, _ in settings], dtype=torch.float32, device=device)
     optimizer = torch.optim.Adam([weights, biases], lr=PEAK_LR, betas=BETAS)
-    generator = torch.Generator().manual_seed(1_000_003 * seeds[0] + width)
+    generator = torch.Generator(device=device).manual_seed(1_000_003 * seeds[0] + width)
     for step in trange(steps, desc=f"toy models m = {width} ({len(settings)} at once)", disable=not progress):
         lr = learning_rate(step, steps, warmup)
         for group in optimizer.param_groups:
@@ -155,10 +158,8 @@ def train_width(
     with torch.no_grad():
         batches = [sample_features(frequencies, batch_size, generator) for _ in range(eval_batches)]
         losses = torch.stack([((forward(x, weights, biases) - x) ** 2).sum(dim=2).mean(dim=1) for x in batches], dim=1)  # (K, batches)
-    return [
-        ToyRun(width, f, float(g), int(s), weights[k].detach().double().numpy(), biases[k].detach().double().numpy(), losses[k].double().numpy())
-        for k, (f, g, s) in enumerate(settings)
-    ]
+    weights, biases, losses = weights.detach().double().cpu(), biases.detach().double().cpu(), losses.double().cpu()
+    return [ToyRun(width, f, float(g), int(s), weights[k].numpy(), biases[k].numpy(), losses[k].numpy()) for k, (f, g, s) in enumerate(settings)]
 
 
 # --------------------------------------------------------------------------------------------
