@@ -27,6 +27,7 @@ What is compared, and against what:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 from pathlib import Path
 
@@ -149,10 +150,9 @@ def matched_premise(matched: pd.DataFrame, tolerance: float) -> dict:
 def train_sweep(cfg: EqualNConfig, trained: dict[str, TrainedModel], data: TokenData) -> pd.DataFrame:
     """Train (or find) an SAE of every dictionary size at every model's site and evaluate it on
     chapter 4's windows; one row per SAE."""
-    s_cfg = cfg.universality().saes()
     device = hardware.resolve_device(cfg.device)
     saes_dir = paths.run_dir(cfg.preset, cfg.runs_dir or None) / "saes"
-    eval_windows = sae_suite.eval_tokens(data, s_cfg).to(device)
+    eval_windows = sae_suite.eval_tokens(data, cfg.universality().saes()).to(device)
     rows = []
     bar = tqdm(total=len(trained) * len(cfg.dictionary_sizes), desc="SAEs of every size")
     for p in plan(cfg):
@@ -160,9 +160,7 @@ def train_sweep(cfg: EqualNConfig, trained: dict[str, TrainedModel], data: Token
         hooked = to_hooked(model.model, data.tokenizer, device)
         hook = half_block_site(p.shape.n_layers, cfg.relative_depth)
         for d_sae in sorted(cfg.dictionary_sizes):
-            settings = dataclasses.replace(sae_suite.settings_for(s_cfg), d_sae=d_sae, seed=sae_suite.sae_seed(s_cfg, p.seed, 0))
-            folder = train_sae(p.name, model.summary["key"], hooked, hook, data.train, data.key, settings, saes_dir, device)
-            metrics = evaluate_sae(hooked, hook, load_sae(folder, device), eval_windows)
+            folder, metrics = sae_of(cfg, p.name, model.summary["key"], hooked, hook, p.seed, data, eval_windows, d_sae=d_sae)
             rows.append(
                 {
                     "model": p.name,
@@ -174,12 +172,34 @@ def train_sweep(cfg: EqualNConfig, trained: dict[str, TrainedModel], data: Token
                     **metrics,
                     "live": d_sae - metrics["dead_latents"],
                     "load": capacity_load(metrics["l0"], d_sae - metrics["dead_latents"], p.shape.d_model),
-                    "folder": str(Path(folder).relative_to(saes_dir.parent)),
+                    "folder": str(folder.relative_to(saes_dir.parent)),
                 }
             )
             bar.update()
     bar.close()
     return pd.DataFrame(rows)
+
+
+def sae_of(cfg: EqualNConfig, name: str, key: str, hooked, site: str, seed: int, data: TokenData, eval_windows, **changes) -> tuple[Path, dict]:
+    """Train (or find) chapter 4's SAE at ``site`` of the model ``name`` (cache ``key``) with its seed
+    for language-model ``seed`` and ``changes`` to its settings; return its folder and its metrics on
+    ``eval_windows``."""
+    s_cfg = cfg.universality().saes()
+    device = hardware.resolve_device(cfg.device)
+    saes_dir = paths.run_dir(cfg.preset, cfg.runs_dir or None) / "saes"
+    settings = dataclasses.replace(sae_suite.settings_for(s_cfg), seed=sae_suite.sae_seed(s_cfg, seed, 0), **changes)
+    folder = Path(train_sae(name, key, hooked, site, data.train, data.key, settings, saes_dir, device))
+    return folder, evaluate_sae(hooked, site, load_sae(folder, device), eval_windows)
+
+
+def activations_of(cfg: EqualNConfig, name: str, sae_folder: Path, site: str, windows, hooked) -> SparseActivations:
+    """The SAE in ``sae_folder`` read over ``windows`` (cached beside chapter 5's activations);
+    ``hooked()`` gives the model, called only when the cache is missing."""
+    device = hardware.resolve_device(cfg.device)
+    cached = paths.run_dir(cfg.preset, cfg.runs_dir or None) / "activations" / name / f"{sae_folder.name}-w{windows_key(windows)}"
+    if (cached / "meta.json").exists():
+        return SparseActivations.open(cached)
+    return collect_activations(hooked(), site, load_sae(sae_folder, device), windows.to(device), cached)
 
 
 def capacity_load(l0: float, live: int, d_model: int) -> float:
@@ -196,15 +216,12 @@ def read_largest(cfg: EqualNConfig, trained: dict[str, TrainedModel], sweep: pd.
     device = hardware.resolve_device(cfg.device)
     run_dir = paths.run_dir(cfg.preset, cfg.runs_dir or None)
     windows = sae_suite.held_out_windows(data, u_cfg.stat_windows, u_cfg.saes().sae_context)
-    out = {}
-    for row in tqdm(list(sweep[sweep.d_sae == cfg.largest_dictionary].itertuples()), desc="activations"):
-        folder = run_dir / "activations" / row.model / f"{Path(row.folder).name}-w{windows_key(windows)}"
-        if (folder / "meta.json").exists():
-            out[row.model] = SparseActivations.open(folder)
-        else:
-            hooked = to_hooked(trained[row.model].model, data.tokenizer, device)
-            out[row.model] = collect_activations(hooked, row.site, load_sae(run_dir / row.folder, device), windows.to(device), folder)
-    return out
+    return {
+        row.model: activations_of(
+            cfg, row.model, run_dir / row.folder, row.site, windows, lambda row=row: to_hooked(trained[row.model].model, data.tokenizer, device)
+        )
+        for row in tqdm(list(sweep[sweep.d_sae == cfg.largest_dictionary].itertuples()), desc="activations")
+    }
 
 
 def matched_steps(models: pd.DataFrame, trained: dict[str, TrainedModel]) -> pd.DataFrame:
@@ -254,26 +271,18 @@ def read_matched(
     rows, activations = [], {}
     for row in tqdm(list(matched.itertuples()), desc="SAEs at matched loss"):
         model = trained[row.model]
+
+        @functools.cache
+        def hooked(model=model, step=row.step):  # converted once, and only when needed
+            return to_hooked(model_at(model, step), data.tokenizer, device)
+
         if row.step == row.of_steps:
-            folder, metrics = (
-                run_dir / largest.folder[row.model],
-                largest.loc[row.model, ["explained_variance", "l0", "dead_latents", "loss_recovered"]].to_dict(),
-            )
-            hooked = None
+            folder = run_dir / largest.folder[row.model]
+            metrics = largest.loc[row.model, ["explained_variance", "l0", "dead_latents", "loss_recovered"]].to_dict()
         else:
-            hooked = to_hooked(model_at(model, row.step), data.tokenizer, device)
-            settings = dataclasses.replace(
-                sae_suite.settings_for(s_cfg), d_sae=cfg.largest_dictionary, seed=sae_suite.sae_seed(s_cfg, row.lm_seed, 0)
-            )
             key = f"{model.summary['key']}@step{row.step}"
-            folder = Path(train_sae(row.model, key, hooked, row.site, data.train, data.key, settings, run_dir / "saes", device))
-            metrics = evaluate_sae(hooked, row.site, load_sae(folder, device), eval_windows)
-        cached = run_dir / "activations" / row.model / f"{folder.name}-w{windows_key(windows)}"
-        if (cached / "meta.json").exists():
-            activations[row.model] = SparseActivations.open(cached)
-        else:
-            hooked = hooked or to_hooked(model_at(model, row.step), data.tokenizer, device)
-            activations[row.model] = collect_activations(hooked, row.site, load_sae(folder, device), windows.to(device), cached)
+            folder, metrics = sae_of(cfg, row.model, key, hooked(), row.site, row.lm_seed, data, eval_windows, d_sae=cfg.largest_dictionary)
+        activations[row.model] = activations_of(cfg, row.model, folder, row.site, windows, hooked)
         live = cfg.largest_dictionary - int(metrics["dead_latents"])
         rows.append(
             {
@@ -295,7 +304,6 @@ def sparsity_sweep(cfg: EqualNConfig, trained: dict[str, TrainedModel], sweep: p
     row per SAE with its explained variance, L0, dead latents and load."""
     s_cfg = cfg.universality().saes()
     device = hardware.resolve_device(cfg.device)
-    saes_dir = paths.run_dir(cfg.preset, cfg.runs_dir or None) / "saes"
     eval_windows = sae_suite.eval_tokens(data, s_cfg).to(device)
     largest = sweep[(sweep.d_sae == cfg.largest_dictionary) & (sweep.lm_seed == cfg.lm_seeds[0])]
     rows = []
@@ -306,15 +314,9 @@ def sparsity_sweep(cfg: EqualNConfig, trained: dict[str, TrainedModel], sweep: p
             if multiplier == 1.0:
                 metrics = {k: getattr(row, k) for k in ("explained_variance", "l0", "dead_latents", "loss_recovered")}
             else:
-                settings = dataclasses.replace(
-                    sae_suite.settings_for(s_cfg),
-                    d_sae=cfg.largest_dictionary,
-                    seed=sae_suite.sae_seed(s_cfg, row.lm_seed, 0),
-                    l1_coefficient=s_cfg.l1_coefficient * multiplier,
-                )
                 key = trained[row.model].summary["key"]
-                folder = train_sae(row.model, key, hooked, row.site, data.train, data.key, settings, saes_dir, device)
-                metrics = evaluate_sae(hooked, row.site, load_sae(folder, device), eval_windows)
+                changes = dict(d_sae=cfg.largest_dictionary, l1_coefficient=s_cfg.l1_coefficient * multiplier)
+                _, metrics = sae_of(cfg, row.model, key, hooked, row.site, row.lm_seed, data, eval_windows, **changes)
             live = cfg.largest_dictionary - int(metrics["dead_latents"])
             rows.append(
                 {
