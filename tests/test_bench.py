@@ -20,3 +20,13 @@ def test_splice_benchmark_gives_the_same_loss_both_ways():
 
     row = splice_prefix(n_layers=3, d_model=16, n_windows=4, n_ctx=8, d_vocab=64, repeats=1)["rows"][0]
     assert row["loss_difference"] < 1e-5 and row["speedup"] > 0
+
+
+def test_toy_grid_benchmark_trains_the_same_model_both_ways():
+    """One model trained alone by the batched trainer and by the plain loop (same initial weights and
+    samples) ends at the same loss; the grid's steps/s are reported."""
+    from helpers.publish.bench import toy_grid
+
+    row = toy_grid(n_features=50, width=4, powers=(1.0,), seeds=(0,), steps=12, batch_size=64, repeats=1)["rows"][0]
+    assert row["models"] == 2 and row["max_relative_loss_difference"] < 1e-4
+    assert row["batched_steps_per_s"] > 0 and row["plain_steps_per_s"] > 0

@@ -287,10 +287,102 @@ def splice_prefix(n_layers: int = 8, d_model: int = 96, n_windows: int = 64, n_c
     }
 
 
+def _plain_toy_model(
+    n_features: int, width: int, power: float, decay: float, seed: int, steps: int, batch_size: int, warmup: int, eval_batches: int
+) -> float:
+    """One toy model of the scaling chapter trained alone in a plain loop (its own parameters,
+    optimiser, decay step and samples): the reference for :func:`toy_grid`. Returns its final loss."""
+    from helpers.theory.scaling_toy import BETAS, PEAK_LR, learning_rate
+
+    start = torch.Generator().manual_seed(seed)
+    weights = (torch.randn(n_features, width, generator=start) / width**0.5).requires_grad_(True)
+    biases = torch.randn(n_features, generator=start).requires_grad_(True)
+    rank = torch.arange(1, n_features + 1, dtype=torch.float64)
+    p = (rank**-power / (rank**-power).sum()).float()
+    optimizer = torch.optim.Adam([weights, biases], lr=PEAK_LR, betas=BETAS)
+    samples = torch.Generator().manual_seed(1_000_003 * seed + width)
+
+    def draw() -> torch.Tensor:
+        u = torch.rand(batch_size, n_features, generator=samples)
+        return torch.where(u < p, 2.0 * u / p, 0.0)
+
+    for step in range(steps):
+        lr = learning_rate(step, steps, warmup)
+        optimizer.param_groups[0]["lr"] = lr
+        x = draw()
+        loss = ((torch.relu(x @ weights @ weights.T + biases) - x) ** 2).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        with torch.no_grad():
+            if decay >= 0:
+                weights.mul_(1.0 - lr * decay)
+            else:
+                weights.add_(lr * decay * weights * (1.0 - 1.0 / (weights.norm(dim=1, keepdim=True) + 1e-8)))
+        optimizer.step()
+    with torch.no_grad():
+        return float(
+            np.mean(
+                [((torch.relu(x @ weights @ weights.T + biases) - x) ** 2).sum(dim=1).mean().item() for x in (draw() for _ in range(eval_batches))]
+            )
+        )
+
+
+def toy_grid(
+    n_features: int = 1000,
+    width: int = 32,
+    powers: tuple[float, ...] = (1.0, 2.0),
+    seeds: tuple[int, ...] = (0, 1),
+    steps: int = 30,
+    batch_size: int = 1024,
+    repeats: int = 3,
+) -> dict:
+    """The scaling chapter's toy grid: every (frequency exponent, γ, seed) model of one width trained
+    as one batched program (:func:`helpers.theory.scaling_toy.train_width`) against the same models
+    trained one after another in a plain loop, interleaved; steps/s of each and, for one model trained
+    alone both ways (the same initial weights and samples), the largest relative difference of losses."""
+    from helpers.theory.scaling_toy import STRONG_DECAY, WEAK_DECAY, FrequencyFamily, train_width
+
+    families = [FrequencyFamily("power", a) for a in powers]
+    decays = (STRONG_DECAY, WEAK_DECAY)
+    settings = [(f.value, g, s) for f in families for g in decays for s in seeds]
+    common = {"steps": steps, "batch_size": batch_size, "warmup": max(steps // 3, 1)}
+    ours, plain = [], []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        train_width(n_features, width, families, decays, seeds, eval_batches=1, progress=False, **common)
+        ours.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        for power, decay, seed in settings:
+            _plain_toy_model(n_features, width, power, decay, seed, eval_batches=1, **common)
+        plain.append(time.perf_counter() - started)
+    differences = []
+    for family in families:
+        for decay in decays:
+            batched = train_width(n_features, width, [family], [decay], [seeds[0]], eval_batches=4, progress=False, **common)[0].loss
+            alone = _plain_toy_model(n_features, width, family.value, decay, seeds[0], eval_batches=4, **common)
+            differences.append(abs(batched - alone) / alone)
+    return {
+        "benchmark": "toy_grid",
+        "device": hardware.describe_device(torch.device("cpu")),
+        "rows": [
+            {
+                "models": len(settings),
+                "n_features": n_features,
+                "width": width,
+                "batched_steps_per_s": steps / statistics.median(ours),
+                "plain_steps_per_s": steps / statistics.median(plain),
+                "speedup": statistics.median(plain) / statistics.median(ours),
+                "max_relative_loss_difference": max(differences),
+            }
+        ],
+    }
+
+
 BENCHMARKS = {
     "training_throughput": lambda: training_throughput([128, 256]),
     "universality_engine": lambda: universality_engine(),
     "splice_prefix": lambda: splice_prefix(),
+    "toy_grid": lambda: toy_grid(),
 }
 
 
