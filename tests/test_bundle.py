@@ -137,6 +137,25 @@ def test_a_bundle_is_one_version_of_the_code(finished_run, tmp_path, capsys):
     with pytest.raises(SystemExit):
         bundle.main(["check", "--bundles-dir", str(tmp_path / "results")])
     assert "not one version of the code" in capsys.readouterr().out
+    with pytest.raises(BundleError, match="not one version of the code: its chapters ran at several commits.*def456") as info:
+        read_bundle(made.folder)
+    assert info.value.path == manifest_path and "make bundle PRESET=quick" in str(info.value)
+    with pytest.raises(BundleError, match="several commits"):
+        committed_bundles(tmp_path / "results")
+    assert read_bundle(made.folder, one_version=False).manifest["run_commits"][CHAPTERS[1]] == "def456"
+
+
+def test_reading_a_bundle_with_a_file_the_code_no_longer_writes_fails_naming_it(finished_run, tmp_path):
+    """A stale file, listed in the manifest with its right hash (so no other check catches it), is
+    refused on reading, by name; ``check`` reports it without stopping."""
+    made = make_bundle("quick", finished_run, tmp_path / "results", chapters=CHAPTERS)
+    stale = made.folder / CHAPTERS[1] / "shared_features.json"
+    stale.write_text(json.dumps({"stale": True}))
+    files = {**made.manifest["files"], f"{CHAPTERS[1]}/shared_features.json": {"sha256": bundle.sha256(stale), "bytes": stale.stat().st_size}}
+    (made.folder / "manifest.json").write_text(json.dumps({**made.manifest, "files": files}))
+    with pytest.raises(BundleError, match="05_universality/shared_features.json is not written by the current code"):
+        read_bundle(made.folder)
+    assert f"{CHAPTERS[1]}/shared_features.json" in read_bundle(made.folder, one_version=False).manifest["files"]
 
 
 def test_bundle_fingerprint_changes_with_any_bundle(finished_run, tmp_path):

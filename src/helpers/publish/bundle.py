@@ -9,9 +9,11 @@ device and wall time per chapter. Weights and activations are never bundled.
 
 Reading a bundle validates it first: a missing file, a changed hash, a file the manifest does not
 list, or a manifest from another schema raises one :class:`BundleError` naming the file. A bundle is
-made from one version of the code only: every chapter's provenance must name the same commit, and
-only the files the current code's chapters write (their ``RESULT_FILES``) are bundled;
-:func:`version_problems` (``check``) names a committed bundle that is not one version.
+one version of the code: every chapter's provenance names the same commit, and it holds only files
+the current code's chapters write (their ``RESULT_FILES``). ``make`` bundles nothing else, and
+reading a bundle that is not one version (made by hand or by older code) raises a
+:class:`BundleError` naming the commits or the stale file; ``check`` lists every such problem of
+every committed bundle instead of stopping at the first.
 
 Command line::
 
@@ -90,8 +92,11 @@ class Bundle:
         return json.loads(self.path(chapter, f"{name}.json").read_text())
 
 
-def read_bundle(folder: str | Path) -> Bundle:
-    """Validate ``folder`` against its manifest and return it; raise :class:`BundleError` otherwise."""
+def read_bundle(folder: str | Path, one_version: bool = True) -> Bundle:
+    """Validate ``folder`` against its manifest and return it; raise :class:`BundleError` otherwise.
+
+    With ``one_version`` (the default) a bundle whose chapters ran at several commits, or that holds
+    a file the current code does not write, is refused too (:func:`version_problems`)."""
     folder = Path(folder)
     manifest_path = folder / MANIFEST
     if not manifest_path.is_file():
@@ -112,6 +117,13 @@ def read_bundle(folder: str | Path) -> Bundle:
     present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} - {MANIFEST}
     for relative in sorted(present - set(listed)):
         raise BundleError(folder / relative, "not listed in the manifest")
+    problems = version_problems(manifest) if one_version else []
+    if problems:
+        raise BundleError(
+            manifest_path,
+            "not one version of the code: " + "; ".join(problems) + f" (re-run preset {manifest.get('preset')!r} at one commit and "
+            f"`make bundle PRESET={manifest.get('preset')}`: the stage caches keep it cheap)",
+        )
     return Bundle(folder, manifest)
 
 
@@ -136,16 +148,16 @@ def version_problems(manifest: dict[str, Any]) -> list[str]:
     return problems
 
 
-def committed_bundles(bundles_dir: str | Path | None = None) -> list[Bundle]:
+def committed_bundles(bundles_dir: str | Path | None = None, one_version: bool = True) -> list[Bundle]:
     """Every bundle under ``bundles_dir`` (default ``<project>/results``, which may be absent),
-    validated, by preset name. A folder there that is not a valid bundle is an error, not skipped,
-    and so is a ``bundles_dir`` that does not exist."""
+    validated (``one_version`` as in :func:`read_bundle`), by preset name. A folder there that is not
+    a valid bundle is an error, not skipped, and so is a ``bundles_dir`` that does not exist."""
     if bundles_dir and not Path(bundles_dir).is_dir():
         raise ParameterError("bundles_dir", str(bundles_dir), "an existing folder, or '' for <project>/results")
     root = Path(bundles_dir) if bundles_dir else bundles_root()
     if not root.is_dir():
         return []
-    return [read_bundle(folder) for folder in sorted(p for p in root.iterdir() if p.is_dir())]
+    return [read_bundle(folder, one_version) for folder in sorted(p for p in root.iterdir() if p.is_dir())]
 
 
 def make_bundle(preset: str, runs_dir: str | Path | None = None, bundles_dir: str | Path | None = None, chapters: list[str] | None = None) -> Bundle:
@@ -223,7 +235,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{bundle.folder}: {len(bundle.manifest['files'])} files, {total / 2**20:.2f} MiB")
     else:
         problems = 0
-        for bundle in committed_bundles(args.bundles_dir):
+        for bundle in committed_bundles(args.bundles_dir, one_version=False):
             found = version_problems(bundle.manifest)
             problems += len(found)
             print(
