@@ -45,6 +45,10 @@ def test_shared_latents_place_the_measurement_between_floor_and_ceiling():
     assert verdicts.shared_beyond_floor(Interval(0.3, 0.28, 0.32), Interval(0.3, 0.28, 0.32), None).verdict == verdicts.INCONCLUSIVE
     assert verdicts.shared_beyond_floor(Interval(0.2, 0.18, 0.22), Interval(0.3, 0.28, 0.32), None).verdict == verdicts.NO
     assert verdicts.floor_to_ceiling(0.5, 0.5, 0.5) != verdicts.floor_to_ceiling(0.5, 0.5, 0.5)  # NaN when floor = ceiling
+    # the study rung's shape: the untrained floor above the seed-control ceiling has no "way" between them
+    upside_down = verdicts.shared_beyond_floor(Interval(0.387, 0.346, 0.473), Interval(0.497, 0.463, 0.531), Interval(0.427, 0.424, 0.431))
+    assert upside_down.verdict == verdicts.INCONCLUSIVE and "of the way" not in upside_down.reason
+    assert "the untrained floor is not below the seed-control ceiling" in upside_down.reason
 
 
 def test_width_against_the_seed_control():

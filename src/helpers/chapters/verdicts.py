@@ -129,9 +129,11 @@ def shared_beyond_floor(cross: Interval, untrained: Interval | None, ceiling: In
     if answer == NOT_MEASURED:
         return Verdict(NOT_MEASURED, SHARED_RULE, control, "the untrained pair was not measured")
     reason = f"one-to-one {cross.text()} vs untrained {untrained.text()}"
-    if ceiling is not None and ceiling.finite:
+    if ceiling is not None and ceiling.finite and ceiling.value > untrained.value:
         share = round(floor_to_ceiling(cross.value, untrained.value, ceiling.value), 2) + 0.0  # no "-0%"
         reason += f", seed control {ceiling.text()}: {share:.0%} of the way from floor to ceiling"
+    elif ceiling is not None and ceiling.finite:  # a share of a negative span would read as progress
+        reason += f", seed control {ceiling.text()}: the untrained floor is not below the seed-control ceiling"
     return Verdict(answer, SHARED_RULE, control, reason)
 
 
