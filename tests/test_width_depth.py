@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-from helpers.theory.width_depth import fit_width_depth, leave_one_out, shape_at, valley
+from helpers.theory.width_depth import WidthDepthFit, fit_width_depth, leave_one_out, shape_at, valley
 
 PLANTED = {"c_m": 30.0, "alpha_m": 0.9, "c_l": 2.0, "alpha_l": 1.2, "l0": 3.5}
 
@@ -44,8 +44,6 @@ def test_leave_one_shape_out_predicts_exact_points_exactly():
 
 def test_the_valley_matches_the_closed_form_at_unit_exponents():
     """α_m = α_ℓ = 1, L0 = 0: along N = 12ℓm², L ∝ (2 + x)/(3x^⅓) with x = (m/ℓ)/r*, r* = c_m/(2c_ℓ)."""
-    from helpers.theory.width_depth import WidthDepthFit
-
     fit = WidthDepthFit(c_m=333.0, alpha_m=1.0, c_l=5.1, alpha_l=1.0, l0=0.0, rss=0.0, r_squared=1.0, n=0)
     best = 333.0 / (2 * 5.1)
     for n_params in (1e6, 1e9):
@@ -59,8 +57,6 @@ def test_the_valley_matches_the_closed_form_at_unit_exponents():
 
 
 def test_an_offset_widens_the_floor():
-    from helpers.theory.width_depth import WidthDepthFit
-
     bare = WidthDepthFit(c_m=333.0, alpha_m=1.0, c_l=5.1, alpha_l=1.0, l0=0.0, rss=0.0, r_squared=1.0, n=0)
     offset = WidthDepthFit(c_m=333.0, alpha_m=1.0, c_l=5.1, alpha_l=1.0, l0=2.0, rss=0.0, r_squared=1.0, n=0)
     a, b = valley(bare, 1e8), valley(offset, 1e8)
@@ -83,8 +79,6 @@ def test_bad_input_names_the_parameter(arguments, message):
 
 
 def test_bad_valley_arguments_name_the_parameter():
-    from helpers.theory.width_depth import WidthDepthFit
-
     fit = WidthDepthFit(c_m=1.0, alpha_m=1.0, c_l=1.0, alpha_l=1.0, l0=0.0, rss=0.0, r_squared=1.0, n=0)
     with pytest.raises(ValueError, match="parameter 'n_params'"):
         valley(fit, -1.0)

@@ -149,6 +149,11 @@ def fit_power_law(n_params: ArrayLike, losses: ArrayLike) -> PowerLawFit:
 # A law against an alternative of as many parameters, on the same losses.
 
 
+def least_squares_aic(rss: float, n: int, k: int) -> float:
+    """AIC of a least-squares fit: n ln(RSS/n) + 2k for n points and k fitted parameters."""
+    return float(n * np.log(max(rss, 1e-300) / n) + 2 * k)
+
+
 @dataclass(frozen=True)
 class LeastSquaresFit:
     """A law fitted to losses L (n,) by least squares on L itself, so that two laws' residuals are
@@ -163,7 +168,7 @@ class LeastSquaresFit:
 
     @property
     def aic(self) -> float:
-        return float(self.n * np.log(max(self.rss, 1e-300) / self.n) + 2 * self.k)
+        return least_squares_aic(self.rss, self.n, self.k)
 
 
 def _least_squares(law: str, parameters: dict[str, float], losses: np.ndarray, predicted: np.ndarray) -> LeastSquaresFit:
@@ -217,7 +222,7 @@ class WidthLawFit:
 
     @property
     def aic(self) -> float:
-        return float(self.n * np.log(max(self.rss, 1e-300) / self.n) + 2 * self.k)
+        return least_squares_aic(self.rss, self.n, self.k)
 
 
 def fit_width_law(groups: list[tuple[ArrayLike, ArrayLike]]) -> WidthLawFit:

@@ -17,6 +17,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import optimize
 
+from helpers.theory.scaling import least_squares_aic
+
 #: Bounds on the fitted exponents: a term that decays slower than 1/x^0.05 or faster than 1/x^4 is
 #: not one the data can tell apart from a constant or from zero.
 EXPONENT_BOUNDS = (0.05, 4.0)
@@ -43,7 +45,7 @@ class WidthDepthFit:
 
     @property
     def aic(self) -> float:
-        return float(self.n * np.log(max(self.rss, 1e-300) / self.n) + 2 * self.k)
+        return least_squares_aic(self.rss, self.n, self.k)
 
     def width_term(self, widths: ArrayLike) -> np.ndarray:
         return self.c_m * np.asarray(widths, dtype=float) ** -self.alpha_m
