@@ -28,7 +28,7 @@ def test_every_chapter_has_one_compute_module_in_book_order():
     [
         (None, list(CONFIGS)),
         ("05,03", ["03_language_models", "05_universality"]),  # book order, whatever the order asked
-        ("4, 08_discussion", ["04_saes", "08_discussion"]),
+        ("4, 08_discussion", ["04_saes", "09_discussion"]),
     ],
 )
 def test_chapter_selection(selection, expected):
@@ -206,7 +206,7 @@ def test_seed_gaps_and_the_loss_laws_points_by_hand():
 
 
 def test_chapter_7s_premise_failure_names_what_failed():
-    from helpers.chapters.ch08_discussion import premise_failure
+    from helpers.chapters.ch09_discussion import premise_failure
 
     apart = {"relative_gap": 0.11, "tolerance": 0.03}
     assert premise_failure(apart) == "losses 11% apart"

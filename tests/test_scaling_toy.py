@@ -108,7 +108,40 @@ def test_a_cuda_run_starts_where_the_cpu_run_starts_and_reaches_the_same_loss():
         assert b.loss == pytest.approx(a.loss, rel=0.05)
 
 
+def test_closed_form_gradients_equal_autograd_in_float64():
+    """The trainer's hand-derived gradients against autograd on the same model, in float64, with
+    some pre-activations below zero (the ReLU's kink) and a sparse input."""
+    g = torch.Generator().manual_seed(0)
+    p = torch.tensor(np.stack([st.FrequencyFamily("power", a).frequencies(30) for a in (1.0, 2.0)]))
+    x = st.sample_features(p, 64, g)
+    weights = torch.randn(2, 30, 5, generator=g, dtype=torch.float64)
+    biases = torch.randn(2, 30, generator=g, dtype=torch.float64)
+    grad_w, grad_b = st.gradients(x, weights, biases)
+    w, b = weights.clone().requires_grad_(True), biases.clone().requires_grad_(True)
+    reference = ((st.forward(x, w, b) - x) ** 2).mean(dim=(1, 2))
+    reference.sum().backward()
+    assert (st.forward(x, w, b) == 0).any() and (x == 0).float().mean() > 0.9
+    torch.testing.assert_close(st.losses(x, weights, biases), reference.detach() * 30, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(grad_w, w.grad, rtol=1e-10, atol=1e-13)
+    torch.testing.assert_close(grad_b, b.grad, rtol=1e-10, atol=1e-13)
+
+
+def test_a_model_does_not_depend_on_the_models_sharing_its_batch():
+    """Trained alone or inside a grid of other families, γ and seeds, a model sees the same samples
+    from the same start, so it ends at the same weights (to float32 rounding of the batched products)."""
+    family, kw = st.FrequencyFamily("power", 1.0), dict(steps=60, batch_size=64, warmup=6, eval_batches=3, progress=False)
+    alone = st.train_width(40, 6, [family], [st.STRONG_DECAY], [2], **kw)[0]
+    grid = st.train_width(40, 6, [st.FrequencyFamily("exponential", 5.0), family], [st.WEAK_DECAY, st.STRONG_DECAY], [1, 2], **kw)
+    inside = next(r for r in grid if r.family == family and r.decay == st.STRONG_DECAY and r.seed == 2)
+    np.testing.assert_allclose(inside.weights, alone.weights, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(inside.eval_losses, alone.eval_losses, rtol=1e-4)
+
+
 def test_bad_grid_is_refused_before_training():
+    with pytest.raises(ValueError, match="every γ within"):
+        st.train_width(10, 2, [st.FrequencyFamily("power", 1.0)], [0.0, 1.5], [0], steps=1, batch_size=1, warmup=1, eval_batches=1)
+    with pytest.raises(ValueError, match="parameter 'kind' = 'zipf'"):
+        st.FrequencyFamily("zipf", 1.0)
     with pytest.raises(ValueError, match="parameter 'width' = 0"):
         st.train_width(10, 0, [st.FrequencyFamily("power", 1.0)], [0.0], [0], steps=1, batch_size=1, warmup=1, eval_batches=1)
     with pytest.raises(ValueError, match="at least one of each"):

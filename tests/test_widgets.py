@@ -2,6 +2,7 @@
 
 import re
 
+import numpy as np
 import pytest
 
 from helpers.publish.widgets import ShapeExplorer, ToyModelExplorer
@@ -55,3 +56,33 @@ def test_explorer_display_carries_its_current_figure_for_static_renderings():
     assert base64.b64decode(before["image/png"]) == explorer.figure.value
     explorer.sparsity.value = 0.9  # a slider moved: the static figure follows
     assert explorer._repr_mimebundle_()["image/png"] != before["image/png"]
+
+
+def test_scaling_toy_explorer_follows_its_sliders():
+    from helpers.chapters import geometry
+    from helpers.publish.widgets import ScalingToyExplorer
+    from helpers.theory import scaling_toy as st
+
+    families = [st.FrequencyFamily("power", 1.0), st.FrequencyFamily("power", 2.0)]
+    runs = [
+        r
+        for m in (2, 4, 8)
+        for r in st.train_width(
+            24, m, families, [st.STRONG_DECAY, st.WEAK_DECAY], [0], steps=30, batch_size=32, warmup=3, eval_batches=2, progress=False
+        )
+    ]
+    toy, norms = geometry.toy_rows(runs, 24), geometry.norm_histograms(runs, np.linspace(0, 2, 11))
+    exponents = (
+        toy.groupby(["family", "decay"], sort=False)
+        .loss.mean()
+        .reset_index()
+        .assign(regime=lambda t: t.decay.map(geometry.regime), alpha_m=1.0, alpha_low=0.9, alpha_high=1.1, r_squared=0.99, paper="≈ 1")
+    )
+    explorer = ScalingToyExplorer(toy, norms, exponents)
+    assert "strong regime" in explorer.readout.value
+    image = bytes(explorer.figure.value)
+    explorer.decay.value = st.WEAK_DECAY
+    assert "weak regime" in explorer.readout.value and bytes(explorer.figure.value) != image
+    image = bytes(explorer.figure.value)
+    explorer.width.value = 8
+    assert "At m = 8" in explorer.readout.value and bytes(explorer.figure.value) != image

@@ -39,6 +39,7 @@ from helpers.core.parameters import (
 from helpers.lm.corpus import CORPUS_FORMS, parse_corpus
 from helpers.lm.family import ModelShape, check_hook_names, half_block_site
 from helpers.sae.training import ARCHITECTURES as SAE_ARCHITECTURES
+from helpers.theory.scaling_toy import FAMILIES as TOY_FAMILIES
 from helpers.theory.superposition import SPARSE_BRANCH_START
 from helpers.universality.correlation import ORIGINAL_EPSILON
 
@@ -429,11 +430,75 @@ class EqualNConfig(ChapterConfig, LadderParameters):
         return max(self.dictionary_sizes)
 
 
+def parse_family(text: str) -> tuple[str, float]:
+    """``"power:1.5"`` → ("power", 1.5); raises ValueError naming what is allowed."""
+    kind, _, value = str(text).partition(":")
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if kind not in TOY_FAMILIES or not number >= 0 or (kind == "exponential" and number == 0):
+        raise ValueError(
+            f"'kind:value' with kind one of {', '.join(TOY_FAMILIES)} and value ≥ 0 (an exponential's scale > 0), e.g. 'power:1' or 'exponential:40'"
+        )
+    return kind, number
+
+
+def families_ok(value: list) -> str | None:
+    for item in value:
+        try:
+            parse_family(item)
+        except ValueError as error:
+            return f"{item!r} is not a family: {error}"
+    return None if value and len(set(value)) == len(value) else "one or more different families"
+
+
+@dataclass(frozen=True)
+class GeometryConfig(ChapterConfig, LadderParameters):
+    """Chapter 8: the geometric account of the scaling law (Liu, Liu & Gore 2025) in toy models, and
+    measured in the language models of chapters 3 and 7 (read from the same preset)."""
+
+    chapter: ClassVar[str] = "08_geometry"
+
+    toy_features: int = param(1000, within(2, 1e7), "features n of every toy model")
+    toy_widths: list[int] = param(
+        [8, 11, 16, 23, 32, 45, 64, 91, 128], all_of(nonempty, positive), "hidden widths m, three or more, each below toy_features"
+    )
+    toy_families: list[str] = param(
+        ["power:0.5", "power:1", "power:1.5", "power:2", "exponential:40"],
+        families_ok,
+        "feature-frequency families 'power:α' (p ∝ i^−α) or 'exponential:s' (p ∝ e^(−i/s))",
+    )
+    toy_decays: list[float] = param(
+        [-1.0, -0.56, 0.11, 0.5556],
+        all_of(nonempty, within(-1, 1, high_open=False)),
+        "signed weight decays γ in [−1, 1]: ≤ −0.56 strong, ≥ 0.11 weak",
+    )
+    toy_seeds: list[int] = param([0, 1], nonempty, "seeds of every toy setting (initial weights and samples)")
+    toy_steps: int = param(20_000, positive, "training steps of every toy model")
+    toy_batch: int = param(2048, positive, "samples per step")
+    toy_warmup_share: float = param(0.1, within(0, 1, high_open=True), "share of the steps spent warming the learning rate up")
+    toy_eval_batches: int = param(100, positive, "fresh batches averaged for the final loss")
+    bootstrap_samples: int = param(1000, positive, "resamples for every bootstrap interval")
+
+    def validate(self) -> None:
+        super().validate()
+        if len(set(self.toy_widths)) < 3 or len(set(self.toy_widths)) != len(self.toy_widths) or max(self.toy_widths) >= self.toy_features:
+            raise ParameterError("toy_widths", self.toy_widths, f"three or more different widths, each below toy_features = {self.toy_features}")
+        if len(set(self.toy_seeds)) != len(self.toy_seeds):
+            raise ParameterError("toy_seeds", self.toy_seeds, "different seeds")
+        self.chapter_config(EqualNConfig)
+
+    @property
+    def families(self) -> list[tuple[str, float]]:
+        return [parse_family(f) for f in self.toy_families]
+
+
 @dataclass(frozen=True)
 class DiscussionConfig(ChapterConfig, LadderParameters):
-    """Chapter 8: reads the results of chapters 1 to 7 in the same preset; no parameters of its own."""
+    """Chapter 9: reads the results of chapters 1 to 8 in the same preset; no parameters of its own."""
 
-    chapter: ClassVar[str] = "08_discussion"
+    chapter: ClassVar[str] = "09_discussion"
 
 
 CONFIGS: dict[str, type[ChapterConfig]] = {
@@ -446,6 +511,7 @@ CONFIGS: dict[str, type[ChapterConfig]] = {
         UniversalityConfig,
         DynamicsConfig,
         EqualNConfig,
+        GeometryConfig,
         DiscussionConfig,
     )
 }

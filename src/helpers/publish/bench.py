@@ -304,7 +304,7 @@ def _plain_toy_model(
 
     def draw() -> torch.Tensor:
         u = torch.rand(batch_size, n_features, generator=samples)
-        return torch.where(u < p, 2.0 * u / p, 0.0)
+        return torch.relu(2.0 - 2.0 * u / p)  # on where u < p, then uniform on (0, 2]
 
     for step in range(steps):
         lr = learning_rate(step, steps, warmup)
@@ -330,13 +330,13 @@ def _plain_toy_model(
 def toy_grid(
     n_features: int = 1000,
     width: int = 32,
-    powers: tuple[float, ...] = (1.0, 2.0),
+    powers: tuple[float, ...] = (1.0, 2.0, 3.0),
     seeds: tuple[int, ...] = (0, 1),
     steps: int = 30,
-    batch_size: int = 1024,
+    batch_size: int = 512,
     repeats: int = 3,
 ) -> dict:
-    """The scaling chapter's toy grid: every (frequency exponent, γ, seed) model of one width trained
+    """Chapter 8's toy grid (defaults: the study grid's shape): every (frequency exponent, γ, seed) model of one width trained
     as one batched program (:func:`helpers.theory.scaling_toy.train_width`) against the same models
     trained one after another in a plain loop, interleaved; steps/s of each and, for one model trained
     alone both ways (the same initial weights and samples), the largest relative difference of losses."""

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from helpers.chapters import ch08_discussion, dynamics
+from helpers.chapters import ch09_discussion, dynamics
 from helpers.chapters.configs import CONFIGS, ChapterConfig
 from helpers.chapters.universality_suite import CROSS_WIDTH, RANDOM_MODEL, SAE_SEED, SEED_CONTROL, TOKEN_IDENTITY, fraction_summary, fraction_verdict
 from helpers.core import paths, results
@@ -28,7 +28,7 @@ LM, SAES, UNIVERSALITY, DYNAMICS, EQUAL_N, DISCUSSION = (
     "05_universality",
     "06_training_dynamics",
     "07_equal_n",
-    "08_discussion",
+    "09_discussion",
 )
 
 
@@ -243,15 +243,15 @@ def equal_n_ladder(ladder: list[Rung]) -> pd.DataFrame:
 
 
 def verdict_ladder(ladder: list[Rung]) -> pd.DataFrame:
-    """Chapter 8's claims and new measurements, one row each, judged at every rung by today's rules
+    """Chapter 9's claims and new measurements, one row each, judged at every rung by today's rules
     from that rung's own results files: the rule, the control it was judged against, and one verdict
     column per rung ("not measured at this rung" where a bundle predates the control)."""
     merged: pd.DataFrame | None = None
     for rung in ladder:
-        inputs = ch08_discussion.read_inputs(rung.table, rung.record, rung.has)
+        inputs = ch09_discussion.read_inputs(rung.table, rung.record, rung.has)
         site, tau = rung.analysis_site(), rung.parameters(UNIVERSALITY)["match_threshold"]
-        claims = ch08_discussion.claims_table(inputs, site, rung.preset).rename(columns={"claim": "claim or measurement"})
-        new = ch08_discussion.new_measurements(inputs, site, tau, rung.preset).rename(
+        claims = ch09_discussion.claims_table(inputs, site, rung.preset).rename(columns={"claim": "claim or measurement"})
+        new = ch09_discussion.new_measurements(inputs, site, tau, rung.preset).rename(
             columns={"measurement": "claim or measurement", "answer": "verdict"}
         )
         column = pd.concat([claims, new], ignore_index=True)[["claim or measurement", "rule", "control", "verdict"]].rename(
@@ -266,3 +266,22 @@ def describe(ladder: list[Rung]) -> str:
     if len(ladder) == 1:
         return f"only this run (`{ladder[0].preset}`): no results bundle of another preset is committed under `results/`"
     return ", ".join(f"`{r.preset}` ({r.source})" for r in ladder)
+
+
+def width_law_ladder(ladder: list[Rung], samples: int) -> pd.DataFrame:
+    """L = C/m^α_m + L∞ fitted to each rung's width family (every seed) and to all rungs pooled with
+    one offset per rung (as Liu, Liu & Gore pooled model families), each with its interval."""
+    from helpers.chapters import geometry
+
+    def family(rung: Rung) -> pd.DataFrame:
+        models = rung.table(LM, "models")
+        depth = rung.parameters(LM)["n_layers"]
+        return models[models.role.isin(["family", "seed control"]) & (models.n_layers == depth)]
+
+    groups = {rung.label: family(rung) for rung in ladder}
+    fits = [geometry.width_exponent(label, [g], samples) for label, g in groups.items()]
+    if len(groups) > 1:
+        fits.append(geometry.width_exponent("pooled (one offset per rung)", list(groups.values()), samples))
+    return pd.DataFrame(
+        {"rung": f.label, "α_m": f.alpha, "low": f.low, "high": f.high, "R²": f.r_squared, "points": f.n_points, "interval": f.interval} for f in fits
+    )

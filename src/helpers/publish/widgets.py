@@ -12,6 +12,7 @@ import base64
 import ipywidgets as w
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
 from helpers.publish import plotting
 from helpers.theory import superposition as sp
@@ -96,4 +97,45 @@ class ToyModelExplorer(StaticFigure, w.VBox):
         )
         fig, (ax_gram, ax_norms) = plt.subplots(1, 2, figsize=(6, 3), width_ratios=[1, 0.6])
         plotting.draw_gram(ax_gram, ax_norms, self.models.gram()[i], norms, title="$W^TW$")
+        self.figure.value = plotting.figure_png(fig)
+
+
+class ScalingToyExplorer(StaticFigure, w.VBox):
+    """Pick γ (degree of superposition), a frequency family and a width → the loss against width of
+    that (family, γ) from the computed grid, with the weak regime's closed form, and the row-norm
+    histogram at that width; the regime is named. Reads chapter 8's tables, computes nothing."""
+
+    def __init__(self, toy: pd.DataFrame, norms: pd.DataFrame, exponents: pd.DataFrame) -> None:
+        self.toy, self.norms, self.exponents = toy, norms, exponents
+        style = {"description_width": "initial"}
+        self.decay = w.SelectionSlider(options=sorted(toy.decay.unique()), description="signed decay γ", style=style)
+        self.family = w.SelectionSlider(options=list(dict.fromkeys(toy.family)), description="frequencies", style=style)
+        self.width = w.SelectionSlider(options=sorted(toy.m.unique()), description="width m (histogram)", style=style)
+        self.readout = w.HTML()
+        self.figure = w.Image(format="png")
+        for slider in (self.decay, self.family, self.width):
+            slider.observe(self.update, names="value")
+        super().__init__([w.HBox([self.decay, self.family, self.width]), self.readout, self.figure])
+        self.update()
+
+    def update(self, _change=None) -> None:
+        chosen = self.toy[(self.toy.family == self.family.value) & np.isclose(self.toy.decay, self.decay.value)]
+        curve = chosen.groupby("m")[["loss", "left_out_m", "phi_half"]].mean()
+        fit = self.exponents[(self.exponents.family == self.family.value) & np.isclose(self.exponents.decay, self.decay.value)].iloc[0]
+        at_width = chosen[chosen.m == self.width.value]
+        self.readout.value = (
+            f"<p><b>{fit.regime} regime</b> (γ = {self.decay.value:g}, {self.family.value}): α<sub>m</sub> = {fit.alpha_m:.2f} "
+            f"[{fit.alpha_low:.2f}, {fit.alpha_high:.2f}], R² {fit.r_squared:.3f}; the paper: {fit.paper}. At m = {self.width.value}, "
+            f"φ<sub>½</sub> = {at_width.phi_half.mean():.2f}, mean squared overlap × m = {(at_width.overlap * at_width.m).mean():.2f}.</p>"
+        )
+        fig, (ax_loss, ax_norms) = plt.subplots(1, 2, figsize=(8, 3.2), layout="constrained")
+        ax_loss.plot(curve.index, curve.loss, "o-", label="measured")
+        ax_loss.plot(curve.index, curve.left_out_m, "k--", label="weak closed form, k = m")
+        ax_loss.set(xscale="log", yscale="log", xlabel="width m", ylabel="loss")
+        ax_loss.legend(fontsize=8)
+        bars = self.norms[
+            (self.norms.family == self.family.value) & np.isclose(self.norms.decay, self.decay.value) & (self.norms.m == self.width.value)
+        ]
+        ax_norms.bar(bars.norm_low, bars.share, width=bars.norm_high - bars.norm_low, align="edge")
+        ax_norms.set(xlabel="row norm ‖W_i‖", ylabel="share of features", title=f"m = {self.width.value}")
         self.figure.value = plotting.figure_png(fig)

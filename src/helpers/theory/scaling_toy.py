@@ -35,6 +35,8 @@ STRONG_DECAY, WEAK_DECAY = -1.0, 5.0 / 9.0
 #: Optimiser of the paper: AdamW betas, peak learning rate, the cosine's floor as a share of the peak.
 BETAS, PEAK_LR, FLOOR_SHARE = (0.9, 0.999), 1e-2, 0.05
 FAMILIES = ("power", "exponential")
+#: The γ the trainer accepts: the paper's grid spans [−1, 1].
+DECAY_RANGE = (-1.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -63,16 +65,54 @@ class FrequencyFamily:
 
 
 def sample_features(frequencies: torch.Tensor, batch_size: int, generator: torch.Generator) -> torch.Tensor:
-    """x (K, B, n) for frequencies (K, n): one uniform draw per entry, u < p switches the feature on
-    and then 2u/p is uniform on [0, 2], so the distribution is exact at half the random numbers."""
+    """x (K, B, n) for frequencies (K, n), one uniform draw per entry (:func:`features_from_uniforms`)."""
     draw = torch.rand(frequencies.shape[0], batch_size, frequencies.shape[1], generator=generator, dtype=frequencies.dtype, device=frequencies.device)
-    p = frequencies[:, None, :]
-    return torch.where(draw < p, 2.0 * draw / p, 0.0)
+    return features_from_uniforms(draw, frequencies[:, None, :])
+
+
+def features_from_uniforms(uniforms: torch.Tensor, frequencies: torch.Tensor) -> torch.Tensor:
+    """x = ReLU(2 − 2u/p) for uniforms u on [0, 1) and frequencies p that broadcast against them
+    (e.g. u (1, S, B, n) and p (G, S, 1, n)): feature i is on where u < p_i, and its value
+    2(p_i − u)/p_i is then uniform on (0, 2]; one fused pass, then a clamp in place."""
+    return torch.addcmul(torch.full((), 2.0, dtype=uniforms.dtype, device=uniforms.device), uniforms, -2.0 / frequencies).clamp_(min=0.0)
 
 
 def forward(x: torch.Tensor, weights: torch.Tensor, biases: torch.Tensor) -> torch.Tensor:
     """y = ReLU(W Wᵀ x + b) for x (K, B, n), W (K, n, m), b (K, n): (K, B, n)."""
     return torch.relu(torch.bmm(torch.bmm(x, weights), weights.transpose(1, 2)) + biases[:, None, :])
+
+
+def gradients(x: torch.Tensor, weights: torch.Tensor, biases: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each model's gradients of its mean squared error over batch and features, in closed form.
+
+    For x (K, B, n), W (K, n, m), b (K, n), with h = xW, y = ReLU(hWᵀ + b) and the loss
+    ℓ = Σ(y − x)²/(Bn): δ = 2(y − x)·[y > 0]/(Bn) (K, B, n), ∂ℓ/∂b = Σ_batch δ and
+    ∂ℓ/∂W = δᵀh + xᵀ(δW) (the output and the input path). Returns ∂ℓ/∂W (K, n, m) and ∂ℓ/∂b (K, n).
+
+    x is sparse (about one active feature per sample when Σp = 1), so everything that touches it
+    runs on its active entries: h gathers their rows of W, δ is y with x taken off where y > 0, and
+    the input path adds back into the active rows. The dense work is ``hWᵀ``, ``δᵀh`` and ``δW``."""
+    n_models, batch, n_features = x.shape
+    flat = x.reshape(-1).nonzero().squeeze(1)  # active entries of the (K, B, n) tensor
+    values = x.reshape(-1)[flat]
+    row = flat // n_features  # its (model, sample) row of the (K·B, ·) views
+    model, feature = row // batch, flat % n_features
+    h = torch.zeros(n_models * batch, weights.shape[2], dtype=weights.dtype, device=weights.device)
+    h.index_add_(0, row, values[:, None] * weights[model, feature]).resize_(n_models, batch, weights.shape[2])
+    y = torch.baddbmm(biases[:, None, :], h, weights.transpose(1, 2)).clamp_(min=0.0)
+    delta = y.view(-1)
+    delta[flat] -= values * (delta[flat] > 0)  # δ ∝ (y − x)·[y > 0]; y is already 0 where it is not positive
+    delta = delta.view(n_models, batch, n_features)
+    grad_w = torch.bmm(delta.transpose(1, 2), h)
+    back = torch.bmm(delta, weights).view(n_models * batch, -1)[row]  # (active, m)
+    grad_w.view(n_models * n_features, -1).index_add_(0, model * n_features + feature, values[:, None] * back)
+    scale = 2.0 / (batch * n_features)
+    return grad_w.mul_(scale), delta.sum(dim=1).mul_(scale)
+
+
+def losses(x: torch.Tensor, weights: torch.Tensor, biases: torch.Tensor) -> torch.Tensor:
+    """Each model's mean per-sample loss Σ_i (y_i − x_i)² over the batch, for x (K, B, n): (K,)."""
+    return (forward(x, weights, biases) - x).square_().sum(dim=2).mean(dim=1)
 
 
 def signed_decay_(weights: torch.Tensor, decays: torch.Tensor, lr: float, eps: float = 1e-8) -> None:
@@ -110,6 +150,19 @@ class ToyRun:
         return float(self.eval_losses.mean())
 
 
+def check_grid(n_features: int, width: int, decays: Sequence[float], seeds: Sequence[int], families: Sequence[FrequencyFamily]) -> None:
+    """Refuse a grid the trainer cannot run, naming the parameter, before any work."""
+    if not families or not decays or not seeds:
+        raise ValueError("parameter 'families', 'decays' and 'seeds': at least one of each")
+    if width < 1 or n_features < 2:
+        raise ValueError(f"parameter 'width' = {width}, 'n_features' = {n_features}: width ≥ 1 and at least two features")
+    for gamma in decays:
+        if not DECAY_RANGE[0] <= gamma <= DECAY_RANGE[1]:
+            raise ValueError(f"parameter 'decays' holds {gamma!r}: every γ within [{DECAY_RANGE[0]:g}, {DECAY_RANGE[1]:g}] (the paper's grid)")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"parameter 'seeds' = {list(seeds)}: different seeds")
+
+
 def train_width(
     n_features: int,
     width: int,
@@ -124,42 +177,41 @@ def train_width(
     device: torch.device | str = "cpu",
 ) -> list[ToyRun]:
     """Train every (family, γ, seed) model of one ``width`` at once; return them family-major, then
-    γ, then seed. Each model's initial weights come from its own seed (W ~ N(0, 1/m), b ~ N(0, 1),
-    drawn on the CPU whatever the ``device``), so a model's start does not depend on which others
-    share its batch or where it trains; the samples come from one generator on ``device`` seeded by
-    the first seed and the width."""
+    γ, then seed. A model depends only on its setting, its seed and the width, never on which others
+    share its batch: its initial weights come from its seed (W ~ N(0, 1/m), b ~ N(0, 1), drawn on
+    the CPU whatever the ``device``) and its samples from the uniforms of its seed's generator (seeded
+    by the seed and the width, on ``device``), which every model of that seed turns into features of
+    its own frequencies. Gradients are computed in closed form (:func:`loss_and_gradients`)."""
     settings = [(f, g, s) for f in families for g in decays for s in seeds]
-    if not settings:
-        raise ValueError("parameter 'families', 'decays' and 'seeds': at least one of each")
-    if width < 1 or n_features < 2:
-        raise ValueError(f"parameter 'width' = {width}, 'n_features' = {n_features}: width ≥ 1 and at least two features")
+    check_grid(n_features, width, decays, seeds, families)
     starts = []
     for _, _, seed in settings:
         g = torch.Generator().manual_seed(seed)
         starts.append((torch.randn(n_features, width, generator=g) / math.sqrt(width), torch.randn(n_features, generator=g)))
     device = torch.device(device)
-    weights = torch.stack([w for w, _ in starts]).to(device).requires_grad_(True)
-    biases = torch.stack([b for _, b in starts]).to(device).requires_grad_(True)
+    weights = torch.stack([w for w, _ in starts]).to(device)
+    biases = torch.stack([b for _, b in starts]).to(device)
     frequencies = torch.tensor(np.stack([f.frequencies(n_features) for f, _, _ in settings]), dtype=torch.float32, device=device)
     gamma = torch.tensor([g for _, g, _ in settings], dtype=torch.float32, device=device)
+    generators = [torch.Generator(device=device).manual_seed(1_000_003 * s + width) for s in seeds]
     optimizer = torch.optim.Adam([weights, biases], lr=PEAK_LR, betas=BETAS)
-    generator = torch.Generator(device=device).manual_seed(1_000_003 * seeds[0] + width)
+
+    by_seed = frequencies.view(-1, len(seeds), 1, n_features)  # settings are seed-minor: (families·γ, S, 1, n)
+
+    def draw() -> torch.Tensor:
+        uniforms = torch.stack([torch.rand(batch_size, n_features, generator=g, device=device) for g in generators])  # (S, B, n)
+        return features_from_uniforms(uniforms[None], by_seed).view(len(settings), batch_size, n_features)
+
     for step in trange(steps, desc=f"toy models m = {width} ({len(settings)} at once)", disable=not progress):
         lr = learning_rate(step, steps, warmup)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        x = sample_features(frequencies, batch_size, generator)
-        loss = ((forward(x, weights, biases) - x) ** 2).mean(dim=(1, 2)).sum()  # each model's mean, summed: independent gradients
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        with torch.no_grad():
-            signed_decay_(weights, gamma, lr)
+        weights.grad, biases.grad = gradients(draw(), weights, biases)
+        signed_decay_(weights, gamma, lr)
         optimizer.step()
-    with torch.no_grad():
-        batches = [sample_features(frequencies, batch_size, generator) for _ in range(eval_batches)]
-        losses = torch.stack([((forward(x, weights, biases) - x) ** 2).sum(dim=2).mean(dim=1) for x in batches], dim=1)  # (K, batches)
-    weights, biases, losses = weights.detach().double().cpu(), biases.detach().double().cpu(), losses.double().cpu()
-    return [ToyRun(width, f, float(g), int(s), weights[k].numpy(), biases[k].numpy(), losses[k].numpy()) for k, (f, g, s) in enumerate(settings)]
+    eval_losses = torch.stack([losses(draw(), weights, biases) for _ in range(eval_batches)], dim=1)  # (K, batches)
+    weights, biases, eval_losses = weights.double().cpu(), biases.double().cpu(), eval_losses.double().cpu()
+    return [ToyRun(width, f, float(g), int(s), weights[k].numpy(), biases[k].numpy(), eval_losses[k].numpy()) for k, (f, g, s) in enumerate(settings)]
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""Chapter 8: the talk's claims with a verdict each, the new measurements, how this run differs from
-the original; every number read from chapters 1 to 7's results files."""
+"""Chapter 9: the talk's claims with a verdict each, the new measurements, how this run differs from
+the original; every number read from chapters 1 to 8's results files."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ RESULT_FILES = ("claims.csv", "differences.csv", "new_measurements.csv")
 
 @dataclass(frozen=True)
 class Inputs:
-    """The earlier chapters' results that chapter 8 reads, from this run or from a bundle. Files that
+    """The earlier chapters' results that chapter 9 reads, from this run or from a bundle. Files that
     a bundle made before a control existed lacks are None, and the rules that need them say
     :data:`helpers.chapters.verdicts.NOT_MEASURED`."""
 
@@ -42,6 +42,7 @@ class Inputs:
     r_along: pd.DataFrame  # chapter 6: r along both training axes
     dynamics: dict[str, Any]  # chapter 6's summary
     equal_n: dict[str, Any]  # chapter 7's summary
+    geometry: dict[str, Any] | None  # chapter 8's summary (None for a rung made before chapter 8 existed)
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class PairPremise:
 
 @dataclass(frozen=True)
 class Discussion:
-    """What chapter 8 shows."""
+    """What chapter 9 shows."""
 
     inputs: Inputs
     lm_cfg: LanguageModelsConfig
@@ -74,7 +75,7 @@ Has = Callable[[str, str], bool]
 
 
 def read_inputs(table: Table, record: Record, has: Has) -> Inputs:
-    """Every results file of chapters 1 to 7 that chapter 8 uses, through ``table(chapter, name)``,
+    """Every results file of chapters 1 to 8 that chapter 9 uses, through ``table(chapter, name)``,
     ``record(chapter, name)`` and ``has(chapter, file name)`` (a missing required file names the
     chapter to run)."""
     return Inputs(
@@ -91,6 +92,7 @@ def read_inputs(table: Table, record: Record, has: Has) -> Inputs:
         r_along=table("06_training_dynamics", "r_along_training"),
         dynamics=record("06_training_dynamics", "summary"),
         equal_n=record("07_equal_n", "summary"),
+        geometry=record("08_geometry", "summary") if has("08_geometry", "summary.json") else None,
     )
 
 
@@ -257,6 +259,7 @@ def new_measurements(inputs: Inputs, site: str, tau: float, rung: str) -> pd.Dat
             "answer",
         ),
     ]
+    rows += geometry_rows(inputs.geometry, rung)
     for axis in (dynamics.LM_AXIS, dynamics.SAE_AXIS):
         values = dynamics.rise(inputs.r_along, axis)
         judged_axis = verdicts.Verdict(values["verdict"], verdicts.TREND_RULE, "zero slope", values["reason"])
@@ -271,6 +274,42 @@ def new_measurements(inputs: Inputs, site: str, tau: float, rung: str) -> pd.Dat
             )
         )
     return pd.DataFrame(rows)
+
+
+#: Chapter 8's answers: (measurement, summary key, rule, control).
+GEOMETRY_QUESTIONS = (
+    (
+        "the token geometry shows strong superposition (chapter 8)",
+        "token_geometry",
+        "strong when every trained model keeps ≥ 90% of its token rows well above zero; weak when at most 2m/n",
+        "the untrained models at initialisation (random rows)",
+    ),
+    (
+        "width enters the loss as interference predicts (chapter 8)",
+        "interference",
+        "the α_m interval of L = C/m^α_m + L∞ meets 0.87–1.10 and excludes the quanta model's α_m",
+        "the quanta model's α_m from the corpus's Zipf exponent",
+    ),
+    (
+        "the width–depth law explains chapter 7's loss gaps (chapter 8)",
+        "gaps",
+        "every chapter-7 shape left out of the fit is predicted within its seed spread",
+        "the seed spread of each shape",
+    ),
+)
+
+
+def geometry_rows(geometry: dict[str, Any] | None, rung: str) -> list[dict]:
+    """Chapter 8's three answers as rows of the new-measurements table (not measured for a rung
+    whose results predate chapter 8)."""
+    rows = []
+    for name, key, rule, control in GEOMETRY_QUESTIONS:
+        if geometry is None:
+            judged = verdicts.Verdict(verdicts.NOT_MEASURED, rule, control, "chapter 8 did not run at this rung")
+        else:
+            judged = verdicts.Verdict(geometry[key]["verdict"], rule, control, geometry[key]["reason"])
+        rows.append(_row("measurement", name, rung, judged.reason, judged, "answer"))
+    return rows
 
 
 def equal_n_verdicts(reading: dict[str, Any], equal_n: dict[str, Any]) -> tuple[verdicts.Verdict, verdicts.Verdict]:

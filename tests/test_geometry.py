@@ -1,0 +1,122 @@
+"""Chapter 8's measurements and rules against closed forms, planted laws and the toy model itself."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers.chapters import geometry
+from helpers.chapters.configs import config_for
+from helpers.core.parameters import ParameterError
+from helpers.theory import scaling_toy as st
+
+
+def planted(widths, alpha, noise=0.0, seeds=2, batches=5, seed=0):
+    rng = np.random.default_rng(seed)
+    return {m: 3.0 * m**-alpha * np.exp(noise * rng.standard_normal((seeds, batches))) for m in widths}
+
+
+def test_exponent_recovers_a_planted_power_law_and_its_interval_covers_it():
+    widths = np.array([8, 16, 32, 64, 128])
+    fit = geometry.exponent(widths, planted(widths, 0.9, noise=0.05, seeds=8), samples=300)
+    assert fit.alpha == pytest.approx(0.9, abs=0.05) and fit.low < 0.9 < fit.high and fit.r_squared > 0.99
+    exact = geometry.exponent(widths, planted(widths, 1.3), samples=20)
+    assert exact.alpha == pytest.approx(1.3, abs=1e-12) and exact.low == pytest.approx(1.3) and exact.high == pytest.approx(1.3)
+
+
+def test_the_weak_regime_at_alpha_one_bends_and_the_rule_sees_it():
+    """The closed form (4/3)Σ_{i>m} p_i with p ∝ 1/i is no power law in m: its local exponent
+    1/ln(n/m) steepens with m. The rule reads that as 'no power law' reproduced; a clean power law
+    with the same expectation is 'not reproduced'."""
+    n, widths = 1000, np.array([8, 16, 32, 64, 128, 256])
+    p = st.FrequencyFamily("power", 1.0).frequencies(n)
+    bent = {m: np.full((1, 3), st.left_out_loss(p, m)) for m in widths}
+    expected = geometry.paper_expectation(st.FrequencyFamily("power", 1.0), st.WEAK_DECAY)
+    assert np.isnan(expected[1])
+    assert geometry.exponent_verdict(expected, geometry.exponent(widths, bent, 20), shift=0.0)[0] == "reproduced"
+    straight = geometry.exponent(widths, planted(widths, 0.5, seeds=1), 20)
+    assert geometry.exponent_verdict(expected, straight, shift=0.0)[0] == "not reproduced"
+
+
+def test_exponent_verdict_follows_its_band_its_fit_quality_and_convergence():
+    strong = geometry.paper_expectation(st.FrequencyFamily("power", 1.0), st.STRONG_DECAY)
+    assert strong[1:] == (0.9, 1.1)
+    assert geometry.paper_expectation(st.FrequencyFamily("power", 2.0), st.STRONG_DECAY)[1:] == pytest.approx((1.8, 2.2))
+    assert geometry.paper_expectation(st.FrequencyFamily("power", 2.0), st.WEAK_DECAY)[1:] == pytest.approx((0.9, 1.1))
+    assert geometry.paper_expectation(st.FrequencyFamily("power", 1.0), -0.2) is None
+    fit = geometry.Exponent(1.0, 0.95, 1.05, 0.99, (1, 0.9, 1.1), (1, 0.9, 1.1))
+    assert geometry.exponent_verdict(strong, fit, 0.01)[0] == "reproduced"
+    assert geometry.exponent_verdict(strong, fit, 0.2)[0] == "inconclusive"  # not converged
+    assert geometry.exponent_verdict(strong, geometry.Exponent(1.5, 1.4, 1.6, 0.99, (1, 0, 2), (1, 0, 2)), 0.0)[0] == "not reproduced"
+    assert geometry.exponent_verdict(strong, geometry.Exponent(1.0, 0.9, 1.1, 0.8, (1, 0, 2), (1, 0, 2)), 0.0)[0] == "inconclusive"
+    assert geometry.exponent_verdict(None, fit, 0.0)[0] == "not judged"
+
+
+def test_token_geometry_of_random_rows_is_the_random_reference():
+    rows = np.random.default_rng(0).standard_normal((2000, 16))
+    measured = geometry.token_geometry(rows)
+    assert measured["overlap_times_m"] == pytest.approx(1.0, abs=0.03)
+    assert measured["centred_overlap_times_m"] == pytest.approx(1.0, abs=0.03)
+    assert measured["well_above_zero"] > 0.85 and measured["top_direction_share"] < 2 / 16  # no row near zero
+    shared = rows + 5.0  # one direction every row shares: raw overlaps near 1, centred ones unchanged
+    assert geometry.token_geometry(shared)["overlap"] > 0.9
+    assert geometry.token_geometry(shared)["centred_overlap_times_m"] == pytest.approx(measured["centred_overlap_times_m"], rel=1e-9)
+
+
+def test_the_geometry_rule_calls_the_toy_regimes_by_their_names():
+    """Calibration: the rule that reads language-model embeddings, applied to the toy model's own
+    weights, says 'strong' for γ = −1 and not 'strong' for γ = 5/9."""
+    runs = st.train_width(
+        64,
+        4,
+        [st.FrequencyFamily("power", 1.5)],
+        [st.STRONG_DECAY, st.WEAK_DECAY],
+        [0],
+        steps=600,
+        batch_size=256,
+        warmup=60,
+        eval_batches=2,
+        progress=False,
+    )
+    for run, expected in zip(runs, ("strong", "weak")):
+        table = pd.DataFrame([{**geometry.token_geometry(run.weights), "trained": True}])
+        assert geometry.geometry_verdict(table, 64)[0] == expected
+
+
+def test_width_verdict_needs_the_band_and_excludes_the_rival():
+    fit = geometry.WidthExponent("x", 0.95, 0.85, 1.05, 0.99, (1.0,), 8, "")
+    assert geometry.width_verdict(fit, rival=0.2)[0] == "yes"
+    assert geometry.width_verdict(fit, rival=0.9)[0] == "inconclusive"
+    assert geometry.width_verdict(geometry.WidthExponent("x", 0.3, 0.2, 0.4, 0.99, (1.0,), 8, ""), rival=0.0)[0] == "no"
+    assert geometry.width_verdict(geometry.WidthExponent("x", 0.95, 0.85, 1.05, 0.5, (1.0,), 8, ""), rival=0.0)[0] == "inconclusive"
+    assert geometry.quanta_alpha_m(1.5) == pytest.approx(1.0)
+
+
+def test_width_exponent_recovers_a_planted_law_with_seed_intervals():
+    rows = [{"d_model": m, "seed": s, "final_val_loss": 2.0 / m**0.9 + 3.0 + 1e-4 * s} for m in (32, 48, 64, 96, 128) for s in (0, 1)]
+    fit = geometry.width_exponent("planted", [pd.DataFrame(rows)], samples=50)
+    assert fit.alpha == pytest.approx(0.9, abs=0.02) and fit.low <= 0.9 <= fit.high + 0.02
+    assert fit.interval.startswith("bootstrap")
+
+
+def test_width_depth_reads_a_planted_law_and_predicts_left_out_shapes():
+    shapes = [(8, 32), (8, 64), (8, 128), (2, 128), (32, 32), (4, 64)]
+    rows = [{"n_layers": d, "d_model": m, "final_val_loss": 20 / m + 2 / d + 3.0 + 1e-4 * s} for d, m in shapes for s in (0, 1)]
+    table, record = geometry.width_depth(pd.DataFrame(rows), 12 * 8 * 64**2, 12 * 8 * 768**2, (8, 256), 0.03)
+    assert record["status"] == "fitted" and record["fit"]["alpha_m"] == pytest.approx(1.0, abs=0.05)
+    assert record["valley_book"]["best_ratio"] == pytest.approx(20 / (2 * 2), rel=0.05)  # r* = c_m/(2c_ℓ) at unit exponents
+    assert (table.left_out - table.loss).abs().max() < 0.01
+    assert geometry.gaps_verdict(table, [(8, 64), (32, 32)])[0] == "yes"
+    few, record = geometry.width_depth(pd.DataFrame(rows[:6]), 1e6, 1e8, (8, 256), 0.03)
+    assert record["status"].startswith("3 shapes") and geometry.gaps_verdict(few, [(8, 64)])[0] == "inconclusive"
+
+
+def test_bad_chapter_parameters_are_refused_naming_them():
+    for name, value in [
+        ("toy_families", ["zipf:1"]),
+        ("toy_decays", [-1.5]),
+        ("toy_widths", [-8, 16, 32]),
+        ("toy_widths", [8, 16, 2000]),
+        ("toy_seeds", [0, 0]),
+    ]:
+        with pytest.raises(ParameterError, match=f"parameter '{name}'"):
+            config_for("smoke", "08_geometry", **{name: value})
