@@ -88,6 +88,8 @@ def test_width_verdict_needs_the_band_and_excludes_the_rival():
     assert geometry.width_verdict(fit, rival=0.9)[0] == "inconclusive"
     assert geometry.width_verdict(geometry.WidthExponent("x", 0.3, 0.2, 0.4, 0.99, (1.0,), 8, ""), rival=0.0)[0] == "no"
     assert geometry.width_verdict(geometry.WidthExponent("x", 0.95, 0.85, 1.05, 0.5, (1.0,), 8, ""), rival=0.0)[0] == "inconclusive"
+    wide = geometry.WidthExponent("x", 1.19, 0.49, 1.90, 0.99, (1.0,), 5, "")  # the quick rung's: too wide to tell
+    assert geometry.width_verdict(wide, rival=0.03)[0] == "inconclusive"
     assert geometry.quanta_alpha_m(1.5) == pytest.approx(1.0)
 
 

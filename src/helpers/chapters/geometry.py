@@ -386,14 +386,17 @@ def quanta_alpha_m(zipf_exponent: float) -> float:
 
 def width_verdict(fit: WidthExponent, rival: float) -> tuple[str, str]:
     """Does width enter the loss as interference predicts? Yes when the α_m interval meets
-    :data:`INTERFERENCE_BAND` and excludes the rival's α_m; no when it misses the band; inconclusive
-    otherwise (or with R² < 0.9, fewer than four points or no finite interval)."""
+    :data:`INTERFERENCE_BAND`, excludes the rival's α_m and is narrower than the gap between 0.91 and
+    the rival (so that it can tell them apart); no when it misses the band; inconclusive otherwise
+    (or with R² < 0.9, fewer than four points or no finite interval)."""
     band = INTERFERENCE_BAND
     if fit.n_points < 4 or not fit.r_squared >= 0.9 or not np.isfinite(fit.low):
         return "inconclusive", f"fit too weak to judge (R² {fit.r_squared:.2f}, {fit.n_points} points)"
     meets = fit.high >= band[0] and fit.low <= band[1]
     if not meets:
         return "no", f"α_m interval [{fit.low:.2f}, {fit.high:.2f}] misses {band[0]:.2f}–{band[1]:.2f}"
+    if fit.high - fit.low > abs(LLM_ALPHA_M[0] - rival):
+        return "inconclusive", f"α_m interval [{fit.low:.2f}, {fit.high:.2f}] is wider than the gap between 0.91 and the quanta model's {rival:.2f}"
     if fit.low <= rival <= fit.high:
         return (
             "inconclusive",
