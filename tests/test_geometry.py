@@ -112,6 +112,16 @@ def test_width_depth_reads_a_planted_law_and_predicts_left_out_shapes():
     assert record["status"].startswith("3 shapes") and geometry.gaps_verdict(few, [(8, 64)])[0] == "inconclusive"
 
 
+def test_further_depths_are_planned_with_chapter_7s_seeds_and_bad_ones_refused():
+    from helpers.pipeline import planned_models
+
+    cfg = config_for("smoke", "08_geometry")
+    assert [p.name for p in geometry.plan(cfg)] == ["L4-d16", "L4-d16-seed1", "L1-d32", "L1-d32-seed1", "L4-d32", "L4-d32-seed1"]
+    assert {p.name for p in geometry.plan(cfg)} <= set(planned_models("smoke"))
+    with pytest.raises(ParameterError, match="parameter 'depth_shapes'"):
+        config_for("smoke", "08_geometry", depth_shapes=[[4, 0]])
+
+
 def test_bad_chapter_parameters_are_refused_naming_them():
     for name, value in [
         ("toy_families", ["zipf:1"]),

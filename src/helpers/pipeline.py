@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helpers import chapters
-from helpers.chapters import equal_n, model_suite, sae_suite
+from helpers.chapters import equal_n, geometry, model_suite, sae_suite
 from helpers.chapters.configs import CONFIGS, LanguageModelsConfig, SAEsConfig, UniversalityConfig, config_for, load_preset
 from helpers.chapters.model_suite import PlannedModel
 from helpers.core import hardware, paths
@@ -69,17 +69,19 @@ def configs(preset: str, runs_dir: str | None) -> tuple[LanguageModelsConfig, SA
 
 
 def planned_models(preset: str, runs_dir: str | None = None) -> dict[str, PlannedModel]:
-    """Every language model the book trains, by name: chapter 3's, then chapter 7's other shapes and seeds."""
+    """Every language model the book trains, by name: chapter 3's, then chapter 7's other shapes and
+    seeds, then chapter 8's further depths."""
     lm_cfg, _, _ = configs(preset, runs_dir)
     eq_cfg = config_for(preset, "07_equal_n", runs_dir=runs_dir or "")
+    geometry_cfg = config_for(preset, "08_geometry", runs_dir=runs_dir or "")
     models: dict[str, PlannedModel] = {}
-    for planned in [*model_suite.plan(lm_cfg), *equal_n.plan(eq_cfg)]:
+    for planned in [*model_suite.plan(lm_cfg), *equal_n.plan(eq_cfg), *geometry.plan(geometry_cfg)]:
         models.setdefault(planned.name, planned)
     return models
 
 
 def plan(preset: str, runs_dir: str | None = None, corpus: Corpus | None = None) -> list[Job]:
-    """Every language model (chapters 3 and 7), then every SAE of chapters 4 and 5 (one per model of
+    """Every language model (chapters 3, 7 and 8), then every SAE of chapters 4 and 5 (one per model of
     chapter 3 and hook, and the extra seeds at chapter 5's site for the models it replicates), each
     with its cache key and folder (``corpus``: the preset's, when already read). Chapters 6 and 7 train
     their own SAEs when they run."""

@@ -10,7 +10,9 @@ import pandas as pd
 
 from helpers.chapters import equal_n, geometry, model_suite
 from helpers.chapters.configs import EqualNConfig, GeometryConfig, LanguageModelsConfig, SuperpositionConfig
+from helpers.core import hardware, paths
 from helpers.core.provenance import ChapterRun
+from helpers.lm.training import train_model
 from helpers.theory import scaling_toy as st
 
 #: The results files this chapter writes (beside provenance.json); a bundle holding another is refused.
@@ -42,13 +44,18 @@ class Geometry:
     summary: dict  # the fits, the readings and the verdicts (also summary.json)
 
 
-def language_models(lm_cfg: LanguageModelsConfig, eq_cfg: EqualNConfig) -> tuple[pd.DataFrame, dict, object]:
-    """Every trained model of chapters 3 and 7 (read from their caches) as one table (model, role,
-    n_layers, d_model, seed, final_val_loss), their weights by name, and the token data."""
+def language_models(cfg: GeometryConfig, lm_cfg: LanguageModelsConfig, eq_cfg: EqualNConfig) -> tuple[pd.DataFrame, dict, object]:
+    """Every trained model of chapters 3 and 7 and of ``depth_shapes`` (read from their caches, or
+    trained with chapter 3's recipe) as one table (model, role, n_layers, d_model, seed,
+    final_val_loss, train_tokens), their weights by name, and the token data."""
     _, data = model_suite.prepare_data(lm_cfg)
     trained = {**model_suite.train_all(lm_cfg, data), **equal_n.train_models(eq_cfg, data)}
+    folder, device = paths.models_dir(cfg.preset, cfg.runs_dir or None), hardware.resolve_device(cfg.device)
+    for planned in geometry.plan(cfg):
+        if planned.name not in trained:
+            trained[planned.name] = train_model(planned.name, planned.shape, data, model_suite.settings_for(lm_cfg, planned.seed), folder, device)
     rows = {}
-    for planned in [*model_suite.plan(lm_cfg), *equal_n.plan(eq_cfg)]:
+    for planned in [*model_suite.plan(lm_cfg), *equal_n.plan(eq_cfg), *geometry.plan(cfg)]:
         rows.setdefault(
             planned.name,
             {
@@ -77,7 +84,7 @@ def compute(cfg: GeometryConfig, run: ChapterRun) -> Geometry:
     exponents = geometry.toy_exponents(cfg, runs, doubled)
 
     lm_cfg, eq_cfg = cfg.chapter_config(LanguageModelsConfig), cfg.chapter_config(EqualNConfig)
-    models, trained, data = language_models(lm_cfg, eq_cfg)
+    models, trained, data = language_models(cfg, lm_cfg, eq_cfg)
     untrained = model_suite.untrained_models(lm_cfg, data)
     rows = [embedding_rows(r.model, trained[r.model].model, r.role, True, r.seed, r.final_val_loss) for r in models.itertuples()]
     rows += [embedding_rows(name, m.model, "family", False, int(m.summary["seed"]), float("nan")) for name, m in untrained.items()]

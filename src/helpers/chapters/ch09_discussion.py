@@ -299,6 +299,10 @@ GEOMETRY_QUESTIONS = (
 )
 
 
+#: Chapter 8's verdicts in the discussion's vocabulary (its question is "strong superposition?").
+ANSWERS = {"strong": "yes", "weak": "no", "inconclusive": verdicts.INCONCLUSIVE}
+
+
 def geometry_rows(geometry: dict[str, Any] | None, rung: str) -> list[dict]:
     """Chapter 8's three answers as rows of the new-measurements table (not measured for a rung
     whose results predate chapter 8)."""
@@ -307,7 +311,8 @@ def geometry_rows(geometry: dict[str, Any] | None, rung: str) -> list[dict]:
         if geometry is None:
             judged = verdicts.Verdict(verdicts.NOT_MEASURED, rule, control, "chapter 8 did not run at this rung")
         else:
-            judged = verdicts.Verdict(geometry[key]["verdict"], rule, control, geometry[key]["reason"])
+            answer = ANSWERS.get(geometry[key]["verdict"], geometry[key]["verdict"])
+            judged = verdicts.Verdict(answer, rule, control, geometry[key]["reason"])
         rows.append(_row("measurement", name, rung, judged.reason, judged, "answer"))
     return rows
 

@@ -480,9 +480,20 @@ class GeometryConfig(ChapterConfig, LadderParameters):
     toy_warmup_share: float = param(0.1, within(0, 1, high_open=True), "share of the steps spent warming the learning rate up")
     toy_eval_batches: int = param(100, positive, "fresh batches averaged for the final loss")
     bootstrap_samples: int = param(1000, positive, "resamples for every bootstrap interval")
+    depth_shapes: list[list[int]] = param(
+        [], doc="further [n_layers, d_model] shapes for the width–depth fit, trained with chapter 3's recipe and chapter 7's seeds"
+    )
 
     def validate(self) -> None:
         super().validate()
+        models = self.chapter_config(LanguageModelsConfig)
+        for layers_width in self.depth_shapes:
+            problem = pair(layers_width) if isinstance(layers_width, list) else "a list [n_layers, d_model]"
+            if problem is None:
+                shape = ModelShape(layers_width[0], layers_width[1], models.head_dim, models.min_heads)
+                problem = None if layers_width[1] % shape.n_heads == 0 else f"a width divisible by its {shape.n_heads} heads"
+            if problem is not None:
+                raise ParameterError("depth_shapes", layers_width, problem)
         if len(set(self.toy_widths)) < 3 or len(set(self.toy_widths)) != len(self.toy_widths) or max(self.toy_widths) >= self.toy_features:
             raise ParameterError("toy_widths", self.toy_widths, f"three or more different widths, each below toy_features = {self.toy_features}")
         if len(set(self.toy_seeds)) != len(self.toy_seeds):

@@ -16,9 +16,11 @@ import pandas as pd
 import torch
 from scipy import stats
 
-from helpers.chapters.configs import GeometryConfig
+from helpers.chapters.configs import EqualNConfig, GeometryConfig, LanguageModelsConfig
+from helpers.chapters.model_suite import PlannedModel
 from helpers.core import atomic, paths
 from helpers.core.keys import cache_key
+from helpers.lm.family import ModelShape, model_name
 from helpers.theory import scaling_toy as st
 from helpers.theory.scaling import fit_width_law
 from helpers.theory.width_depth import fit_width_depth, leave_one_out, shape_at, valley
@@ -39,6 +41,25 @@ INTERFERENCE_BAND = (0.87, 1.1)
 LLM_ALPHA_M, CHINCHILLA_ALPHA_M = (0.91, 0.04), (0.88, 0.06)
 #: The depth paper's exponent of depth and its best width over depth (Chinchilla refit).
 DEPTH_ALPHA_L, DEPTH_BEST_RATIO = (1.2, 0.3), (60.0, 70.0)
+
+
+# --------------------------------------------------------------------------------------------
+# The language models this chapter adds: further depths for the width–depth fit.
+
+
+def plan(cfg: GeometryConfig) -> list[PlannedModel]:
+    """Every (depth shape, seed) of ``depth_shapes`` with chapter 7's seeds, named as chapter 3 names its models."""
+    lm, seeds = cfg.chapter_config(LanguageModelsConfig), cfg.chapter_config(EqualNConfig).lm_seeds
+    return [
+        PlannedModel(
+            model_name(layers, width, "" if seed == lm.seed else f"seed{seed}"),
+            "width-depth",
+            ModelShape(layers, width, lm.head_dim, lm.min_heads),
+            seed,
+        )
+        for layers, width in cfg.depth_shapes
+        for seed in seeds
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -72,7 +93,7 @@ def toy_width(cfg: GeometryConfig, width: int, steps: int, seeds: list[int]) -> 
     if (folder / "runs.npz").exists():
         saved = np.load(folder / "runs.npz")
         return [
-            st.ToyRun(width, f, float(g), int(s), saved["weights"][k], saved["biases"][k], saved["eval_losses"][k])
+            st.ToyRun(width, f, float(g), int(s), saved["weights"][k].astype(np.float64), saved["biases"][k], saved["eval_losses"][k])
             for k, (f, g, s) in enumerate(grid)
         ]
     torch.manual_seed(0)
@@ -433,8 +454,8 @@ def width_depth(shapes: pd.DataFrame, book_n: float, talk_n: float, model_a: tup
     record |= {
         "status": "fitted",
         "fit": {k: getattr(fit, k) for k in ("c_m", "alpha_m", "c_l", "alpha_l", "l0", "r_squared", "rss", "n")},
-        "valley_book": dataclasses.asdict(valley(fit, book_n)),
-        "valley_talk": dataclasses.asdict(valley(fit, talk_n)),
+        "valley_book": valley_record(fit, book_n),
+        "valley_talk": valley_record(fit, talk_n),
         "book_n": book_n,
         "talk_n": talk_n,
         "model_a": [a_layers, a_width],
@@ -448,6 +469,18 @@ def width_depth(shapes: pd.DataFrame, book_n: float, talk_n: float, model_a: tup
         "left_out_error": float(np.nanmean(np.abs(table.left_out - table.loss))),
     }
     return table, record
+
+
+#: The aspect ratios m/ℓ searched for the valley's floor.
+RATIO_SEARCH = (0.1, 1e5)
+
+
+def valley_record(fit, n_params: float) -> dict:
+    """The valley at ``n_params`` as a record, with ``at_edge``: its floor lies at an end of
+    :data:`RATIO_SEARCH`, i.e. the fitted law has no valley there (one term does not balance the other)."""
+    found = dataclasses.asdict(valley(fit, n_params, ratios=RATIO_SEARCH))
+    found["at_edge"] = not RATIO_SEARCH[0] * 1.01 < found["best_ratio"] < RATIO_SEARCH[1] / 1.01
+    return found
 
 
 def shape_at_ratio(n_params: float, ratio: float) -> tuple[float, float]:
