@@ -23,7 +23,7 @@ from helpers.core.keys import cache_key
 from helpers.lm.family import ModelShape, model_name
 from helpers.theory import scaling_toy as st
 from helpers.theory.scaling import fit_width_law
-from helpers.theory.width_depth import fit_width_depth, leave_one_out, shape_at, valley
+from helpers.theory.width_depth import EXPONENT_BOUNDS, fit_width_depth, leave_one_out, shape_at, valley
 
 #: The paper's regimes: γ ≤ −0.56 is strong superposition at every width, γ ≥ +0.11 weak.
 STRONG_BELOW, WEAK_ABOVE = -0.56, 0.11
@@ -454,6 +454,7 @@ def width_depth(shapes: pd.DataFrame, book_n: float, talk_n: float, model_a: tup
     record |= {
         "status": "fitted",
         "fit": {k: getattr(fit, k) for k in ("c_m", "alpha_m", "c_l", "alpha_l", "l0", "r_squared", "rss", "n")},
+        "at_bound": [name for name in ("alpha_m", "alpha_l") if min(abs(getattr(fit, name) - b) for b in EXPONENT_BOUNDS) < 1e-3],
         "valley_book": valley_record(fit, book_n),
         "valley_talk": valley_record(fit, talk_n),
         "book_n": book_n,
