@@ -105,6 +105,8 @@ def test_width_depth_reads_a_planted_law_and_predicts_left_out_shapes():
     rows = [{"n_layers": d, "d_model": m, "final_val_loss": 20 / m + 2 / d + 3.0 + 1e-4 * s} for d, m in shapes for s in (0, 1)]
     table, record = geometry.width_depth(pd.DataFrame(rows), 12 * 8 * 64**2, 12 * 8 * 768**2, (8, 256), 0.03)
     assert record["status"] == "fitted" and record["fit"]["alpha_m"] == pytest.approx(1.0, abs=0.05)
+    low, high = record["intervals"]["alpha_m"]
+    assert low <= record["fit"]["alpha_m"] <= high and high - low < 0.1  # seeds 1e-4 nats apart: a tight interval
     assert record["valley_book"]["best_ratio"] == pytest.approx(20 / (2 * 2), rel=0.05)  # r* = c_m/(2c_ℓ) at unit exponents
     assert (table.left_out - table.loss).abs().max() < 0.01
     assert geometry.gaps_verdict(table, [(8, 64), (32, 32)])[0] == "yes"

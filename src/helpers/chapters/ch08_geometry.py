@@ -104,7 +104,12 @@ def compute(cfg: GeometryConfig, run: ChapterRun) -> Geometry:
     book_n = float(12 * eq_cfg.shapes[0][0] * eq_cfg.shapes[0][1] ** 2)
     talk_n = float(12 * TALK_SHAPE[0] * TALK_SHAPE[1] ** 2)
     depth, depth_record = geometry.width_depth(
-        shapes, book_n, talk_n, (superposition.reference_n_layers, superposition.reference_d_model), eq_cfg.loss_tolerance
+        shapes,
+        book_n,
+        talk_n,
+        (superposition.reference_n_layers, superposition.reference_d_model),
+        eq_cfg.loss_tolerance,
+        min(cfg.bootstrap_samples, 200),
     )
     summary = {
         "toy": {

@@ -433,9 +433,31 @@ def depth_table(shapes: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values(["n_layers", "d_model"]).reset_index(drop=True)
 
 
-def width_depth(shapes: pd.DataFrame, book_n: float, talk_n: float, model_a: tuple[int, int], tolerance: float) -> tuple[pd.DataFrame, dict]:
-    """Fit c_m/m^α_m + c_ℓ/ℓ^α_ℓ + L0 to every model (one row per model and seed), predict each
-    shape left out, and read the fit: the valley at the book's and the talk's N, Models A and B."""
+def exponent_intervals(shapes: pd.DataFrame, samples: int, seed: int = 0) -> dict[str, list[float]]:
+    """95% percentile intervals of α_m and α_ℓ of the width–depth law, resampling each shape's
+    language-model seeds; NaN when no shape has two seeds (nothing to resample)."""
+    groups = list(shapes.groupby(["n_layers", "d_model"]).indices.values())
+    if max(len(rows) for rows in groups) < 2:
+        return {"alpha_m": [float("nan")] * 2, "alpha_l": [float("nan")] * 2}
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(samples):
+        sample = shapes.iloc[np.concatenate([rng.choice(rows, len(rows)) for rows in groups])]
+        try:
+            fit = fit_width_depth(sample.d_model.to_numpy(float), sample.n_layers.to_numpy(float), sample.final_val_loss.to_numpy(float))
+        except ValueError:
+            continue
+        draws.append((fit.alpha_m, fit.alpha_l))
+    low, high = np.percentile(np.array(draws), [2.5, 97.5], axis=0)
+    return {"alpha_m": [float(low[0]), float(high[0])], "alpha_l": [float(low[1]), float(high[1])]}
+
+
+def width_depth(
+    shapes: pd.DataFrame, book_n: float, talk_n: float, model_a: tuple[int, int], tolerance: float, samples: int = 200
+) -> tuple[pd.DataFrame, dict]:
+    """Fit c_m/m^α_m + c_ℓ/ℓ^α_ℓ + L0 to every model (one row per model and seed), with intervals of
+    its exponents over seeds (``samples`` resamples), predict each shape left out, and read the fit:
+    the valley at the book's and the talk's N, Models A and B."""
     table = depth_table(shapes)
     m, depth, y = shapes.d_model.to_numpy(float), shapes.n_layers.to_numpy(float), shapes.final_val_loss.to_numpy(float)
     groups = [f"{a}-{b}" for a, b in zip(shapes.n_layers, shapes.d_model)]
@@ -454,6 +476,7 @@ def width_depth(shapes: pd.DataFrame, book_n: float, talk_n: float, model_a: tup
     record |= {
         "status": "fitted",
         "fit": {k: getattr(fit, k) for k in ("c_m", "alpha_m", "c_l", "alpha_l", "l0", "r_squared", "rss", "n")},
+        "intervals": exponent_intervals(shapes, samples),
         "at_bound": [name for name in ("alpha_m", "alpha_l") if min(abs(getattr(fit, name) - b) for b in EXPONENT_BOUNDS) < 1e-3],
         "valley_book": valley_record(fit, book_n),
         "valley_talk": valley_record(fit, talk_n),
