@@ -92,9 +92,16 @@ def gradients(x: torch.Tensor, weights: torch.Tensor, biases: torch.Tensor) -> t
     x is sparse (about one active feature per sample when Σp = 1), so everything that touches it
     runs on its active entries: h gathers their rows of W, δ is y with x taken off where y > 0, and
     the input path adds back into the active rows. The dense work is ``hWᵀ``, ``δᵀh`` and ``δW``."""
-    n_models, batch, n_features = x.shape
     flat = x.reshape(-1).nonzero().squeeze(1)  # active entries of the (K, B, n) tensor
-    values = x.reshape(-1)[flat]
+    return active_gradients(flat, x.reshape(-1)[flat], x.shape, weights, biases)
+
+
+def active_gradients(
+    flat: torch.Tensor, values: torch.Tensor, shape: tuple[int, int, int], weights: torch.Tensor, biases: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`gradients` from the active entries of x alone: their flat indices into the (K, B, n)
+    tensor of ``shape`` and their values (both (active,))."""
+    n_models, batch, n_features = shape
     row = flat // n_features  # its (model, sample) row of the (K·B, ·) views
     model, feature = row // batch, flat % n_features
     h = torch.zeros(n_models * batch, weights.shape[2], dtype=weights.dtype, device=weights.device)
@@ -198,15 +205,27 @@ def train_width(
 
     by_seed = frequencies.view(-1, len(seeds), 1, n_features)  # settings are seed-minor: (families·γ, S, 1, n)
 
+    def uniforms() -> torch.Tensor:
+        return torch.stack([torch.rand(batch_size, n_features, generator=g, device=device) for g in generators])  # (S, B, n)
+
     def draw() -> torch.Tensor:
-        uniforms = torch.stack([torch.rand(batch_size, n_features, generator=g, device=device) for g in generators])  # (S, B, n)
-        return features_from_uniforms(uniforms[None], by_seed).view(len(settings), batch_size, n_features)
+        return features_from_uniforms(uniforms()[None], by_seed).view(len(settings), batch_size, n_features)
+
+    def draw_active() -> tuple[torch.Tensor, torch.Tensor]:
+        """The same samples as :func:`draw`, as the flat indices and values of their active entries."""
+        u = uniforms()
+        flat = (u[None] < by_seed).view(-1).nonzero().squeeze(1)
+        per_seed = batch_size * n_features
+        group, within = flat // (len(seeds) * per_seed), flat % (len(seeds) * per_seed)
+        seed, feature = within // per_seed, flat % n_features
+        p = by_seed.view(-1, len(seeds), n_features)[group, seed, feature]
+        return flat, torch.addcmul(torch.full((), 2.0, dtype=u.dtype, device=device), u.view(-1)[within], -2.0 / p).clamp_(min=0.0)
 
     for step in trange(steps, desc=f"toy models m = {width} ({len(settings)} at once)", disable=not progress):
         lr = learning_rate(step, steps, warmup)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        weights.grad, biases.grad = gradients(draw(), weights, biases)
+        weights.grad, biases.grad = active_gradients(*draw_active(), (len(settings), batch_size, n_features), weights, biases)
         signed_decay_(weights, gamma, lr)
         optimizer.step()
     eval_losses = torch.stack([losses(draw(), weights, biases) for _ in range(eval_batches)], dim=1)  # (K, batches)
