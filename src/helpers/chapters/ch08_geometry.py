@@ -97,7 +97,8 @@ def compute(cfg: GeometryConfig, run: ChapterRun) -> Geometry:
     family = models[models.role.isin(["family", "seed control"]) & (models.n_layers == lm_cfg.n_layers)]
     law = geometry.width_exponent(cfg.preset, [family], cfg.bootstrap_samples)
     rival = geometry.quanta_alpha_m(zipf.exponent)
-    width_law = pd.DataFrame([law_row(law, family)])
+    law_record = law_row(law, family)
+    width_law = pd.DataFrame([law_record])
 
     shapes = models  # every model of chapters 3 and 7 reads chapter 3's token budget
     superposition = cfg.chapter_config(SuperpositionConfig)
@@ -119,7 +120,7 @@ def compute(cfg: GeometryConfig, run: ChapterRun) -> Geometry:
             "verdicts": exponents.verdict.value_counts().to_dict(),
         },
         "zipf": {"exponent": zipf.exponent, "r_squared": zipf.r_squared},
-        "width_law": {k: v for k, v in law_row(law, family).items()},
+        "width_law": law_record,
         "quanta_alpha_m": rival,
         "interference": dict(zip(("verdict", "reason"), geometry.width_verdict(law, rival))),
         "token_geometry": dict(zip(("verdict", "reason"), geometry.geometry_verdict(tokens, lm_cfg.d_vocab))),
