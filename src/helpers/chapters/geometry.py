@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
-from scipy import stats
 
 from helpers.chapters.configs import EqualNConfig, GeometryConfig, LanguageModelsConfig
 from helpers.chapters.model_suite import PlannedModel
@@ -22,8 +21,8 @@ from helpers.core import atomic, paths
 from helpers.core.keys import cache_key
 from helpers.lm.family import ModelShape, model_name
 from helpers.theory import scaling_toy as st
-from helpers.theory.scaling import fit_width_law
-from helpers.theory.width_depth import EXPONENT_BOUNDS, fit_width_depth, leave_one_out, shape_at, valley
+from helpers.theory.scaling import fit_width_law, slope_with_interval
+from helpers.theory.width_depth import EXPONENT_BOUNDS, fit_width_depth, leave_one_out, valley
 
 #: The paper's regimes: γ ≤ −0.56 is strong superposition at every width, γ ≥ +0.11 weak.
 STRONG_BELOW, WEAK_ABOVE = -0.56, 0.11
@@ -349,10 +348,8 @@ def overlap_scaling(table: pd.DataFrame) -> dict[str, float]:
         if part.m.nunique() < 2:
             out |= {f"{label}_slope": float("nan"), f"{label}_low": float("nan"), f"{label}_high": float("nan")}
             continue
-        x, y = np.log(part.m.to_numpy(float)), np.log(part.overlap_centred.to_numpy(float))
-        result = stats.linregress(x, y)
-        half = stats.t.ppf(0.975, len(x) - 2) * result.stderr if len(x) > 2 else float("nan")
-        out |= {f"{label}_slope": float(result.slope), f"{label}_low": float(result.slope - half), f"{label}_high": float(result.slope + half)}
+        found = slope_with_interval(np.log(part.m.to_numpy(float)), np.log(part.overlap_centred.to_numpy(float)))
+        out |= {f"{label}_slope": found.value, f"{label}_low": found.low, f"{label}_high": found.high}
     return out
 
 
@@ -505,11 +502,6 @@ def valley_record(fit, n_params: float) -> dict:
     found = dataclasses.asdict(valley(fit, n_params, ratios=RATIO_SEARCH))
     found["at_edge"] = not RATIO_SEARCH[0] * 1.01 < found["best_ratio"] < RATIO_SEARCH[1] / 1.01
     return found
-
-
-def shape_at_ratio(n_params: float, ratio: float) -> tuple[float, float]:
-    width, depth = shape_at(n_params, np.array([ratio]))
-    return float(width[0]), float(depth[0])
 
 
 def gaps_verdict(table: pd.DataFrame, equal_n_shapes: list[tuple[int, int]]) -> tuple[str, str]:

@@ -188,7 +188,7 @@ def train_width(
     share its batch: its initial weights come from its seed (W ~ N(0, 1/m), b ~ N(0, 1), drawn on
     the CPU whatever the ``device``) and its samples from the uniforms of its seed's generator (seeded
     by the seed and the width, on ``device``), which every model of that seed turns into features of
-    its own frequencies. Gradients are computed in closed form (:func:`loss_and_gradients`)."""
+    its own frequencies. Gradients are computed in closed form on the active entries (:func:`active_gradients`)."""
     settings = [(f, g, s) for f in families for g in decays for s in seeds]
     check_grid(n_features, width, decays, seeds, families)
     starts = []
