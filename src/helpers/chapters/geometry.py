@@ -85,7 +85,7 @@ def toy_width(cfg: GeometryConfig, width: int, steps: int, seeds: list[int]) -> 
         "batch": cfg.toy_batch,
         "warmup": round(cfg.toy_warmup_share * steps),
         "eval_batches": cfg.toy_eval_batches,
-        "trainer": 3,  # the version of the trainer's numerics: a change retrains the grid
+        "trainer": 4,  # the version of the trainer's numerics: a change retrains the grid
     }
     folder = paths.cache_dir(cfg.runs_dir or None) / "toy" / f"m{width}-{cache_key(settings)}"
     grid = [(f, g, s) for f in families(cfg) for g in cfg.toy_decays for s in seeds]

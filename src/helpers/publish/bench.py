@@ -288,21 +288,35 @@ def splice_prefix(n_layers: int = 8, d_model: int = 96, n_windows: int = 64, n_c
 
 
 def _plain_toy_model(
-    n_features: int, width: int, power: float, decay: float, seed: int, steps: int, batch_size: int, warmup: int, eval_batches: int
+    n_features: int,
+    width: int,
+    power: float,
+    decay: float,
+    seed: int,
+    steps: int,
+    batch_size: int,
+    warmup: int,
+    eval_batches: int,
+    trainer_samples: bool = False,
 ) -> float:
     """One toy model of the scaling chapter trained alone in a plain loop (its own parameters,
-    optimiser, decay step and samples): the reference for :func:`toy_grid`. Returns its final loss."""
-    from helpers.theory.scaling_toy import BETAS, PEAK_LR, learning_rate
+    optimiser, decay step and samples, autograd): the reference for :func:`toy_grid`. Its inputs are
+    drawn densely, a uniform per entry as a plain implementation would; with ``trainer_samples``
+    it reads the trainer's own samples instead, so that both see the same data. Returns its final loss."""
+    from helpers.theory.scaling_toy import BETAS, PEAK_LR, FrequencyFamily, SparseSampler, learning_rate, sample_seed
 
     start = torch.Generator().manual_seed(seed)
     weights = (torch.randn(n_features, width, generator=start) / width**0.5).requires_grad_(True)
     biases = torch.randn(n_features, generator=start).requires_grad_(True)
-    rank = torch.arange(1, n_features + 1, dtype=torch.float64)
-    p = (rank**-power / (rank**-power).sum()).float()
+    family = FrequencyFamily("power", power)
+    p = torch.tensor(family.frequencies(n_features), dtype=torch.float32)
     optimizer = torch.optim.Adam([weights, biases], lr=PEAK_LR, betas=BETAS)
-    samples = torch.Generator().manual_seed(1_000_003 * seed + width)
+    samples = torch.Generator().manual_seed(sample_seed(seed, width, family))
+    sampler = SparseSampler(family.frequencies(n_features), batch_size, samples)
 
     def draw() -> torch.Tensor:
+        if trainer_samples:
+            return sampler.dense()
         u = torch.rand(batch_size, n_features, generator=samples)
         return torch.relu(2.0 - 2.0 * u / p)  # on where u < p, then uniform on (0, 2]
 
@@ -338,8 +352,9 @@ def toy_grid(
 ) -> dict:
     """Chapter 8's toy grid (defaults: the study grid's shape): every (frequency exponent, γ, seed) model of one width trained
     as one batched program (:func:`helpers.theory.scaling_toy.train_width`) against the same models
-    trained one after another in a plain loop, interleaved; steps/s of each and, for one model trained
-    alone both ways (the same initial weights and samples), the largest relative difference of losses."""
+    trained one after another in a plain loop that draws its inputs densely (:func:`_plain_toy_model`),
+    interleaved; steps/s of each and, for one model trained alone both ways (the same initial weights
+    and the trainer's samples), the largest relative difference of losses."""
     from helpers.theory.scaling_toy import STRONG_DECAY, WEAK_DECAY, FrequencyFamily, train_width
 
     families = [FrequencyFamily("power", a) for a in powers]
@@ -359,7 +374,7 @@ def toy_grid(
     for family in families:
         for decay in decays:
             batched = train_width(n_features, width, [family], [decay], [seeds[0]], eval_batches=4, progress=False, **common)[0].loss
-            alone = _plain_toy_model(n_features, width, family.value, decay, seeds[0], eval_batches=4, **common)
+            alone = _plain_toy_model(n_features, width, family.value, decay, seeds[0], eval_batches=4, trainer_samples=True, **common)
             differences.append(abs(batched - alone) / alone)
     return {
         "benchmark": "toy_grid",

@@ -19,6 +19,7 @@ per width.
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -64,17 +65,47 @@ class FrequencyFamily:
         return weight / weight.sum()
 
 
-def sample_features(frequencies: torch.Tensor, batch_size: int, generator: torch.Generator) -> torch.Tensor:
-    """x (K, B, n) for frequencies (K, n), one uniform draw per entry (:func:`features_from_uniforms`)."""
-    draw = torch.rand(frequencies.shape[0], batch_size, frequencies.shape[1], generator=generator, dtype=frequencies.dtype, device=frequencies.device)
-    return features_from_uniforms(draw, frequencies[:, None, :])
+class SparseSampler:
+    """Batches of x (B, n), x_i = Bernoulli(p_i)·U(0, 2), drawn as their active entries only.
+
+    Entry (b, i) is on with probability p_i, independently: the batch gets Poisson(B·Σλ) candidate
+    entries, each a uniform sample b and a feature i with probability λ_i/Σλ, and an entry is on when
+    it is drawn at least once; with λ_i = −log(1 − p_i) that happens with probability exactly p_i.
+    The cost is the ≈ B·Σp active entries (B when Σp = 1), not the B·n uniforms of a dense draw."""
+
+    def __init__(self, frequencies: np.ndarray, batch_size: int, generator: torch.Generator) -> None:
+        p = np.asarray(frequencies, dtype=float)
+        if p.ndim != 1 or not ((p >= 0) & (p < 1)).all():
+            raise ValueError("parameter 'frequencies': one probability per feature, each in [0, 1)")
+        self.n_features, self.batch_size, self.generator = len(p), batch_size, generator
+        device = generator.device
+        self.rates = torch.tensor(-np.log1p(-p), dtype=torch.float64, device=device)  # λ (n,)
+        self.expected_candidates = torch.tensor([batch_size * float(self.rates.sum())], dtype=torch.float64, device=device)
+
+    def draw(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Flat indices b·n + i of the active entries (active,), increasing, and their values
+        (active,), float32, uniform on (0, 2]."""
+        g, device = self.generator, self.generator.device
+        count = int(torch.poisson(self.expected_candidates, generator=g).item())
+        if count == 0:
+            return torch.zeros(0, dtype=torch.long, device=device), torch.zeros(0, device=device)
+        feature = torch.multinomial(self.rates, count, replacement=True, generator=g)
+        sample = torch.randint(self.batch_size, (count,), generator=g, device=device)
+        flat = torch.unique(sample * self.n_features + feature)
+        return flat, 2.0 - 2.0 * torch.rand(len(flat), generator=g, device=device)
+
+    def dense(self) -> torch.Tensor:
+        """One batch x (B, n), float32."""
+        flat, values = self.draw()
+        x = torch.zeros(self.batch_size * self.n_features, device=values.device)
+        x[flat] = values
+        return x.view(self.batch_size, self.n_features)
 
 
-def features_from_uniforms(uniforms: torch.Tensor, frequencies: torch.Tensor) -> torch.Tensor:
-    """x = ReLU(2 − 2u/p) for uniforms u on [0, 1) and frequencies p that broadcast against them
-    (e.g. u (1, S, B, n) and p (G, S, 1, n)): feature i is on where u < p_i, and its value
-    2(p_i − u)/p_i is then uniform on (0, 2]; one fused pass, then a clamp in place."""
-    return torch.addcmul(torch.full((), 2.0, dtype=uniforms.dtype, device=uniforms.device), uniforms, -2.0 / frequencies).clamp_(min=0.0)
+def sample_seed(seed: int, width: int, family: FrequencyFamily) -> int:
+    """The seed of the sample stream of (seed, width, family): every γ of that triple sees the same
+    samples, and no other model's presence changes them."""
+    return 1_000_003 * seed + 7_919 * width + zlib.crc32(f"{family.kind}:{family.value!r}".encode())
 
 
 def forward(x: torch.Tensor, weights: torch.Tensor, biases: torch.Tensor) -> torch.Tensor:
@@ -186,9 +217,9 @@ def train_width(
     """Train every (family, γ, seed) model of one ``width`` at once; return them family-major, then
     γ, then seed. A model depends only on its setting, its seed and the width, never on which others
     share its batch: its initial weights come from its seed (W ~ N(0, 1/m), b ~ N(0, 1), drawn on
-    the CPU whatever the ``device``) and its samples from the uniforms of its seed's generator (seeded
-    by the seed and the width, on ``device``), which every model of that seed turns into features of
-    its own frequencies. Gradients are computed in closed form on the active entries (:func:`active_gradients`)."""
+    the CPU whatever the ``device``) and its samples from a :class:`SparseSampler` seeded by
+    :func:`sample_seed` (on ``device``), shared by the γ of its family and seed. Gradients are
+    computed in closed form on the active entries (:func:`active_gradients`)."""
     settings = [(f, g, s) for f in families for g in decays for s in seeds]
     check_grid(n_features, width, decays, seeds, families)
     starts = []
@@ -198,34 +229,40 @@ def train_width(
     device = torch.device(device)
     weights = torch.stack([w for w, _ in starts]).to(device)
     biases = torch.stack([b for _, b in starts]).to(device)
-    frequencies = torch.tensor(np.stack([f.frequencies(n_features) for f, _, _ in settings]), dtype=torch.float32, device=device)
     gamma = torch.tensor([g for _, g, _ in settings], dtype=torch.float32, device=device)
-    generators = [torch.Generator(device=device).manual_seed(1_000_003 * s + width) for s in seeds]
     optimizer = torch.optim.Adam([weights, biases], lr=PEAK_LR, betas=BETAS)
-
-    by_seed = frequencies.view(-1, len(seeds), 1, n_features)  # settings are seed-minor: (families·γ, S, 1, n)
-
-    def uniforms() -> torch.Tensor:
-        return torch.stack([torch.rand(batch_size, n_features, generator=g, device=device) for g in generators])  # (S, B, n)
-
-    def draw() -> torch.Tensor:
-        return features_from_uniforms(uniforms()[None], by_seed).view(len(settings), batch_size, n_features)
+    shape = (len(settings), batch_size, n_features)
+    per_model = batch_size * n_features
+    # One sampler per (family, seed), feeding the models (family, γ, seed) for every γ: their offsets into the (K, B, n) tensor.
+    streams = [
+        (
+            SparseSampler(f.frequencies(n_features), batch_size, torch.Generator(device=device).manual_seed(sample_seed(s, width, f))),
+            torch.tensor([((i * len(decays) + j) * len(seeds) + k) * per_model for j in range(len(decays))], device=device),
+        )
+        for i, f in enumerate(families)
+        for k, s in enumerate(seeds)
+    ]
 
     def draw_active() -> tuple[torch.Tensor, torch.Tensor]:
-        """The same samples as :func:`draw`, as the flat indices and values of their active entries."""
-        u = uniforms()
-        flat = (u[None] < by_seed).view(-1).nonzero().squeeze(1)
-        per_seed = batch_size * n_features
-        group, within = flat // (len(seeds) * per_seed), flat % (len(seeds) * per_seed)
-        seed, feature = within // per_seed, flat % n_features
-        p = by_seed.view(-1, len(seeds), n_features)[group, seed, feature]
-        return flat, torch.addcmul(torch.full((), 2.0, dtype=u.dtype, device=device), u.view(-1)[within], -2.0 / p).clamp_(min=0.0)
+        """One batch for every model: the flat indices into (K, B, n) of its active entries and their values."""
+        flats, values = [], []
+        for sampler, offsets in streams:
+            flat, value = sampler.draw()
+            flats.append((offsets[:, None] + flat).view(-1))
+            values.append(value.repeat(len(offsets)))
+        return torch.cat(flats), torch.cat(values)
+
+    def draw() -> torch.Tensor:
+        flat, values = draw_active()
+        x = torch.zeros(shape, device=device)
+        x.view(-1)[flat] = values
+        return x
 
     for step in trange(steps, desc=f"toy models m = {width} ({len(settings)} at once)", disable=not progress):
         lr = learning_rate(step, steps, warmup)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        weights.grad, biases.grad = active_gradients(*draw_active(), (len(settings), batch_size, n_features), weights, biases)
+        weights.grad, biases.grad = active_gradients(*draw_active(), shape, weights, biases)
         signed_decay_(weights, gamma, lr)
         optimizer.step()
     eval_losses = torch.stack([losses(draw(), weights, biases) for _ in range(eval_batches)], dim=1)  # (K, batches)
