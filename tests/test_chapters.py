@@ -19,8 +19,8 @@ def test_every_chapter_has_one_compute_module_in_book_order():
     assert toc.chapters_in_book_order() == list(CONFIGS)  # the pipeline runs chapters in the book's order
     for chapter in CONFIGS:
         assert callable(module(chapter).compute)
-    with pytest.raises(KeyError, match="09_sequel"):
-        module("09_sequel")
+    with pytest.raises(KeyError, match="11_sequel"):
+        module("11_sequel")
 
 
 @pytest.mark.parametrize(
@@ -28,14 +28,14 @@ def test_every_chapter_has_one_compute_module_in_book_order():
     [
         (None, list(CONFIGS)),
         ("05,03", ["03_language_models", "05_universality"]),  # book order, whatever the order asked
-        ("4, 09_discussion", ["04_saes", "09_discussion"]),
+        ("4, 10_discussion", ["04_saes", "10_discussion"]),
     ],
 )
 def test_chapter_selection(selection, expected):
     assert pipeline.chapter_names(selection) == expected
 
 
-@pytest.mark.parametrize("selection", ["10", "03,intro", ""])
+@pytest.mark.parametrize("selection", ["11", "03,intro", ""])
 def test_unknown_chapter_is_named(selection):
     with pytest.raises(ParameterError, match="'chapters'"):
         pipeline.chapter_names(selection)
@@ -206,7 +206,7 @@ def test_seed_gaps_and_the_loss_laws_points_by_hand():
 
 
 def test_chapter_7s_premise_failure_names_what_failed():
-    from helpers.chapters.ch09_discussion import premise_failure
+    from helpers.chapters.ch10_discussion import premise_failure
 
     apart = {"relative_gap": 0.11, "tolerance": 0.03}
     assert premise_failure(apart) == "losses 11% apart"

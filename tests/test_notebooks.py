@@ -385,11 +385,11 @@ def test_equal_n_check_reuses_chapter_3_and_matches_every_pair(smoke_run):
 def test_discussion_reads_every_claim_from_the_results(smoke_run):
 
     runs, _, _, _ = smoke_run
-    results = runs / "smoke" / "results" / "09_discussion"
+    results = runs / "smoke" / "results" / "10_discussion"
     claims = pd.read_csv(results / "claims.csv")
     assert len(claims) == 3 and set(claims.verdict) <= {"reproduced", "not reproduced", "inconclusive at this scale"}
     new = pd.read_csv(results / "new_measurements.csv")
-    assert len(new) == 13 and set(new.answer) <= {"yes", "no", "inconclusive at this scale"}  # every control measured here
+    assert len(new) == 16 and set(new.answer) <= {"yes", "no", "inconclusive at this scale"}  # every control measured here
     summary = json.loads((runs / "smoke" / "results" / "06_training_dynamics" / "summary.json").read_text())
     for axis, values in summary["axes"].items():  # chapter 6's rule, applied again to its own points: the same answer
         answer = new[new.measurement.str.startswith(f"r grows as the {axis} train")].answer.iloc[0]
@@ -528,7 +528,7 @@ def test_runner_rejects_a_bad_preset_before_executing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-LADDER_CHAPTERS = ["03_language_models", "04_saes", "05_universality", "06_training_dynamics", "07_equal_n", "09_discussion"]
+LADDER_CHAPTERS = ["03_language_models", "04_saes", "05_universality", "06_training_dynamics", "07_equal_n", "10_discussion"]
 
 
 def bundles_of(runs, root, presets):
@@ -580,7 +580,7 @@ def test_ladder_chapters_show_two_bundles_and_stop_on_a_corrupt_one(smoke_run, t
     shutil.copytree(shared / "smoke", runs / "smoke")
     root = bundles_of(runs, tmp_path / "bundles", ["study", "quick"])
     outputs = runner.execute("smoke", runs_dir=runs, only=LADDER_CHAPTERS, bundles_dir=root, log=lambda _: None)
-    discussion = nbformat.read(outputs[CHAPTERS.index("09_discussion")], as_version=4)
+    discussion = nbformat.read(outputs[CHAPTERS.index("10_discussion")], as_version=4)
     rungs_text = glued(discussion)["verdict_rungs"]["text/markdown"]
     assert all(f"`{p}` ({s})" in rungs_text for p, s in (("quick", "bundle"), ("smoke", "this run"), ("study", "bundle")))
     universality = nbformat.read(outputs[CHAPTERS.index("05_universality")], as_version=4)
@@ -592,7 +592,7 @@ def test_ladder_chapters_show_two_bundles_and_stop_on_a_corrupt_one(smoke_run, t
     assert all(f"At `{p}`" in glued(dynamics)["dyn_ladder_sentence"]["text/markdown"] for p in ("quick", "smoke", "study"))
     equal_n = nbformat.read(outputs[CHAPTERS.index("07_equal_n")], as_version=4)
     assert all(f"At `{p}`" in glued(equal_n)["eq_ladder_sentence"]["text/markdown"] for p in ("quick", "smoke", "study"))
-    for only in (["09_discussion"], ["01_scaling_laws"]):  # a cached ladder chapter, then one without a ladder
+    for only in (["10_discussion"], ["01_scaling_laws"]):  # a cached ladder chapter, then one without a ladder
         with pytest.raises(BundleError, match="r_intervals.csv: its sha256 differs"):
             runner.execute("smoke", runs_dir=runs, only=only, bundles_dir=root, log=lambda _: None)
 
@@ -603,7 +603,7 @@ def test_ladder_chapters_without_bundles_say_so(smoke_run):
         ("03_language_models", "ladder_rungs"),
         ("06_training_dynamics", "dyn_ladder_rungs"),
         ("07_equal_n", "eq_ladder_rungs"),
-        ("09_discussion", "verdict_rungs"),
+        ("10_discussion", "verdict_rungs"),
     ):
         text = glued(nbformat.read(outputs[CHAPTERS.index(chapter)], as_version=4))[name]["text/markdown"]
         assert text.startswith("only this run (`smoke`)")

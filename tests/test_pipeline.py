@@ -89,7 +89,7 @@ def test_bad_arguments_stop_before_any_file(tmp_path, monkeypatch, capsys):
         (["train", "--model", MODEL, "--micro-batch", "-1"], "'micro_batch' = -1"),
         (["sae", "--model", MODEL, "--hook", "blocks.9.hook_resid_pre"], "'hook' = 'blocks.9.hook_resid_pre'"),
         (["sae", "--model", MODEL, "--hook", "blocks.1.hook_mlp_out", "--replicate", "1"], "'replicate' = 1"),
-        (["run", "--chapters", "03,10"], "'chapters' = '10'"),
+        (["run", "--chapters", "03,11"], "'chapters' = '11'"),
     ):
         with pytest.raises(SystemExit):
             pipeline.main([*argv, "--preset", "smoke", "--runs-dir", str(tmp_path)])
@@ -111,6 +111,6 @@ def test_an_sae_job_without_its_model_names_the_job_to_run_first(tmp_path):
 
 def test_a_chapter_without_its_inputs_names_the_chapter_to_run_first(tmp_path, capsys):
     with pytest.raises(SystemExit):
-        pipeline.main(["run", "--chapters", "09", "--preset", "smoke", "--runs-dir", str(tmp_path)])
+        pipeline.main(["run", "--chapters", "10", "--preset", "smoke", "--runs-dir", str(tmp_path)])
     assert "execute chapter 01_scaling_laws" in capsys.readouterr().err
     assert not (tmp_path / "smoke" / "results").exists()

@@ -229,7 +229,7 @@ def covers(intervals: pd.DataFrame) -> str:
     return suite_.interval_covers(int(cross.lm_seeds.max()) if "lm_seeds" in cross and len(cross) else 1)
 
 
-#: Chapter 5's verdicts, by the name its results file and chapter 9 use.
+#: Chapter 5's verdicts, by the name its results file and chapter 10 use.
 IMPORTANCE, SHARED, WIDTH_LIKE_SEED = "importance", "shared", "width_like_seed"
 
 

@@ -1,5 +1,5 @@
-"""Chapter 9: the talk's claims with a verdict each, the new measurements, how this run differs from
-the original; every number read from chapters 1 to 8's results files."""
+"""Chapter 10: the talk's claims with a verdict each, the new measurements, how this run differs from
+the original; every number read from chapters 1 to 9's results files."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ RESULT_FILES = ("claims.csv", "differences.csv", "new_measurements.csv")
 
 @dataclass(frozen=True)
 class Inputs:
-    """The earlier chapters' results that chapter 9 reads, from this run or from a bundle. Files that
+    """The earlier chapters' results that chapter 10 reads, from this run or from a bundle. Files that
     a bundle made before a control existed lacks are None, and the rules that need them say
     :data:`helpers.chapters.verdicts.NOT_MEASURED`."""
 
@@ -43,6 +43,7 @@ class Inputs:
     dynamics: dict[str, Any]  # chapter 6's summary
     equal_n: dict[str, Any]  # chapter 7's summary
     geometry: dict[str, Any] | None  # chapter 8's summary (None for a rung made before chapter 8 existed)
+    counting: dict[str, Any] | None  # chapter 9's summary (None for a rung made before chapter 9 existed)
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class PairPremise:
 
 @dataclass(frozen=True)
 class Discussion:
-    """What chapter 9 shows."""
+    """What chapter 10 shows."""
 
     inputs: Inputs
     lm_cfg: LanguageModelsConfig
@@ -75,7 +76,7 @@ Has = Callable[[str, str], bool]
 
 
 def read_inputs(table: Table, record: Record, has: Has) -> Inputs:
-    """Every results file of chapters 1 to 8 that chapter 9 uses, through ``table(chapter, name)``,
+    """Every results file of chapters 1 to 9 that chapter 10 uses, through ``table(chapter, name)``,
     ``record(chapter, name)`` and ``has(chapter, file name)`` (a missing required file names the
     chapter to run)."""
     return Inputs(
@@ -93,6 +94,7 @@ def read_inputs(table: Table, record: Record, has: Has) -> Inputs:
         dynamics=record("06_training_dynamics", "summary"),
         equal_n=record("07_equal_n", "summary"),
         geometry=record("08_geometry", "summary") if has("08_geometry", "summary.json") else None,
+        counting=record("09_counting", "summary") if has("09_counting", "summary.json") else None,
     )
 
 
@@ -260,6 +262,7 @@ def new_measurements(inputs: Inputs, site: str, tau: float, rung: str) -> pd.Dat
         ),
     ]
     rows += geometry_rows(inputs.geometry, rung)
+    rows += counting_rows(inputs.counting, rung)
     for axis in (dynamics.LM_AXIS, dynamics.SAE_AXIS):
         values = dynamics.rise(inputs.r_along, axis)
         judged_axis = verdicts.Verdict(values["verdict"], verdicts.TREND_RULE, "zero slope", values["reason"])
@@ -313,6 +316,49 @@ def geometry_rows(geometry: dict[str, Any] | None, rung: str) -> list[dict]:
         else:
             answer = ANSWERS.get(geometry[key]["verdict"], geometry[key]["verdict"])
             judged = verdicts.Verdict(answer, rule, control, geometry[key]["reason"])
+        rows.append(_row("measurement", name, rung, judged.reason, judged, "answer"))
+    return rows
+
+
+#: Chapter 9's answers: (measurement, summary key, error or None, rule, control).
+COUNTING_QUESTIONS = (
+    (
+        "larger models need more latents for the same reconstruction (chapter 9: n* at a normalised MSE)",
+        "stores_more",
+        "normalised_mse",
+        "n* of the widest width's range lies wholly above the narrowest's",
+        "every language-model seed and the SAE-seed band",
+    ),
+    (
+        "larger models need more latents for the same spliced loss (chapter 9: n* at a loss rise)",
+        "stores_more",
+        "delta_ce",
+        "n* of the widest width's range lies wholly above the narrowest's",
+        "every language-model seed and the SAE-seed band",
+    ),
+    (
+        "larger models get more out of the same number of latents (chapter 9)",
+        "gets_more",
+        None,
+        "the widest width's spliced loss at the largest dictionary lies wholly below the narrowest's",
+        "every language-model and SAE seed at that size",
+    ),
+)
+#: Chapter 9's verdicts in the discussion's vocabulary.
+COUNTING_ANSWERS = {"holds": "yes", "reversed": "no", "inconclusive": verdicts.INCONCLUSIVE}
+
+
+def counting_rows(counting: dict[str, Any] | None, rung: str) -> list[dict]:
+    """Chapter 9's answers as rows of the new-measurements table (not measured for a rung whose
+    results predate chapter 9)."""
+    rows = []
+    for name, key, error, rule, control in COUNTING_QUESTIONS:
+        if counting is None:
+            judged = verdicts.Verdict(verdicts.NOT_MEASURED, rule, control, "chapter 9 did not run at this rung")
+        else:
+            verdict = counting[key][error] if error else counting[key]
+            reason = counting[f"{key}_reason"][error] if error else counting[f"{key}_reason"]
+            judged = verdicts.Verdict(COUNTING_ANSWERS[verdict], rule, control, reason)
         rows.append(_row("measurement", name, rung, judged.reason, judged, "answer"))
     return rows
 

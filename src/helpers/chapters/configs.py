@@ -506,10 +506,45 @@ class GeometryConfig(ChapterConfig, LadderParameters):
 
 
 @dataclass(frozen=True)
-class DiscussionConfig(ChapterConfig, LadderParameters):
-    """Chapter 9: reads the results of chapters 1 to 8 in the same preset; no parameters of its own."""
+class CountingConfig(ChapterConfig, LadderParameters):
+    """Chapter 9: how many latents each width needs (TopK dictionary-size sweeps at chapter 5's site of
+    every model of chapter 3's family and its seed controls, evaluated on chapter 4's windows)."""
 
-    chapter: ClassVar[str] = "09_discussion"
+    chapter: ClassVar[str] = "09_counting"
+
+    architecture: str = param("topk", one_of("topk", "batchtopk"), "SAELens architecture with a fixed number k of active latents")
+    k: int = param(32, positive, "active latents per token of every swept SAE")
+    second_k: int = param(0, doc="a second k swept at every size with the first SAE seed (0: none)")
+    dictionary_sizes: list[int] = param([3072, 6144, 12288, 24576], all_of(nonempty, positive), "latents n of the swept SAEs, three or more")
+    sae_seeds: int = param(2, positive, "SAE seeds at the largest size (their spread is the band every n* carries)")
+    sae_lr: float = param(2e-4, positive, "Adam learning rate of the swept SAEs (constant, then chapter 4's final decay)")
+    sae_training_tokens: int = param(1_000_000, positive, "training tokens per swept SAE")
+    nmse_target: float = param(0.1, within(0, 1, low_open=True), "normalised MSE at which n* is read")
+    delta_ce_target: float = param(0.1, positive, "spliced-loss increase over the clean model (nats) at which n* is read")
+
+    def validate(self) -> None:
+        super().validate()
+        sizes = self.dictionary_sizes
+        if len(set(sizes)) < 3 or len(set(sizes)) != len(sizes):
+            raise ParameterError("dictionary_sizes", sizes, "three or more different sizes")
+        if self.k >= min(sizes):
+            raise ParameterError("k", self.k, f"fewer active latents than the smallest dictionary ({min(sizes)})")
+        if self.second_k < 0 or self.second_k == self.k or self.second_k >= min(sizes):
+            raise ParameterError("second_k", self.second_k, f"0 (none) or a k other than {self.k} below the smallest dictionary ({min(sizes)})")
+        saes = self.chapter_config(SAEsConfig)
+        if self.sae_training_tokens < saes.sae_batch_tokens:
+            raise ParameterError("sae_training_tokens", self.sae_training_tokens, f"at least one batch of chapter 4's {saes.sae_batch_tokens} tokens")
+
+    @property
+    def ks(self) -> list[int]:
+        return [self.k] + ([self.second_k] if self.second_k else [])
+
+
+@dataclass(frozen=True)
+class DiscussionConfig(ChapterConfig, LadderParameters):
+    """Chapter 10: reads the results of chapters 1 to 9 in the same preset; no parameters of its own."""
+
+    chapter: ClassVar[str] = "10_discussion"
 
 
 CONFIGS: dict[str, type[ChapterConfig]] = {
@@ -523,6 +558,7 @@ CONFIGS: dict[str, type[ChapterConfig]] = {
         DynamicsConfig,
         EqualNConfig,
         GeometryConfig,
+        CountingConfig,
         DiscussionConfig,
     )
 }

@@ -297,7 +297,7 @@ def explanation(lm: str, sae: str) -> str:
 
 
 def summary(r_table: pd.DataFrame, names: list[str], spread: float) -> dict:
-    """What chapter 6 concludes, as saved in ``summary.json`` and read by the ladder and chapter 9;
+    """What chapter 6 concludes, as saved in ``summary.json`` and read by the ladder and chapter 10;
     ``spread`` (r's range over chapter 5's SAE seeds for the pair) is reported beside the slopes."""
     axes = {axis: rise(r_table, axis) for axis in (LM_AXIS, SAE_AXIS)}
     return {

@@ -539,7 +539,7 @@ def shift_outcome(pairs: pd.DataFrame, loss: dict) -> dict:
 
 
 def summary(cfg: EqualNConfig, measured: Measured) -> dict:
-    """What chapter 7 concludes, as saved in ``summary.json`` and read by the ladder and chapter 9."""
+    """What chapter 7 concludes, as saved in ``summary.json`` and read by the ladder and chapter 10."""
     models, sweep, pairs = measured.models, measured.sweep, measured.pairs
     shifts, noise = shift_verdicts(pairs)
     largest = sweep[sweep.d_sae == cfg.largest_dictionary].groupby("shape", sort=False)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from helpers.chapters import ch09_discussion, dynamics
+from helpers.chapters import ch10_discussion, dynamics
 from helpers.chapters.configs import CONFIGS, ChapterConfig
 from helpers.chapters.universality_suite import CROSS_WIDTH, RANDOM_MODEL, SAE_SEED, SEED_CONTROL, TOKEN_IDENTITY, fraction_summary, fraction_verdict
 from helpers.core import paths, results
@@ -28,7 +28,7 @@ LM, SAES, UNIVERSALITY, DYNAMICS, EQUAL_N, DISCUSSION = (
     "05_universality",
     "06_training_dynamics",
     "07_equal_n",
-    "09_discussion",
+    "10_discussion",
 )
 
 
@@ -243,15 +243,15 @@ def equal_n_ladder(ladder: list[Rung]) -> pd.DataFrame:
 
 
 def verdict_ladder(ladder: list[Rung]) -> pd.DataFrame:
-    """Chapter 9's claims and new measurements, one row each, judged at every rung by today's rules
+    """Chapter 10's claims and new measurements, one row each, judged at every rung by today's rules
     from that rung's own results files: the rule, the control it was judged against, and one verdict
     column per rung ("not measured at this rung" where a bundle predates the control)."""
     merged: pd.DataFrame | None = None
     for rung in ladder:
-        inputs = ch09_discussion.read_inputs(rung.table, rung.record, rung.has)
+        inputs = ch10_discussion.read_inputs(rung.table, rung.record, rung.has)
         site, tau = rung.analysis_site(), rung.parameters(UNIVERSALITY)["match_threshold"]
-        claims = ch09_discussion.claims_table(inputs, site, rung.preset).rename(columns={"claim": "claim or measurement"})
-        new = ch09_discussion.new_measurements(inputs, site, tau, rung.preset).rename(
+        claims = ch10_discussion.claims_table(inputs, site, rung.preset).rename(columns={"claim": "claim or measurement"})
+        new = ch10_discussion.new_measurements(inputs, site, tau, rung.preset).rename(
             columns={"measurement": "claim or measurement", "answer": "verdict"}
         )
         column = pd.concat([claims, new], ignore_index=True)[["claim or measurement", "rule", "control", "verdict"]].rename(

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from helpers.theory.scaling import slope_with_interval
+
 INTERPOLATED, BEYOND, AT_SMALLEST = "interpolated", "beyond the sweep", "at or below the smallest size"
 
 
@@ -54,3 +56,65 @@ def latents_needed(sizes: ArrayLike, errors: ArrayLike, target: float) -> Latent
             share = (np.log(e[i - 1]) - np.log(target)) / (np.log(e[i - 1]) - np.log(e[i]))
             return LatentsNeeded(float(np.exp(np.log(n[i - 1]) + share * (np.log(n[i]) - np.log(n[i - 1])))), INTERPOLATED)
     return LatentsNeeded(float(n[-1]), BEYOND)
+
+
+@dataclass(frozen=True)
+class NeededRange:
+    """n* of a set of sweeps of one subject (its language-model seeds) with the SAE-seed band: the
+    central value from the mean curve, and the smallest and largest n* over every sweep with its
+    errors moved down and up by the band. ``low`` is 0 when some curve meets the target at the
+    smallest size (n* is then only bounded above) and ``high`` is infinite when some curve does not
+    reach it (n* is then only bounded below)."""
+
+    central: LatentsNeeded
+    low: float
+    high: float
+
+
+def needed_range(sizes: ArrayLike, sweeps: ArrayLike, target: float, band: float) -> NeededRange:
+    """:class:`NeededRange` for errors ``sweeps`` (seeds, sizes) at ``sizes`` (sizes,), with the
+    seed noise ``band`` ≥ 0 a spread of log error (each curve is read at e·exp(±band))."""
+    curves = np.atleast_2d(np.asarray(sweeps, dtype=float))
+    if not band >= 0:
+        raise ValueError(f"parameter 'band': a spread of log error ≥ 0, got {band}")
+    central = latents_needed(sizes, curves.mean(axis=0), target)
+    lows, highs = [], []
+    for curve in curves:
+        low = latents_needed(sizes, curve * np.exp(-band), target)  # the lower curve needs the fewest latents
+        high = latents_needed(sizes, curve * np.exp(band), target)
+        lows.append(0.0 if low.status == AT_SMALLEST else low.value)  # a bound from below: the largest size when beyond
+        highs.append(np.inf if high.status == BEYOND else high.value)  # a bound from above: the smallest size when met there
+    return NeededRange(central, float(min(lows)), float(max(highs)))
+
+
+def compare_ranges(narrow: tuple[float, float], wide: tuple[float, float]) -> str:
+    """ "rises" when the wide subject's range lies wholly above the narrow one's, "falls" when wholly
+    below, "inconclusive" when they overlap (ranges as (low, high))."""
+    if wide[0] > narrow[1]:
+        return "rises"
+    if wide[1] < narrow[0]:
+        return "falls"
+    return "inconclusive"
+
+
+@dataclass(frozen=True)
+class ErrorLaw:
+    """error ≈ C·n^(−exponent): least squares of log error on log n, with the slope's 95% interval
+    (as an exponent: [low, high]) and R²."""
+
+    exponent: float
+    low: float
+    high: float
+    r_squared: float
+    points: int
+
+
+def error_law(sizes: ArrayLike, errors: ArrayLike) -> ErrorLaw:
+    """:class:`ErrorLaw` over every (size, error) point (k,), seeds included as separate points."""
+    x, y = np.log(np.asarray(sizes, dtype=float)), np.log(np.asarray(errors, dtype=float))
+    if x.size < 2 or len(np.unique(x)) < 2 or x.size != y.size or not np.isfinite(y).all():
+        raise ValueError("parameters 'sizes' and 'errors': two or more different sizes, one finite error > 0 each")
+    slope = slope_with_interval(x, y)
+    residual = y - y.mean() - slope.value * (x - x.mean())
+    spread = (y - y.mean()) @ (y - y.mean())
+    return ErrorLaw(-slope.value, -slope.high, -slope.low, float(1 - residual @ residual / spread) if spread > 0 else float("nan"), int(x.size))

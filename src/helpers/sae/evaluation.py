@@ -94,3 +94,28 @@ def evaluate_sae(hooked, hook: str, sae: Autoencoder, tokens: torch.Tensor, batc
     metrics = reconstruction_metrics(torch.cat(xs), torch.cat(fs), torch.cat(x_hats))
     metrics.update(ce_clean=clean, ce_spliced=spliced, ce_ablated=ablated, loss_recovered=loss_recovered(clean, spliced, ablated))
     return metrics
+
+
+@torch.no_grad()
+def sweep_metrics(hooked, hook: str, sae: Autoencoder, tokens: torch.Tensor, batch_size: int = 16) -> dict[str, float]:
+    """What a dictionary-size sweep reads off one SAE at ``hook`` on fixed windows ``tokens``
+    (windows, context): :func:`reconstruction_metrics`, the normalised MSE Σ‖x − x̂‖²/Σ‖x − x̄‖²
+    (1 − explained variance: the error of predicting the mean is 1), the clean and the spliced
+    next-token loss and the mean KL divergence KL(clean ‖ spliced) of the next-token distributions."""
+    xs, fs, x_hats = [], [], []
+    clean = spliced = divergence = 0.0
+    for chunk in tokens.split(batch_size):
+        clean_logits, cache = hooked.run_with_cache(chunk, names_filter=hook)
+        x = cache[hook]
+        latents = sae.encode(x)
+        xs.append(x.flatten(0, -2)), fs.append(latents.flatten(0, -2)), x_hats.append(sae.decode(latents).flatten(0, -2))
+        spliced_logits = hooked.run_with_hooks(chunk, fwd_hooks=[(hook, lambda act, hook: sae.decode(sae.encode(act)))])
+        clean_lp, spliced_lp = clean_logits[:, :-1].double().log_softmax(-1), spliced_logits[:, :-1].double().log_softmax(-1)
+        target = chunk[:, 1:, None]
+        weight = len(chunk) / len(tokens)
+        clean -= weight * float(clean_lp.gather(-1, target).mean())
+        spliced -= weight * float(spliced_lp.gather(-1, target).mean())
+        divergence += weight * float((clean_lp.exp() * (clean_lp - spliced_lp)).sum(-1).mean())
+    metrics = reconstruction_metrics(torch.cat(xs), torch.cat(fs), torch.cat(x_hats))
+    metrics.update(normalised_mse=1.0 - metrics["explained_variance"], ce_clean=clean, ce_spliced=spliced, kl=divergence)
+    return metrics

@@ -1,0 +1,306 @@
+"""Chapter 9's sweeps and rules: TopK SAEs of several dictionary sizes at chapter 5's site of every
+model of chapter 3's family (each language-model seed), the latents n* each width needs to reach a
+target error, and the spliced loss each width gets from the same number of latents.
+
+The talk's "larger models store more features" holds when n* rises with width beyond the spread;
+"they get more out of the features they share" when the spliced loss at equal n falls with width
+beyond the spread. The spread is every language-model seed the rung has and the SAE-seed band: the
+largest spread of log error among the SAE seeds at the largest size, applied to every size.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from helpers.chapters import model_suite, sae_suite
+from helpers.chapters.configs import CountingConfig, LanguageModelsConfig, SAEsConfig, UniversalityConfig
+from helpers.core import hardware, paths
+from helpers.lm.family import to_hooked
+from helpers.lm.tokens import TokenData
+from helpers.lm.training import TrainedModel
+from helpers.sae.counting import BEYOND, compare_ranges, error_law, needed_range
+from helpers.sae.evaluation import sweep_metrics
+from helpers.sae.training import load_sae, map_hook, train_sae
+
+#: The errors n* is read at: the normalised MSE and the spliced loss's rise over the clean model's.
+ERRORS = {"normalised_mse": "nmse_target", "delta_ce": "delta_ce_target"}
+#: The errors' names in prose.
+ERROR_LABELS = {"normalised_mse": "normalised MSE", "delta_ce": "spliced-loss rise (nats)"}
+#: A rise of the spliced loss at or below this (nats) counts as met: log errors need a floor.
+DELTA_CE_FLOOR = 1e-6
+#: The rules' words for the two claims.
+STORES_MORE, GETS_MORE = "larger models store more features", "larger models get more out of the same number of latents"
+
+
+def subjects(cfg: CountingConfig) -> list[model_suite.PlannedModel]:
+    """Chapter 3's family and its seed controls (every width, every language-model seed), in plan order."""
+    return [p for p in model_suite.plan(cfg.chapter_config(LanguageModelsConfig)) if p.role in ("family", "seed control")]
+
+
+def sweep_settings(cfg: CountingConfig) -> list[tuple[int, int, int]]:
+    """Every swept SAE of one model as (k, n, SAE replicate): each size at replicate 0 for every k, and
+    the further replicates at the largest size for the first k."""
+    sizes = sorted(cfg.dictionary_sizes)
+    plan = [(k, n, 0) for k in cfg.ks for n in sizes]
+    return plan + [(cfg.k, sizes[-1], r) for r in range(1, cfg.sae_seeds)]
+
+
+def train_sweep(cfg: CountingConfig, trained: dict[str, TrainedModel], data: TokenData) -> pd.DataFrame:
+    """Train (or find) every swept SAE and evaluate it on chapter 4's windows; one row per SAE."""
+    s_cfg, u_cfg = cfg.chapter_config(SAEsConfig), cfg.chapter_config(UniversalityConfig)
+    lm_cfg = s_cfg.language_models()
+    device = hardware.resolve_device(cfg.device)
+    saes_dir = paths.run_dir(cfg.preset, cfg.runs_dir or None) / "saes"
+    windows = sae_suite.eval_tokens(data, s_cfg).to(device)
+    base = dataclasses.replace(sae_suite.settings_for(s_cfg), architecture=cfg.architecture, lr=cfg.sae_lr, training_tokens=cfg.sae_training_tokens)
+    planned, settings = subjects(cfg), sweep_settings(cfg)
+    rows = []
+    bar = tqdm(total=len(planned) * len(settings), desc="SAE size sweeps")
+    for p in planned:
+        model = trained[p.name]
+        hooked = to_hooked(model.model, data.tokenizer, device)
+        hook = map_hook(u_cfg.analysis_site, lm_cfg.n_layers, p.shape.n_layers)
+        for k, n, replicate in settings:
+            sae_settings = dataclasses.replace(base, d_sae=n, k=k, seed=sae_suite.sae_seed(s_cfg, p.seed, replicate))
+            folder = Path(train_sae(p.name, model.summary["key"], hooked, hook, data.train, data.key, sae_settings, saes_dir, device))
+            metrics = sweep_metrics(hooked, hook, load_sae(folder, device), windows)
+            rows.append(
+                {
+                    "model": p.name,
+                    "d_model": p.shape.d_model,
+                    "lm_seed": p.seed,
+                    "k": k,
+                    "d_sae": n,
+                    "sae_seed": sae_settings.seed,
+                    "replicate": replicate,
+                    **metrics,
+                    "delta_ce": metrics["ce_spliced"] - metrics["ce_clean"],
+                    "dead_share": metrics["dead_latents"] / n,
+                    "folder": str(folder.relative_to(saes_dir.parent)),
+                }
+            )
+            bar.update()
+    bar.close()
+    return pd.DataFrame(rows)
+
+
+def seed_band(sweep: pd.DataFrame, error: str) -> float:
+    """The SAE-seed band of ``error``: over every model (and k) with several SAE seeds at one size,
+    the largest |log e − mean log e| of a seed; 0 when no size has two seeds."""
+    logs = np.log(sweep[error].clip(lower=DELTA_CE_FLOOR))
+    spread = logs.groupby([sweep.model, sweep.k, sweep.d_sae]).transform(lambda v: (v - v.mean()).abs() if len(v) > 1 else np.nan)
+    return float(spread.max()) if spread.notna().any() else 0.0
+
+
+def curves(sweep: pd.DataFrame, error: str) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]:
+    """(d_model, k) → the sizes (sizes,) and one error curve per language-model seed (seeds, sizes),
+    each size's SAE seeds averaged."""
+    out = {}
+    for (width, k), group in sweep.groupby(["d_model", "k"]):
+        table = group.groupby(["lm_seed", "d_sae"])[error].mean().unstack("d_sae")
+        out[(int(width), int(k))] = (table.columns.to_numpy(dtype=float), table.to_numpy(dtype=float).clip(min=DELTA_CE_FLOOR))
+    return out
+
+
+def needed_table(cfg: CountingConfig, sweep: pd.DataFrame) -> pd.DataFrame:
+    """n* for every (error, k, width): the central value and status from the mean curve, the range
+    over language-model seeds and the SAE-seed band, and how many LM seeds the range covers."""
+    rows = []
+    for error, target_name in ERRORS.items():
+        target, band = getattr(cfg, target_name), seed_band(sweep, error)
+        for (width, k), (sizes, errors) in curves(sweep, error).items():
+            found = needed_range(sizes, errors, target, band)
+            rows.append(
+                {
+                    "error": error,
+                    "target": target,
+                    "k": k,
+                    "d_model": width,
+                    "n_star": found.central.value,
+                    "status": found.central.status,
+                    "label": found.central.label,
+                    "low": found.low,
+                    "high": found.high,
+                    "lm_seeds": len(errors),
+                    "band": band,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def at_equal_n(sweep: pd.DataFrame) -> pd.DataFrame:
+    """The spliced loss of every (k, size, width): its mean and range over every SAE there (each
+    language-model seed, and each SAE seed where the size has several), and the clean loss."""
+    rows = []
+    for (k, n, width), group in sweep.groupby(["k", "d_sae", "d_model"]):
+        rows.append(
+            {
+                "k": int(k),
+                "d_sae": int(n),
+                "d_model": int(width),
+                "ce_spliced": float(group.ce_spliced.mean()),
+                "low": float(group.ce_spliced.min()),
+                "high": float(group.ce_spliced.max()),
+                "ce_clean": float(group.ce_clean.mean()),
+                "delta_ce": float(group.delta_ce.mean()),
+                "kl": float(group.kl.mean()),
+                "saes": len(group),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def widths_judged(sweep: pd.DataFrame) -> list[tuple[int, int]]:
+    """Width pairs the rules judge: each adjacent pair, then the narrowest against the widest."""
+    widths = sorted(sweep.d_model.unique())
+    pairs = list(itertools.pairwise(widths))
+    return pairs + ([(widths[0], widths[-1])] if len(widths) > 2 else [])
+
+
+def spread_note(sweep: pd.DataFrame) -> str:
+    """What the intervals cover, in words."""
+    seeds = sweep.groupby("d_model").lm_seed.nunique()
+    lm = "one language-model seed per width" if seeds.max() == 1 else f"{seeds.min()}–{seeds.max()} language-model seeds per width"
+    return f"{lm} and {sweep.replicate.max() + 1} SAE seeds at the largest size"
+
+
+def stores_more(cfg: CountingConfig, needed: pd.DataFrame, sweep: pd.DataFrame) -> pd.DataFrame:
+    """The first claim per (error, width pair) at the first k: n*'s ranges compared ("rises": the wide
+    width needs more latents beyond the spread). A pair whose ranges are both unbounded on the same
+    side (both beyond the sweep, or both met at the smallest size) cannot be told apart, nor can a
+    pair with no spread at all (one seed of everything)."""
+    rows = []
+    for error in ERRORS:
+        table = needed[(needed.error == error) & (needed.k == cfg.k)].set_index("d_model")
+        for narrow, wide in widths_judged(sweep):
+            a, b = table.loc[narrow], table.loc[wide]
+            spread = a.band > 0 or min(a.lm_seeds, b.lm_seeds) > 1
+            outcome = compare_ranges((a.low, a.high), (b.low, b.high)) if spread else "no spread"
+            rows.append(
+                {
+                    "error": error,
+                    "narrow": narrow,
+                    "wide": wide,
+                    "n_star_narrow": a.label,
+                    "n_star_wide": b.label,
+                    "outcome": outcome,
+                    "verdict": {"rises": "holds", "falls": "reversed"}.get(outcome, "inconclusive"),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def gets_more(cfg: CountingConfig, equal: pd.DataFrame, sweep: pd.DataFrame) -> pd.DataFrame:
+    """The second claim per width pair at the largest size and the first k: the spliced loss's ranges
+    compared ("holds" when the wide width's lies wholly below), with the split of the clean-loss gap
+    Δ = L_a − L_b into the part realised at equal n, L_a(n) − L_b(n), and the rest,
+    ΔCE_b(n) − ΔCE_a(n), which only more latents close in the wide model. With one SAE per width
+    there is no spread, and no verdict."""
+    largest = max(cfg.dictionary_sizes)
+    table = equal[(equal.k == cfg.k) & (equal.d_sae == largest)].set_index("d_model")
+    rows = []
+    for narrow, wide in widths_judged(sweep):
+        a, b = table.loc[narrow], table.loc[wide]
+        outcome = compare_ranges((a.low, a.high), (b.low, b.high)) if min(a.saes, b.saes) > 1 else "no spread"
+        clean_gap, spliced_gap = a.ce_clean - b.ce_clean, a.ce_spliced - b.ce_spliced
+        rows.append(
+            {
+                "narrow": narrow,
+                "wide": wide,
+                "d_sae": largest,
+                "spliced_narrow": a.ce_spliced,
+                "spliced_wide": b.ce_spliced,
+                "clean_gap": clean_gap,
+                "gap_at_equal_n": spliced_gap,
+                "gap_needing_more_latents": clean_gap - spliced_gap,
+                "share_at_equal_n": spliced_gap / clean_gap if clean_gap != 0 else float("nan"),
+                "verdict": {"falls": "holds", "rises": "reversed"}.get(outcome, "inconclusive"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def error_laws(sweep: pd.DataFrame) -> pd.DataFrame:
+    """error ≈ C·n^(−β) per (error, k, width) over every SAE of the sweep, with β's interval and R²."""
+    rows = []
+    for error in ERRORS:
+        for (k, width), group in sweep.groupby(["k", "d_model"]):
+            law = error_law(group.d_sae, group[error].clip(lower=DELTA_CE_FLOOR))
+            rows.append({"error": error, "k": int(k), "d_model": int(width), **dataclasses.asdict(law)})
+    return pd.DataFrame(rows)
+
+
+def overall(pairs: pd.DataFrame) -> str:
+    """A claim's verdict from its pairs' (narrowest against widest decides; an adjacent pair judged the
+    other way makes it inconclusive)."""
+    if pairs.empty:
+        return "inconclusive"
+    extreme = pairs.iloc[-1].verdict
+    other = "reversed" if extreme == "holds" else "holds"
+    return "inconclusive" if extreme == "inconclusive" or (pairs.verdict == other).any() else extreme
+
+
+def beyond_share(needed: pd.DataFrame) -> float:
+    """The share of n* values the sweep does not reach (targets set too low for its sizes)."""
+    return float((needed.status == BEYOND).mean())
+
+
+def _bound(value: float) -> str:
+    return "∞" if np.isinf(value) else f"{value:,.0f}"
+
+
+def stores_reason(cfg: CountingConfig, needed: pd.DataFrame, stores: pd.DataFrame, error: str) -> str:
+    """The first claim's evidence at one error, in words: n* and its range at the narrowest and the widest width."""
+    pair = stores[stores.error == error].iloc[-1]
+    table = needed[(needed.error == error) & (needed.k == cfg.k)].set_index("d_model")
+    parts = [f"width {w}: n* {table.loc[w].label} [{_bound(table.loc[w].low)}, {_bound(table.loc[w].high)}]" for w in (pair.narrow, pair.wide)]
+    return f"{ERROR_LABELS[error]} target {getattr(cfg, ERRORS[error]):g}, k = {cfg.k}: " + "; ".join(parts)
+
+
+def gets_reason(gets: pd.DataFrame) -> str:
+    """The second claim's evidence in words: the spliced losses of the narrowest and the widest width at the largest size."""
+    pair = gets.iloc[-1]
+    return (
+        f"n = {int(pair.d_sae):,}: spliced loss {pair.spliced_narrow:.3f} (width {int(pair.narrow)}) vs {pair.spliced_wide:.3f} "
+        f"(width {int(pair.wide)}); {pair.share_at_equal_n:.0%} of the clean gap {pair.clean_gap:.3f} nats at equal n"
+    )
+
+
+def summary(cfg: CountingConfig, sweep: pd.DataFrame, needed: pd.DataFrame, stores: pd.DataFrame, gets: pd.DataFrame) -> dict:
+    """Both claims' verdicts per error with their evidence in words, what their spread covers, and the
+    split at the largest size."""
+    extreme = gets.iloc[-1]
+    return {
+        "k": cfg.k,
+        "sizes": sorted(cfg.dictionary_sizes),
+        "targets": {error: getattr(cfg, name) for error, name in ERRORS.items()},
+        "spread": spread_note(sweep),
+        "stores_more": {error: overall(stores[stores.error == error]) for error in ERRORS},
+        "stores_more_reason": {error: stores_reason(cfg, needed, stores, error) for error in ERRORS},
+        "gets_more": overall(gets),
+        "gets_more_reason": gets_reason(gets),
+        "split": {
+            "narrow": int(extreme.narrow),
+            "wide": int(extreme.wide),
+            "d_sae": int(extreme.d_sae),
+            "clean_gap": float(extreme.clean_gap),
+            "gap_at_equal_n": float(extreme.gap_at_equal_n),
+            "share_at_equal_n": float(extreme.share_at_equal_n),
+        },
+        "beyond_share": beyond_share(needed),
+        "dead_share_max": float(sweep.dead_share.max()),
+    }
+
+
+def run(cfg: CountingConfig) -> tuple[pd.DataFrame, dict[str, TrainedModel]]:
+    """Chapter 3's models (cached) and their sweeps (trained or found); the sweep table and the models."""
+    lm_cfg = cfg.chapter_config(LanguageModelsConfig)
+    _, data = model_suite.prepare_data(lm_cfg)
+    trained = model_suite.train_all(lm_cfg, data)
+    return train_sweep(cfg, trained, data), trained
