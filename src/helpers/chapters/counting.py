@@ -34,8 +34,6 @@ ERRORS = {"normalised_mse": "nmse_target", "delta_ce": "delta_ce_target"}
 ERROR_LABELS = {"normalised_mse": "normalised MSE", "delta_ce": "spliced-loss rise (nats)"}
 #: A rise of the spliced loss at or below this (nats) counts as met: log errors need a floor.
 DELTA_CE_FLOOR = 1e-6
-#: The rules' words for the two claims.
-STORES_MORE, GETS_MORE = "larger models store more features", "larger models get more out of the same number of latents"
 
 
 def subjects(cfg: CountingConfig) -> list[model_suite.PlannedModel]:
