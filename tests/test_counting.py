@@ -121,13 +121,21 @@ def counting_cfg():
     return config_for("smoke", "09_counting", k=16, dictionary_sizes=[256, 512, 1024], nmse_target=0.1, delta_ce_target=0.2)
 
 
-def judge(cfg, sweep):
+def untrained_sweep(scale: dict[int, float]) -> pd.DataFrame:
+    """The untrained control: one SAE of the largest size per width, normalised MSE scale[w]."""
+    rows = [{"model": f"u{w}", "d_model": w, "lm_seed": 0, "k": 16, "d_sae": 1024, "replicate": 0, "normalised_mse": c} for w, c in scale.items()]
+    return pd.DataFrame(rows)
+
+
+def judge(cfg, sweep, untrained=None):
     from helpers.chapters import counting
 
     needed = counting.needed_table(cfg, sweep)
     stores = counting.stores_more(cfg, needed, sweep)
     gets = counting.gets_more(cfg, counting.at_equal_n(sweep), sweep)
-    return needed, counting.summary(cfg, sweep, needed, stores, gets)
+    control = untrained if untrained is not None else untrained_sweep(dict.fromkeys(sweep.d_model.unique(), 0.5))
+    penalty = counting.width_penalty(cfg, sweep, control)
+    return needed, counting.summary(cfg, sweep, needed, stores, gets, penalty)
 
 
 def test_rules_on_planted_sweeps(counting_cfg):
@@ -208,3 +216,22 @@ def test_sweep_metrics_by_hand():
             return mean.expand_as(f)
 
     assert sweep_metrics(model, hook, Mean(), tokens)["normalised_mse"] == pytest.approx(1.0, rel=1e-6)
+
+
+def test_the_untrained_control_compares_width_penalties(counting_cfg):
+    """Trained errors at n = 1,024 grow from width 16 to 64 by 0.19/0.12 (±e^0.02 per seed, so the
+    range is (0.19/0.12)·e^(±0.04)); an untrained pair growing by 1.2 (band 0.02: ×e^(±0.04)) lies below
+    it: holds; one growing by 2.0 lies above: reversed; one growing by the same 1.58: inconclusive."""
+    from helpers.chapters import counting
+
+    sweep = planted_sweep({16: 0.12, 32: 0.15, 64: 0.19}, {16: 5.0, 32: 4.5, 64: 4.0})
+    penalty = counting.width_penalty(counting_cfg, sweep, untrained_sweep({16: 0.5, 32: 0.55, 64: 0.6}))
+    extreme = penalty.iloc[-1]
+    assert (extreme.narrow, extreme.wide) == (16, 64)
+    assert extreme.trained_low == pytest.approx(np.log(0.19 / 0.12) - 0.04) and extreme.trained_high == pytest.approx(np.log(0.19 / 0.12) + 0.04)
+    assert extreme.untrained == pytest.approx(np.log(1.2)) and extreme.untrained_high == pytest.approx(np.log(1.2) + 0.04)
+    assert counting.overall(penalty) == "holds"
+    steeper = counting.width_penalty(counting_cfg, sweep, untrained_sweep({16: 0.3, 32: 0.45, 64: 0.6}))
+    assert counting.overall(steeper) == "reversed"
+    same = counting.width_penalty(counting_cfg, sweep, untrained_sweep({16: 0.12, 32: 0.15, 64: 0.19}))
+    assert counting.overall(same) == "inconclusive"

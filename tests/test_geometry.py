@@ -134,3 +134,48 @@ def test_bad_chapter_parameters_are_refused_naming_them():
     ]:
         with pytest.raises(ParameterError, match=f"parameter '{name}'"):
             config_for("smoke", "08_geometry", **{name: value})
+
+
+def planted_width(regime, width, latents, represented=0):
+    from helpers.chapters.planted import Width
+
+    return Width(regime, width, latents, represented)
+
+
+def test_planted_truth_metrics_on_recoverable_and_unrecoverable_latents(tmp_path):
+    """Latents that are the true features themselves (both widths) track them exactly, every partner
+    tracks the same feature, and each latent's universality is 1; latents independent of the features
+    track none. Importance is the max activation over the SAE's largest (by hand: feature values are
+    capped at 2 and scaled per feature)."""
+    import torch
+
+    from helpers.chapters.planted import pair_rows
+    from helpers.universality.activations import write_sparse
+
+    g = torch.Generator().manual_seed(0)
+    p = st.FrequencyFamily("power", 0.5).frequencies(12)
+    x = st.SparseSampler(p, 20_000, g).dense()
+    scale = torch.linspace(0.5, 1.0, 12)
+    truth = write_sparse([x], tmp_path / "truth", 12)
+    a = write_sparse([x * scale], tmp_path / "a", 12)  # each latent a feature, rescaled
+    b = write_sparse([x[:, torch.randperm(12, generator=g)]], tmp_path / "b", 12)  # the same features, in another order
+    row, latents = pair_rows(planted_width("strong", 4, a), planted_width("strong", 8, b), truth, samples=50)
+    assert row["live"] == 12 and row["tracking_share"] == 1.0 and row["same_feature_share"] == 1.0
+    np.testing.assert_allclose(latents.universality, 1.0, atol=1e-9)
+    np.testing.assert_allclose(latents.truth_r, 1.0, atol=1e-9)
+    assert list(latents.true_feature) == list(range(12))
+    maxima = (x * scale).max(dim=0).values.double().numpy()
+    np.testing.assert_allclose(latents.importance, maxima / maxima.max(), rtol=1e-6)
+    noise = write_sparse([torch.rand(20_000, 12, generator=g) * (torch.rand(20_000, 12, generator=g) < 0.1)], tmp_path / "noise", 12)
+    row, latents = pair_rows(planted_width("weak", 4, noise), planted_width("weak", 8, b), truth, samples=50)
+    assert row["tracking_share"] == 0.0 and row["same_feature_share"] == 0.0 and latents.truth_r.max() < 0.1
+    assert np.isnan(row["universality_same_r"])  # no latent agrees: the correlation is undefined, not 0
+
+
+def test_bad_planted_parameters_are_named():
+    with pytest.raises(ParameterError, match="planted_widths"):
+        config_for("smoke", "08_geometry", planted_widths=[4, 5])
+    with pytest.raises(ParameterError, match="planted_family"):
+        config_for("smoke", "08_geometry", planted_family="power:3")
+    with pytest.raises(ParameterError, match="planted_d_sae"):
+        config_for("smoke", "08_geometry", planted_d_sae=2, planted_k=2)

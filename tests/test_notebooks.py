@@ -389,7 +389,7 @@ def test_discussion_reads_every_claim_from_the_results(smoke_run):
     claims = pd.read_csv(results / "claims.csv")
     assert len(claims) == 3 and set(claims.verdict) <= {"reproduced", "not reproduced", "inconclusive at this scale"}
     new = pd.read_csv(results / "new_measurements.csv")
-    assert len(new) == 16 and set(new.answer) <= {"yes", "no", "inconclusive at this scale"}  # every control measured here
+    assert len(new) == 19 and set(new.answer) <= {"yes", "no", "inconclusive at this scale"}  # every control measured here
     summary = json.loads((runs / "smoke" / "results" / "06_training_dynamics" / "summary.json").read_text())
     for axis, values in summary["axes"].items():  # chapter 6's rule, applied again to its own points: the same answer
         answer = new[new.measurement.str.startswith(f"r grows as the {axis} train")].answer.iloc[0]

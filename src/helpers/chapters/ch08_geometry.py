@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from helpers.chapters import equal_n, geometry, model_suite
+from helpers.chapters import equal_n, geometry, model_suite, planted
 from helpers.chapters.configs import EqualNConfig, GeometryConfig, LanguageModelsConfig, SuperpositionConfig
 from helpers.core import hardware, paths
 from helpers.core.provenance import ChapterRun
@@ -17,6 +17,8 @@ from helpers.theory import scaling_toy as st
 
 #: The results files this chapter writes (beside provenance.json); a bundle holding another is refused.
 RESULT_FILES = (
+    "planted.csv",
+    "planted_latents.csv",
     "summary.json",
     "token_geometry.csv",
     "toy_exponents.csv",
@@ -41,6 +43,8 @@ class Geometry:
     tokens: pd.DataFrame  # one row per language model: token-row norms and overlaps
     width_law: pd.DataFrame  # this run's L = C/m^α_m + L∞
     depth: pd.DataFrame  # one row per shape: loss, seed spread, in-sample and left-out predictions
+    planted: pd.DataFrame  # the talk's measurement on the toy models' SAEs: one row per (regime, width pair)
+    planted_latents: pd.DataFrame  # one row per live latent of those SAEs, with its true feature
     summary: dict  # the fits, the readings and the verdicts (also summary.json)
 
 
@@ -82,6 +86,7 @@ def compute(cfg: GeometryConfig, run: ChapterRun) -> Geometry:
     toy = geometry.toy_rows(runs, cfg.toy_features)
     norms = geometry.norm_histograms(runs, NORM_BINS)
     exponents = geometry.toy_exponents(cfg, runs, doubled)
+    planted_pairs, planted_latents = planted.measure(cfg, runs)
 
     lm_cfg, eq_cfg = cfg.chapter_config(LanguageModelsConfig), cfg.chapter_config(EqualNConfig)
     models, trained, data = language_models(cfg, lm_cfg, eq_cfg)
@@ -127,6 +132,7 @@ def compute(cfg: GeometryConfig, run: ChapterRun) -> Geometry:
         "overlap_scaling": geometry.overlap_scaling(tokens),
         "width_depth": depth_record,
         "gaps": dict(zip(("verdict", "reason"), geometry.gaps_verdict(depth, [tuple(s) for s in eq_cfg.shapes]))),
+        "planted": planted.reading(planted_pairs),
         "tokens_per_parameter": [float(t / (12 * layers * d**2)) for t, layers, d in zip(family.train_tokens, family.n_layers, family.d_model)],
     }
     run.save_table("toy_runs", toy)
@@ -135,8 +141,10 @@ def compute(cfg: GeometryConfig, run: ChapterRun) -> Geometry:
     run.save_table("token_geometry", tokens)
     run.save_table("width_law", width_law)
     run.save_table("width_depth", depth)
+    run.save_table("planted", planted_pairs)
+    run.save_table("planted_latents", planted_latents)
     run.save_json("summary", summary)
-    return Geometry(toy, norms, exponents, tokens, width_law, depth, summary)
+    return Geometry(toy, norms, exponents, tokens, width_law, depth, planted_pairs, planted_latents, summary)
 
 
 def law_row(law: geometry.WidthExponent, family: pd.DataFrame) -> dict:

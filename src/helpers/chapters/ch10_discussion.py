@@ -262,6 +262,7 @@ def new_measurements(inputs: Inputs, site: str, tau: float, rung: str) -> pd.Dat
         ),
     ]
     rows += geometry_rows(inputs.geometry, rung)
+    rows += planted_rows(inputs.geometry, rung)
     rows += counting_rows(inputs.counting, rung)
     for axis in (dynamics.LM_AXIS, dynamics.SAE_AXIS):
         values = dynamics.rise(inputs.r_along, axis)
@@ -303,7 +304,28 @@ GEOMETRY_QUESTIONS = (
 
 
 #: Chapter 8's verdicts in the discussion's vocabulary (its question is "strong superposition?").
-ANSWERS = {"strong": "yes", "weak": "no", "inconclusive": verdicts.INCONCLUSIVE}
+ANSWERS = {"strong": "yes", "weak": "no", "yes": "yes", "no": "no", "inconclusive": verdicts.INCONCLUSIVE}
+
+
+def planted_rows(geometry: dict[str, Any] | None, rung: str) -> list[dict]:
+    """The talk's measurement on the toy models' SAEs, one row per regime: are the universal latents
+    the ones whose partner tracks the same true feature (not measured before chapter 8 read it)."""
+    rule = "every width pair's interval of r(universality, partner tracks the same true feature) lies above 0"
+    control = "the truth: the toy model's own features"
+    rows = []
+    for regime in ("strong", "weak"):
+        name = f"universal latents are those that recover the same true feature, {regime} regime (chapter 8's toy SAEs)"
+        found = (geometry or {}).get("planted", {}).get(regime)
+        if found is None:
+            judged = verdicts.Verdict(verdicts.NOT_MEASURED, rule, control, "not measured at this rung")
+        else:
+            reason = (
+                f"r(importance, universality) {found['r_min']:.2f} to {found['r_max']:.2f}; "
+                f"{found['same_feature_share']:.0%} of latents' partners track the same true feature"
+            )
+            judged = verdicts.Verdict(ANSWERS.get(found["universal_track_same"], found["universal_track_same"]), rule, control, reason)
+        rows.append(_row("measurement", name, rung, judged.reason, judged, "answer"))
+    return rows
 
 
 def geometry_rows(geometry: dict[str, Any] | None, rung: str) -> list[dict]:
@@ -335,6 +357,13 @@ COUNTING_QUESTIONS = (
         "delta_ce",
         "n* of the widest width's range lies wholly above the narrowest's",
         "every language-model seed and the SAE-seed band",
+    ),
+    (
+        "larger models need more latents than untrained models of the same widths (chapter 9: the width penalty)",
+        "beyond_untrained",
+        None,
+        "the normalised MSE grows more from the narrowest to the widest width in the trained models than in the untrained ones",
+        "the untrained models of the same widths",
     ),
     (
         "larger models get more out of the same number of latents (chapter 9)",

@@ -483,6 +483,14 @@ class GeometryConfig(ChapterConfig, LadderParameters):
     depth_shapes: list[list[int]] = param(
         [], doc="further [n_layers, d_model] shapes for the width–depth fit, trained with chapter 3's recipe and chapter 7's seeds"
     )
+    planted_widths: list[int] = param([16, 32, 64], doc="toy widths (two or more of toy_widths) whose SAEs the talk's measurement reads")
+    planted_family: str = param("power:1", doc="the toy_families entry whose models the talk's measurement reads")
+    planted_d_sae: int = param(0, doc="latents of each toy SAE (0: as many as toy_features)")
+    planted_k: int = param(4, positive, "active latents per sample of each toy SAE (TopK)")
+    planted_lr: float = param(1e-3, positive, "Adam learning rate of the toy SAEs")
+    planted_samples: int = param(1_048_576, positive, "training samples per toy SAE")
+    planted_batch: int = param(1024, positive, "samples per toy-SAE training batch")
+    planted_eval_samples: int = param(65_536, positive, "samples every toy width's SAE is read on (the same for every width)")
 
     def validate(self) -> None:
         super().validate()
@@ -498,6 +506,14 @@ class GeometryConfig(ChapterConfig, LadderParameters):
             raise ParameterError("toy_widths", self.toy_widths, f"three or more different widths, each below toy_features = {self.toy_features}")
         if len(set(self.toy_seeds)) != len(self.toy_seeds):
             raise ParameterError("toy_seeds", self.toy_seeds, "different seeds")
+        if len(set(self.planted_widths)) < 2 or not set(self.planted_widths) <= set(self.toy_widths):
+            raise ParameterError("planted_widths", self.planted_widths, f"two or more different widths of toy_widths {self.toy_widths}")
+        if self.planted_family not in self.toy_families:
+            raise ParameterError("planted_family", self.planted_family, f"one of toy_families {self.toy_families}")
+        if self.planted_d_sae < 0 or self.planted_k >= (self.planted_d_sae or self.toy_features):
+            raise ParameterError("planted_d_sae", self.planted_d_sae, f"0 (toy_features) or a size > 0, above planted_k = {self.planted_k}")
+        if self.planted_samples < self.planted_batch:
+            raise ParameterError("planted_samples", self.planted_samples, f"at least one batch of planted_batch = {self.planted_batch}")
         self.chapter_config(EqualNConfig)
 
     @property

@@ -2,10 +2,13 @@
 model of chapter 3's family (each language-model seed), the latents n* each width needs to reach a
 target error, and the spliced loss each width gets from the same number of latents.
 
-The talk's "larger models store more features" holds when n* rises with width beyond the spread;
-"they get more out of the features they share" when the spliced loss at equal n falls with width
-beyond the spread. The spread is every language-model seed the rung has and the SAE-seed band: the
-largest spread of log error among the SAE seeds at the largest size, applied to every size.
+The talk's "larger models store more features" is read in two steps: n* rises with width beyond
+the spread (wider models need more latents), and the rise in error with width at equal n exceeds the
+rise that the untrained models of the same widths show (more than their width alone demands: a wider
+residual stream has more to reconstruct even when nothing was learned). "They get more out of the
+features they share" holds when the spliced loss at equal n falls with width beyond the spread. The
+spread is every language-model seed the rung has and the SAE-seed band: the largest spread of log
+error among the SAE seeds at the largest size, applied to every size.
 """
 
 from __future__ import annotations
@@ -41,6 +44,16 @@ def subjects(cfg: CountingConfig) -> list[model_suite.PlannedModel]:
     return [p for p in model_suite.plan(cfg.chapter_config(LanguageModelsConfig)) if p.role in ("family", "seed control")]
 
 
+def untrained_subjects(cfg: CountingConfig) -> list[model_suite.PlannedModel]:
+    """The untrained model of every family width, from chapter 3's first seed."""
+    lm_cfg = cfg.chapter_config(LanguageModelsConfig)
+    return [
+        model_suite.PlannedModel(model_suite.untrained_name(lm_cfg, p.shape.d_model, p.seed), "untrained", p.shape, p.seed)
+        for p in subjects(cfg)
+        if p.role == "family"
+    ]
+
+
 def sweep_settings(cfg: CountingConfig) -> list[tuple[int, int, int]]:
     """Every swept SAE of one model as (k, n, SAE replicate): each size at replicate 0 for every k, and
     the further replicates at the largest size for the first k."""
@@ -49,18 +62,24 @@ def sweep_settings(cfg: CountingConfig) -> list[tuple[int, int, int]]:
     return plan + [(cfg.k, sizes[-1], r) for r in range(1, cfg.sae_seeds)]
 
 
+def untrained_settings(cfg: CountingConfig) -> list[tuple[int, int, int]]:
+    """An untrained model's one SAE: the first k at the largest size, the first seed (all the control reads)."""
+    return [(cfg.k, max(cfg.dictionary_sizes), 0)]
+
+
 def train_sweep(cfg: CountingConfig, trained: dict[str, TrainedModel], data: TokenData) -> pd.DataFrame:
-    """Train (or find) every swept SAE and evaluate it on chapter 4's windows; one row per SAE."""
+    """Train (or find) every swept SAE, of the trained models and of the untrained control, and
+    evaluate it on chapter 4's windows; one row per SAE (``trained`` says which)."""
     s_cfg, u_cfg = cfg.chapter_config(SAEsConfig), cfg.chapter_config(UniversalityConfig)
     lm_cfg = s_cfg.language_models()
     device = hardware.resolve_device(cfg.device)
     saes_dir = paths.run_dir(cfg.preset, cfg.runs_dir or None) / "saes"
     windows = sae_suite.eval_tokens(data, s_cfg).to(device)
     base = dataclasses.replace(sae_suite.settings_for(s_cfg), architecture=cfg.architecture, lr=cfg.sae_lr, training_tokens=cfg.sae_training_tokens)
-    planned, settings = subjects(cfg), sweep_settings(cfg)
+    jobs = [(p, sweep_settings(cfg)) for p in subjects(cfg)] + [(p, untrained_settings(cfg)) for p in untrained_subjects(cfg)]
     rows = []
-    bar = tqdm(total=len(planned) * len(settings), desc="SAE size sweeps")
-    for p in planned:
+    bar = tqdm(total=sum(len(settings) for _, settings in jobs), desc="SAE size sweeps")
+    for p, settings in jobs:
         model = trained[p.name]
         hooked = to_hooked(model.model, data.tokenizer, device)
         hook = map_hook(u_cfg.analysis_site, lm_cfg.n_layers, p.shape.n_layers)
@@ -71,6 +90,7 @@ def train_sweep(cfg: CountingConfig, trained: dict[str, TrainedModel], data: Tok
             rows.append(
                 {
                     "model": p.name,
+                    "trained": p.role != "untrained",
                     "d_model": p.shape.d_model,
                     "lm_seed": p.seed,
                     "k": k,
@@ -224,6 +244,46 @@ def gets_more(cfg: CountingConfig, equal: pd.DataFrame, sweep: pd.DataFrame) -> 
     return pd.DataFrame(rows)
 
 
+def width_penalty(cfg: CountingConfig, sweep: pd.DataFrame, untrained: pd.DataFrame) -> pd.DataFrame:
+    """The untrained control of the first claim, per width pair at the largest size and the first k:
+    the width penalty log(e_wide/e_narrow) of the normalised MSE in the trained models (its range over
+    every language-model and SAE seed) against the untrained models' (one SAE each, ± the SAE-seed
+    band for each). "holds" when the trained penalty lies wholly above the untrained one: the wider
+    models need more latents than their width alone demands; "reversed" when wholly below."""
+    largest, band = max(cfg.dictionary_sizes), seed_band(sweep, "normalised_mse")
+    logs = np.log(sweep[(sweep.k == cfg.k) & (sweep.d_sae == largest)].groupby("d_model").normalised_mse.agg(["min", "max"]))
+    control = np.log(untrained[(untrained.k == cfg.k) & (untrained.d_sae == largest)].groupby("d_model").normalised_mse.mean())
+    rows = []
+    for narrow, wide in widths_judged(sweep):
+        low, high = logs.loc[wide, "min"] - logs.loc[narrow, "max"], logs.loc[wide, "max"] - logs.loc[narrow, "min"]
+        centre = control.loc[wide] - control.loc[narrow]
+        outcome = compare_ranges((centre - 2 * band, centre + 2 * band), (low, high))
+        rows.append(
+            {
+                "narrow": narrow,
+                "wide": wide,
+                "d_sae": largest,
+                "trained_low": low,
+                "trained_high": high,
+                "untrained": centre,
+                "untrained_low": centre - 2 * band,
+                "untrained_high": centre + 2 * band,
+                "verdict": {"rises": "holds", "falls": "reversed"}.get(outcome, "inconclusive"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def penalty_reason(penalty: pd.DataFrame) -> str:
+    """The control's evidence in words, for the narrowest and the widest width."""
+    pair = penalty.iloc[-1]
+    return (
+        f"width {int(pair.narrow)} → {int(pair.wide)}, n = {int(pair.d_sae):,}: the normalised MSE grows by a factor "
+        f"{np.exp(pair.trained_low):.2f}–{np.exp(pair.trained_high):.2f} in the trained models and "
+        f"{np.exp(pair.untrained_low):.2f}–{np.exp(pair.untrained_high):.2f} in the untrained ones"
+    )
+
+
 def error_laws(sweep: pd.DataFrame) -> pd.DataFrame:
     """error ≈ C·n^(−β) per (error, k, width) over every SAE of the sweep, with β's interval and R²."""
     rows = []
@@ -270,9 +330,9 @@ def gets_reason(gets: pd.DataFrame) -> str:
     )
 
 
-def summary(cfg: CountingConfig, sweep: pd.DataFrame, needed: pd.DataFrame, stores: pd.DataFrame, gets: pd.DataFrame) -> dict:
-    """Both claims' verdicts per error with their evidence in words, what their spread covers, and the
-    split at the largest size."""
+def summary(cfg: CountingConfig, sweep: pd.DataFrame, needed: pd.DataFrame, stores: pd.DataFrame, gets: pd.DataFrame, penalty: pd.DataFrame) -> dict:
+    """Both claims' verdicts per error with their evidence in words, the untrained control's, what
+    their spread covers, and the split at the largest size."""
     extreme = gets.iloc[-1]
     return {
         "k": cfg.k,
@@ -281,6 +341,8 @@ def summary(cfg: CountingConfig, sweep: pd.DataFrame, needed: pd.DataFrame, stor
         "spread": spread_note(sweep),
         "stores_more": {error: overall(stores[stores.error == error]) for error in ERRORS},
         "stores_more_reason": {error: stores_reason(cfg, needed, stores, error) for error in ERRORS},
+        "beyond_untrained": overall(penalty),
+        "beyond_untrained_reason": penalty_reason(penalty),
         "gets_more": overall(gets),
         "gets_more_reason": gets_reason(gets),
         "split": {
@@ -297,8 +359,9 @@ def summary(cfg: CountingConfig, sweep: pd.DataFrame, needed: pd.DataFrame, stor
 
 
 def run(cfg: CountingConfig) -> tuple[pd.DataFrame, dict[str, TrainedModel]]:
-    """Chapter 3's models (cached) and their sweeps (trained or found); the sweep table and the models."""
+    """Chapter 3's models (cached), their untrained twins, and their sweeps (trained or found); the
+    sweep table and the models."""
     lm_cfg = cfg.chapter_config(LanguageModelsConfig)
     _, data = model_suite.prepare_data(lm_cfg)
-    trained = model_suite.train_all(lm_cfg, data)
-    return train_sweep(cfg, trained, data), trained
+    models = {**model_suite.train_all(lm_cfg, data), **model_suite.untrained_models(lm_cfg, data)}
+    return train_sweep(cfg, models, data), models

@@ -22,6 +22,7 @@ import random
 import shutil
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -234,3 +235,36 @@ def load_sae(folder: str | Path, device: str | torch.device = "cpu"):
         sae = SAE.load_from_disk(str(folder), device=str(device))
     sae.fold_W_dec_norm()
     return sae.eval()
+
+
+def train_sae_on_vectors(name: str, batches: Iterator[torch.Tensor], d_in: int, data_key: str, settings: SAESettings, saes_dir: str | Path) -> Path:
+    """Train (or find) an SAE with SAELens's trainer on vectors that no language model produces (a toy
+    model's hidden vectors): ``batches`` yields (settings.batch_tokens, d_in) training batches, and
+    ``data_key`` names what they are (it enters the cache key with ``name``, ``d_in`` and the
+    settings). The SAE is saved for inference, its activation scaling folded in; returns its folder."""
+    import sae_lens
+    from sae_lens.config import SAETrainerConfig
+
+    key = cache_key(["vectors", name, d_in, dataclasses.asdict(settings), data_key, RECIPE_VERSION])
+    folder = Path(saes_dir) / name / f"vectors-{key}"
+    if (folder / "summary.json").exists():
+        return folder
+    with atomic.atomic_folder(folder) as staging:
+        config = SAETrainerConfig(
+            total_training_samples=settings.training_tokens,
+            train_batch_size_samples=settings.batch_tokens,
+            lr=settings.lr,
+            lr_end=settings.lr / 10,  # as the language-model runner sets it
+            lr_decay_steps=int(settings.lr_decay_fraction * settings.steps),
+            logger=sae_lens.LoggingConfig(log_to_wandb=False),
+            n_batches_for_norm_estimate=min(100, max(10, settings.steps // 10)),
+        )
+        started = time.perf_counter()
+        with seeded(settings.seed), warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            sae = sae_lens.TrainingSAE.from_dict(_sae_config(settings, d_in).to_dict())
+            sae_lens.SAETrainer(config, sae, data_provider=batches).fit().save_inference_model(str(staging))
+        wall = time.perf_counter() - started
+        summary = {"name": name, "key": key, "settings": dataclasses.asdict(settings), "data_key": data_key, "d_in": d_in, "wall_time_s": wall}
+        (staging / "summary.json").write_text(json.dumps(summary, indent=2))
+    return folder
