@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 
 from helpers.chapters.configs import GeometryConfig
+from helpers.chapters.geometry import regime
 from helpers.core import paths
 from helpers.sae.training import SAESettings, load_sae, train_sae_on_vectors
 from helpers.theory import scaling_toy as st
@@ -33,6 +34,8 @@ from helpers.universality.fits import pearson_with_ci
 TRACKS = 0.5
 #: Evaluation samples per block written to a store.
 BLOCK = 4096
+#: Offsets of the evaluation and the training sample streams from the chapter's seed.
+EVALUATION_STREAM, TRAINING_STREAM = 1, 2
 
 
 def family_of(cfg: GeometryConfig) -> st.FrequencyFamily:
@@ -42,8 +45,6 @@ def family_of(cfg: GeometryConfig) -> st.FrequencyFamily:
 
 def regimes(cfg: GeometryConfig) -> dict[str, float]:
     """The grid's strongest and weakest decay, by regime name (only the regimes the grid has)."""
-    from helpers.chapters.geometry import regime
-
     ends = {regime(min(cfg.toy_decays)): min(cfg.toy_decays), regime(max(cfg.toy_decays)): max(cfg.toy_decays)}
     return {name: decay for name, decay in ends.items() if name in ("strong", "weak")}
 
@@ -61,14 +62,14 @@ def hidden_batches(frequencies: np.ndarray, weights: torch.Tensor, batch: int, s
         yield x @ weights
 
 
-def model_key(weights: np.ndarray, family: st.FrequencyFamily) -> str:
+def toy_key(weights: np.ndarray, family: st.FrequencyFamily) -> str:
     """What identifies a toy model's hidden vectors: its weights' digest and its family."""
     return f"{family.kind}:{family.value!r}-" + hashlib.sha256(np.ascontiguousarray(weights, dtype=np.float64).tobytes()).hexdigest()[:16]
 
 
 def evaluation_features(cfg: GeometryConfig, frequencies: np.ndarray) -> list[torch.Tensor]:
     """The fixed evaluation set every width reads: (samples, n) in blocks."""
-    stream = feature_batches(frequencies, BLOCK, cfg.seed + 1)
+    stream = feature_batches(frequencies, BLOCK, cfg.seed + EVALUATION_STREAM)
     return [next(stream) for _ in range(-(-cfg.planted_eval_samples // BLOCK))]
 
 
@@ -98,10 +99,10 @@ class Width:
 def read_width(cfg: GeometryConfig, run: st.ToyRun, regime_name: str, features: list[torch.Tensor], family: st.FrequencyFamily) -> Width:
     """Train (or find) the SAE of one toy model and store its latents over the evaluation set."""
     weights = torch.tensor(run.weights, dtype=torch.float32)
-    key = model_key(run.weights, family)
+    key = toy_key(run.weights, family)
     frequencies = family.frequencies(cfg.toy_features)
     saes_dir = paths.run_dir(cfg.preset, cfg.runs_dir or None) / "saes" / "toy"
-    batches = hidden_batches(frequencies, weights, cfg.planted_batch, cfg.seed + 2)
+    batches = hidden_batches(frequencies, weights, cfg.planted_batch, cfg.seed + TRAINING_STREAM)
     folder = train_sae_on_vectors(f"{regime_name}-m{run.width}", batches, run.width, key, sae_settings(cfg), saes_dir)
     sae = load_sae(folder)
     store = paths.run_dir(cfg.preset, cfg.runs_dir or None) / "activations" / "toy" / f"{Path(folder).name}-e{cfg.planted_eval_samples}"
