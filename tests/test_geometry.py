@@ -136,10 +136,11 @@ def test_bad_chapter_parameters_are_refused_naming_them():
             config_for("smoke", "08_geometry", **{name: value})
 
 
-def planted_width(regime, width, latents, represented=0):
+def planted_width(regime, width, latents, truth):
     from helpers.chapters.planted import Width
+    from helpers.universality.correlation import max_correlations
 
-    return Width(regime, width, latents, represented)
+    return Width(regime, width, latents, max_correlations(latents, truth), 0)
 
 
 def test_planted_truth_metrics_on_recoverable_and_unrecoverable_latents(tmp_path):
@@ -159,7 +160,7 @@ def test_planted_truth_metrics_on_recoverable_and_unrecoverable_latents(tmp_path
     truth = write_sparse([x], tmp_path / "truth", 12)
     a = write_sparse([x * scale], tmp_path / "a", 12)  # each latent a feature, rescaled
     b = write_sparse([x[:, torch.randperm(12, generator=g)]], tmp_path / "b", 12)  # the same features, in another order
-    row, latents = pair_rows(planted_width("strong", 4, a), planted_width("strong", 8, b), truth, samples=50)
+    row, latents = pair_rows(planted_width("strong", 4, a, truth), planted_width("strong", 8, b, truth), samples=50)
     assert row["live"] == 12 and row["tracking_share"] == 1.0 and row["same_feature_share"] == 1.0
     np.testing.assert_allclose(latents.universality, 1.0, atol=1e-9)
     np.testing.assert_allclose(latents.truth_r, 1.0, atol=1e-9)
@@ -167,7 +168,7 @@ def test_planted_truth_metrics_on_recoverable_and_unrecoverable_latents(tmp_path
     maxima = (x * scale).max(dim=0).values.double().numpy()
     np.testing.assert_allclose(latents.importance, maxima / maxima.max(), rtol=1e-6)
     noise = write_sparse([torch.rand(20_000, 12, generator=g) * (torch.rand(20_000, 12, generator=g) < 0.1)], tmp_path / "noise", 12)
-    row, latents = pair_rows(planted_width("weak", 4, noise), planted_width("weak", 8, b), truth, samples=50)
+    row, latents = pair_rows(planted_width("weak", 4, noise, truth), planted_width("weak", 8, b, truth), samples=50)
     assert row["tracking_share"] == 0.0 and row["same_feature_share"] == 0.0 and latents.truth_r.max() < 0.1
     assert np.isnan(row["universality_same_r"])  # no latent agrees: the correlation is undefined, not 0
 

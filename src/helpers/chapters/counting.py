@@ -27,7 +27,7 @@ from helpers.core import hardware, paths
 from helpers.lm.family import to_hooked
 from helpers.lm.tokens import TokenData
 from helpers.lm.training import TrainedModel
-from helpers.sae.counting import BEYOND, compare_ranges, error_law, needed_range
+from helpers.sae.counting import compare_ranges, error_law, needed_range
 from helpers.sae.evaluation import sweep_metrics
 from helpers.sae.training import load_sae, map_hook, train_sae
 
@@ -304,11 +304,6 @@ def overall(pairs: pd.DataFrame) -> str:
     return "inconclusive" if extreme == "inconclusive" or (pairs.verdict == other).any() else extreme
 
 
-def beyond_share(needed: pd.DataFrame) -> float:
-    """The share of n* values the sweep does not reach (targets set too low for its sizes)."""
-    return float((needed.status == BEYOND).mean())
-
-
 def _bound(value: float) -> str:
     return "∞" if np.isinf(value) else f"{value:,.0f}"
 
@@ -353,7 +348,6 @@ def summary(cfg: CountingConfig, sweep: pd.DataFrame, needed: pd.DataFrame, stor
             "gap_at_equal_n": float(extreme.gap_at_equal_n),
             "share_at_equal_n": float(extreme.share_at_equal_n),
         },
-        "beyond_share": beyond_share(needed),
         "dead_share_max": float(sweep.dead_share.max()),
     }
 

@@ -27,7 +27,7 @@ from helpers.core import paths
 from helpers.sae.training import SAESettings, load_sae, train_sae_on_vectors
 from helpers.theory import scaling_toy as st
 from helpers.universality.activations import SparseActivations, write_sparse
-from helpers.universality.correlation import max_correlations
+from helpers.universality.correlation import MaxCorrelation, max_correlations
 from helpers.universality.fits import pearson_with_ci
 
 #: A latent tracks a true feature when their correlation exceeds this.
@@ -87,17 +87,22 @@ def sae_settings(cfg: GeometryConfig) -> SAESettings:
 
 @dataclasses.dataclass(frozen=True)
 class Width:
-    """One (regime, width): its SAE's latents over the evaluation set, the true features' store, and
-    how many features the toy model represents (rows of norm above ½)."""
+    """One (regime, width): its SAE's latents over the evaluation set, each latent's best true feature
+    (the engine's maximum correlations against the true features' store), and how many features the
+    toy model represents (rows of norm above ½)."""
 
     regime: str
     width: int
     latents: SparseActivations
+    truth: MaxCorrelation
     represented: int
 
 
-def read_width(cfg: GeometryConfig, run: st.ToyRun, regime_name: str, features: list[torch.Tensor], family: st.FrequencyFamily) -> Width:
-    """Train (or find) the SAE of one toy model and store its latents over the evaluation set."""
+def read_width(
+    cfg: GeometryConfig, run: st.ToyRun, regime_name: str, features: list[torch.Tensor], truth: SparseActivations, family: st.FrequencyFamily
+) -> Width:
+    """Train (or find) the SAE of one toy model, store its latents over the evaluation set and match
+    them to the true features once."""
     weights = torch.tensor(run.weights, dtype=torch.float32)
     key = toy_key(run.weights, family)
     frequencies = family.frequencies(cfg.toy_features)
@@ -108,14 +113,14 @@ def read_width(cfg: GeometryConfig, run: st.ToyRun, regime_name: str, features: 
     store = paths.run_dir(cfg.preset, cfg.runs_dir or None) / "activations" / "toy" / f"{Path(folder).name}-e{cfg.planted_eval_samples}"
     with torch.no_grad():
         latents = write_sparse((sae.encode(x @ weights) for x in features), store, sae.cfg.d_sae)
-    return Width(regime_name, run.width, latents, int((st.row_norms(run.weights) > st.REPRESENTED_NORM).sum()))
+    return Width(regime_name, run.width, latents, max_correlations(latents, truth), int((st.row_norms(run.weights) > st.REPRESENTED_NORM).sum()))
 
 
-def pair_rows(a: Width, b: Width, truth: SparseActivations, samples: int) -> tuple[dict, pd.DataFrame]:
+def pair_rows(a: Width, b: Width, samples: int) -> tuple[dict, pd.DataFrame]:
     """Chapter 5's measurement on the pair (a, b), from a's side, and the truth beside it: one summary
     row and one row per live latent of a."""
     across = max_correlations(a.latents, b.latents)
-    truth_a, truth_b = max_correlations(a.latents, truth), max_correlations(b.latents, truth)
+    truth_a, truth_b = a.truth, b.truth
     importance, universality = across.stats_a.importance, across.a_to_b
     live = ~across.stats_a.dead & np.isfinite(universality)
     partner = across.a_to_b_index[live]
@@ -169,9 +174,9 @@ def measure(cfg: GeometryConfig, runs: list[st.ToyRun]) -> tuple[pd.DataFrame, p
     by_setting = {(r.family, r.decay, r.width): r for r in runs if r.seed == cfg.toy_seeds[0]}
     rows, latents = [], []
     for name, decay in regimes(cfg).items():
-        widths = [read_width(cfg, by_setting[(family, decay, m)], name, features, family) for m in sorted(cfg.planted_widths)]
+        widths = [read_width(cfg, by_setting[(family, decay, m)], name, features, truth, family) for m in sorted(cfg.planted_widths)]
         for a, b in zip(widths, widths[1:]):
-            row, table = pair_rows(a, b, truth, cfg.bootstrap_samples)
+            row, table = pair_rows(a, b, cfg.bootstrap_samples)
             rows.append(row)
             latents.append(table)
     return pd.DataFrame(rows), pd.concat(latents, ignore_index=True)

@@ -108,8 +108,10 @@ def sweep_metrics(hooked, hook: str, sae: Autoencoder, tokens: torch.Tensor, bat
         clean_logits, cache = hooked.run_with_cache(chunk, names_filter=hook)
         x = cache[hook]
         latents = sae.encode(x)
-        xs.append(x.flatten(0, -2)), fs.append(latents.flatten(0, -2)), x_hats.append(sae.decode(latents).flatten(0, -2))
-        spliced_logits = hooked.run_with_hooks(chunk, fwd_hooks=[(hook, lambda act, hook: sae.decode(sae.encode(act)))])
+        x_hat = sae.decode(latents)
+        xs.append(x.flatten(0, -2)), fs.append(latents.flatten(0, -2)), x_hats.append(x_hat.flatten(0, -2))
+        # the blocks before the hook are deterministic, so the activation there is x again: splice x̂ as computed
+        spliced_logits = hooked.run_with_hooks(chunk, fwd_hooks=[(hook, lambda act, hook, x_hat=x_hat: x_hat)])
         clean_lp, spliced_lp = clean_logits[:, :-1].double().log_softmax(-1), spliced_logits[:, :-1].double().log_softmax(-1)
         target = chunk[:, 1:, None]
         weight = len(chunk) / len(tokens)
