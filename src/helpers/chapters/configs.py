@@ -530,7 +530,7 @@ class CountingConfig(ChapterConfig, LadderParameters):
 
     architecture: str = param("topk", one_of("topk", "batchtopk"), "SAELens architecture with a fixed number k of active latents")
     k: int = param(32, positive, "active latents per token of every swept SAE")
-    second_k: int = param(0, doc="a second k swept at every size with the first SAE seed (0: none)")
+    second_k: int = param(0, doc="a second k swept at every size with the first SAE seed, on each width's first language-model seed (0: none)")
     dictionary_sizes: list[int] = param([3072, 6144, 12288, 24576], all_of(nonempty, positive), "latents n of the swept SAEs, three or more")
     sae_seeds: int = param(2, positive, "SAE seeds at the largest size (their spread is the band every n* carries)")
     sae_lr: float = param(2e-4, positive, "Adam learning rate of the swept SAEs (constant, then chapter 4's final decay)")

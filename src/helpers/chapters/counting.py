@@ -54,11 +54,12 @@ def untrained_subjects(cfg: CountingConfig) -> list[model_suite.PlannedModel]:
     ]
 
 
-def sweep_settings(cfg: CountingConfig) -> list[tuple[int, int, int]]:
-    """Every swept SAE of one model as (k, n, SAE replicate): each size at replicate 0 for every k, and
-    the further replicates at the largest size for the first k."""
+def sweep_settings(cfg: CountingConfig, first_lm_seed: bool) -> list[tuple[int, int, int]]:
+    """Every swept SAE of one model as (k, n, SAE replicate): each size at replicate 0 for the first k
+    (and for the second k on a width's first language-model seed only), and the further replicates at
+    the largest size for the first k."""
     sizes = sorted(cfg.dictionary_sizes)
-    plan = [(k, n, 0) for k in cfg.ks for n in sizes]
+    plan = [(k, n, 0) for k in (cfg.ks if first_lm_seed else [cfg.k]) for n in sizes]
     return plan + [(cfg.k, sizes[-1], r) for r in range(1, cfg.sae_seeds)]
 
 
@@ -76,7 +77,7 @@ def train_sweep(cfg: CountingConfig, trained: dict[str, TrainedModel], data: Tok
     saes_dir = paths.run_dir(cfg.preset, cfg.runs_dir or None) / "saes"
     windows = sae_suite.eval_tokens(data, s_cfg).to(device)
     base = dataclasses.replace(sae_suite.settings_for(s_cfg), architecture=cfg.architecture, lr=cfg.sae_lr, training_tokens=cfg.sae_training_tokens)
-    jobs = [(p, sweep_settings(cfg)) for p in subjects(cfg)] + [(p, untrained_settings(cfg)) for p in untrained_subjects(cfg)]
+    jobs = [(p, sweep_settings(cfg, p.role == "family")) for p in subjects(cfg)] + [(p, untrained_settings(cfg)) for p in untrained_subjects(cfg)]
     rows = []
     bar = tqdm(total=sum(len(settings) for _, settings in jobs), desc="SAE size sweeps")
     for p, settings in jobs:
