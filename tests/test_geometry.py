@@ -173,6 +173,59 @@ def test_planted_truth_metrics_on_recoverable_and_unrecoverable_latents(tmp_path
     assert np.isnan(row["universality_same_r"])  # no latent agrees: the correlation is undefined, not 0
 
 
+def planted_pair(regime, width, other, r, low, high, universality=0.5, replicate=0):
+    from helpers.chapters.planted import SEED_PAIR, WIDTH_PAIR
+
+    return {
+        "regime": regime,
+        "pair": WIDTH_PAIR if width != other else SEED_PAIR,
+        "width": width,
+        "other": other,
+        "sae_replicate": replicate,
+        "other_replicate": replicate if width != other else 1,
+        "r": r,
+        "r_low": low,
+        "r_high": high,
+        "mean_universality": universality,
+        "same_feature_share": 0.5,
+        "universality_same_r": 0.8,
+        "universality_same_low": 0.7,
+        "universality_same_high": 0.9,
+        "represented": 10,
+        "recovered": 8,
+    }
+
+
+def test_planted_reading_judges_each_regime_against_the_untrained_models():
+    """Width pairs of every SAE seed make a regime's r range; seed pairs give only the seed
+    universality; a regime is above the untrained models when every interval clears theirs, below
+    when every one falls under, and overlapping otherwise; the discussion maps these to yes/no/
+    inconclusive."""
+    from helpers.chapters import ch10_discussion, planted, verdicts
+
+    rows = [
+        planted_pair("strong", 16, 32, 0.10, -0.05, 0.25),
+        planted_pair("strong", 16, 32, 0.05, -0.10, 0.20, replicate=1),
+        planted_pair("strong", 16, 16, 0.90, 0.85, 0.95, universality=0.8),
+        planted_pair("weak", 16, 32, 0.60, 0.40, 0.75),
+        planted_pair("weak", 16, 32, 0.55, 0.35, 0.70, replicate=1),
+        planted_pair("untrained", 16, 32, 0.00, -0.15, 0.15),
+        planted_pair("untrained", 16, 32, 0.02, -0.12, 0.18, replicate=1),
+    ]
+    found = planted.reading(pd.DataFrame(rows))
+    assert found["strong"]["r_min"] == 0.05 and found["strong"]["r_max"] == 0.10 and found["strong"]["pairs"] == 2
+    assert found["strong"]["seed_universality"] == 0.8 and found["strong"]["mean_universality"] == 0.5
+    assert np.isnan(found["weak"]["seed_universality"])
+    assert found["strong"]["against_untrained"] == "overlaps" and found["weak"]["against_untrained"] == "above"
+    assert "against_untrained" not in found["untrained"]
+    below = planted.reading(pd.DataFrame(rows[:2] + [planted_pair("untrained", 16, 32, 0.6, 0.3, 0.8)]))
+    assert below["strong"]["against_untrained"] == "below"
+    answers = ch10_discussion.planted_rows({"planted": found}, "quick")
+    beyond = [r["answer"] for r in answers if r["measurement"].startswith("importance predicts universality more")]
+    assert beyond == [verdicts.INCONCLUSIVE, "yes"]
+    assert all(r["answer"] == verdicts.NOT_MEASURED for r in ch10_discussion.planted_rows(None, "quick"))
+
+
 def test_bad_planted_parameters_are_named():
     with pytest.raises(ParameterError, match="planted_widths"):
         config_for("smoke", "08_geometry", planted_widths=[4, 5])

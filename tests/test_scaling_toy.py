@@ -102,6 +102,18 @@ def test_training_is_deterministic():
     assert [(r.decay, r.seed) for r in first] == [(st.STRONG_DECAY, 3), (0.0, 3)]
 
 
+def test_the_untrained_control_is_the_trainers_starting_point():
+    """Chapter 8's untrained toy models are initial_parameters(n, m, seed): a run of zero steps returns
+    exactly them, another seed draws others, and the entries have variance 1/m."""
+    family = st.FrequencyFamily("power", 1.0)
+    (run,) = st.train_width(300, 16, [family], [0.0], [5], steps=0, batch_size=8, warmup=1, eval_batches=1, progress=False)
+    weights, biases = st.initial_parameters(300, 16, 5)
+    np.testing.assert_array_equal(run.weights, weights.double().numpy())
+    np.testing.assert_array_equal(run.biases, biases.double().numpy())
+    assert st.initial_parameters(4000, 16, 5)[0].var().item() == pytest.approx(1 / 16, rel=0.03)  # 64,000 entries: 0.6% noise
+    assert not torch.equal(weights, st.initial_parameters(300, 16, 6)[0])
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_a_cuda_run_starts_where_the_cpu_run_starts_and_reaches_the_same_loss():
     """On a GPU the initial weights are the CPU's (drawn there), the samples come from the device's own

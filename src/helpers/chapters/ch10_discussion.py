@@ -307,23 +307,41 @@ GEOMETRY_QUESTIONS = (
 ANSWERS = {"strong": "yes", "weak": "no", "yes": "yes", "no": "no", "inconclusive": verdicts.INCONCLUSIVE}
 
 
+#: Where a trained regime's r lies against the untrained toy models', as an answer to "does importance
+#: predict universality more than when nothing was learned?".
+BEYOND_UNTRAINED = {"above": "yes", "below": "no", "overlaps": verdicts.INCONCLUSIVE}
+
+
 def planted_rows(geometry: dict[str, Any] | None, rung: str) -> list[dict]:
-    """The talk's measurement on the toy models' SAEs, one row per regime: are the universal latents
-    the ones whose partner tracks the same true feature (not measured before chapter 8 read it)."""
-    rule = "every width pair's interval of r(universality, partner tracks the same true feature) lies above 0"
-    control = "the truth: the toy model's own features"
+    """The talk's measurement on the toy models' SAEs, two rows per regime: does importance predict
+    universality more than in the untrained toy models of the same widths, and are the universal
+    latents the ones whose partner tracks the same true feature (neither measured before chapter 8)."""
     rows = []
     for regime in ("strong", "weak"):
-        name = f"universal latents are those that recover the same true feature, {regime} regime (chapter 8's toy SAEs)"
         found = (geometry or {}).get("planted", {}).get(regime)
+        control = (geometry or {}).get("planted", {}).get("untrained")
+        name = f"importance predicts universality more than in untrained toy models, {regime} regime (chapter 8's toy SAEs)"
+        rule = "every width pair's and SAE seed's interval of r lies above every interval of the untrained models of the same widths"
+        if found is None or control is None or "against_untrained" not in found:
+            judged = verdicts.Verdict(verdicts.NOT_MEASURED, rule, "untrained toy models of the same widths", "not measured at this rung")
+        else:
+            reason = f"r {found['r_min']:.2f} to {found['r_max']:.2f}; untrained {control['r_min']:.2f} to {control['r_max']:.2f}"
+            judged = verdicts.Verdict(
+                BEYOND_UNTRAINED[found["against_untrained"]], rule, "untrained toy models of the same widths, every SAE seed", reason
+            )
+        rows.append(_row("measurement", name, rung, judged.reason, judged, "answer"))
+        name = f"universal latents are those that recover the same true feature, {regime} regime (chapter 8's toy SAEs)"
+        rule = "every width pair's interval of r(universality, partner tracks the same true feature) lies above 0"
         if found is None:
-            judged = verdicts.Verdict(verdicts.NOT_MEASURED, rule, control, "not measured at this rung")
+            judged = verdicts.Verdict(verdicts.NOT_MEASURED, rule, "the truth: the toy model's own features", "not measured at this rung")
         else:
             reason = (
                 f"r(importance, universality) {found['r_min']:.2f} to {found['r_max']:.2f}; "
                 f"{found['same_feature_share']:.0%} of latents' partners track the same true feature"
             )
-            judged = verdicts.Verdict(ANSWERS.get(found["universal_track_same"], found["universal_track_same"]), rule, control, reason)
+            judged = verdicts.Verdict(
+                ANSWERS.get(found["universal_track_same"], found["universal_track_same"]), rule, "the truth: the toy model's own features", reason
+            )
         rows.append(_row("measurement", name, rung, judged.reason, judged, "answer"))
     return rows
 

@@ -491,6 +491,7 @@ class GeometryConfig(ChapterConfig, LadderParameters):
     planted_samples: int = param(1_048_576, positive, "training samples per toy SAE")
     planted_batch: int = param(1024, positive, "samples per toy-SAE training batch")
     planted_eval_samples: int = param(65_536, positive, "samples every toy width's SAE is read on (the same for every width)")
+    planted_sae_seeds: int = param(2, positive, "SAE seeds per toy model (each width pair is read at every seed; two give each width a seed pair)")
 
     def validate(self) -> None:
         super().validate()

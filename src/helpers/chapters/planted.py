@@ -8,6 +8,11 @@ evaluation set are stored as chapter 5 stores them, and the same engine gives ea
 importance (its max activation over the SAE's largest) and universality (its max Pearson correlation
 with any latent of the next width's SAE). The true features x are one more sparse store, so the same
 engine gives each latent's best true feature and how well it tracks it.
+
+Two controls of the same kind sit beside the trained pairs: a second SAE seed of the same width
+(how universal a latent is when nothing but the SAE's seed differs), and the untrained toy models of
+the same widths (their starting weights, W ~ N(0, 1/m)): what r the measurement gives when no model
+has learned which features matter.
 """
 
 from __future__ import annotations
@@ -36,6 +41,10 @@ TRACKS = 0.5
 BLOCK = 4096
 #: Offsets of the evaluation and the training sample streams from the chapter's seed.
 EVALUATION_STREAM, TRAINING_STREAM = 1, 2
+#: The control's name among the regimes: the untrained models of the same widths.
+UNTRAINED = "untrained"
+#: Kinds of pair: two widths at one SAE seed, or one width at two SAE seeds.
+WIDTH_PAIR, SEED_PAIR = "width pair", "SAE seed pair"
 
 
 def family_of(cfg: GeometryConfig) -> st.FrequencyFamily:
@@ -73,7 +82,8 @@ def evaluation_features(cfg: GeometryConfig, frequencies: np.ndarray) -> list[to
     return [next(stream) for _ in range(-(-cfg.planted_eval_samples // BLOCK))]
 
 
-def sae_settings(cfg: GeometryConfig) -> SAESettings:
+def sae_settings(cfg: GeometryConfig, replicate: int) -> SAESettings:
+    """The toy SAE of SAE replicate ``replicate`` (seed: the chapter's seed plus the replicate)."""
     return SAESettings(
         architecture="topk",
         d_sae=cfg.planted_d_sae or cfg.toy_features,
@@ -81,39 +91,62 @@ def sae_settings(cfg: GeometryConfig) -> SAESettings:
         lr=cfg.planted_lr,
         training_tokens=cfg.planted_samples,
         batch_tokens=cfg.planted_batch,
-        seed=cfg.seed,
+        seed=cfg.seed + replicate,
     )
 
 
 @dataclasses.dataclass(frozen=True)
 class Width:
-    """One (regime, width): its SAE's latents over the evaluation set, each latent's best true feature
-    (the engine's maximum correlations against the true features' store), and how many features the
-    toy model represents (rows of norm above ½)."""
+    """One (regime, width, SAE replicate): its SAE's latents over the evaluation set, each latent's
+    best true feature (the engine's maximum correlations against the true features' store), and how
+    many features the toy model represents (rows of norm above ½)."""
 
     regime: str
     width: int
     latents: SparseActivations
     truth: MaxCorrelation
     represented: int
+    replicate: int = 0
+
+
+def models(cfg: GeometryConfig, runs: list[st.ToyRun]) -> dict[str, dict[int, np.ndarray]]:
+    """The weights W (n, m) read per regime and width: chapter 8's trained models of
+    ``planted_family`` at its first seed in the strong and the weak regime, and the untrained
+    models of the same widths (that seed's starting weights)."""
+    family = family_of(cfg)
+    seed = cfg.toy_seeds[0]
+    by_setting = {(r.family, r.decay, r.width): r.weights for r in runs if r.seed == seed}
+    widths = sorted(cfg.planted_widths)
+    out = {name: {m: by_setting[(family, decay, m)] for m in widths} for name, decay in regimes(cfg).items()}
+    out[UNTRAINED] = {m: st.initial_parameters(cfg.toy_features, m, seed)[0].double().numpy() for m in widths}
+    return out
 
 
 def read_width(
-    cfg: GeometryConfig, run: st.ToyRun, regime_name: str, features: list[torch.Tensor], truth: SparseActivations, family: st.FrequencyFamily
+    cfg: GeometryConfig,
+    regime_name: str,
+    weights: np.ndarray,
+    replicate: int,
+    features: list[torch.Tensor],
+    truth: SparseActivations,
+    family: st.FrequencyFamily,
 ) -> Width:
-    """Train (or find) the SAE of one toy model, store its latents over the evaluation set and match
-    them to the true features once."""
-    weights = torch.tensor(run.weights, dtype=torch.float32)
-    key = toy_key(run.weights, family)
+    """Train (or find) the SAE of one toy model of weights W (n, m) at one SAE replicate, store its
+    latents over the evaluation set and match them to the true features once."""
+    width = weights.shape[1]
+    vectors = torch.tensor(weights, dtype=torch.float32)
     frequencies = family.frequencies(cfg.toy_features)
-    saes_dir = paths.run_dir(cfg.preset, cfg.runs_dir or None) / "saes" / "toy"
-    batches = hidden_batches(frequencies, weights, cfg.planted_batch, cfg.seed + TRAINING_STREAM)
-    folder = train_sae_on_vectors(f"{regime_name}-m{run.width}", batches, run.width, key, sae_settings(cfg), saes_dir)
+    run_dir = paths.run_dir(cfg.preset, cfg.runs_dir or None)
+    batches = hidden_batches(frequencies, vectors, cfg.planted_batch, cfg.seed + TRAINING_STREAM + replicate)
+    folder = train_sae_on_vectors(
+        f"{regime_name}-m{width}", batches, width, toy_key(weights, family), sae_settings(cfg, replicate), run_dir / "saes" / "toy"
+    )
     sae = load_sae(folder)
-    store = paths.run_dir(cfg.preset, cfg.runs_dir or None) / "activations" / "toy" / f"{Path(folder).name}-e{cfg.planted_eval_samples}"
+    store = run_dir / "activations" / "toy" / f"{Path(folder).name}-e{cfg.planted_eval_samples}"
     with torch.no_grad():
-        latents = write_sparse((sae.encode(x @ weights) for x in features), store, sae.cfg.d_sae)
-    return Width(regime_name, run.width, latents, max_correlations(latents, truth), int((st.row_norms(run.weights) > st.REPRESENTED_NORM).sum()))
+        latents = write_sparse((sae.encode(x @ vectors) for x in features), store, sae.cfg.d_sae)
+    represented = int((st.row_norms(weights) > st.REPRESENTED_NORM).sum())
+    return Width(regime_name, width, latents, max_correlations(latents, truth), represented, replicate)
 
 
 def pair_rows(a: Width, b: Width, samples: int) -> tuple[dict, pd.DataFrame]:
@@ -132,6 +165,8 @@ def pair_rows(a: Width, b: Width, samples: int) -> tuple[dict, pd.DataFrame]:
             "regime": a.regime,
             "width": a.width,
             "other": b.width,
+            "sae_replicate": a.replicate,
+            "other_replicate": b.replicate,
             "latent": np.flatnonzero(live),
             "importance": importance[live],
             "universality": universality[live],
@@ -144,8 +179,11 @@ def pair_rows(a: Width, b: Width, samples: int) -> tuple[dict, pd.DataFrame]:
     agreement = pearson_with_ci(latents.universality.to_numpy(), same.astype(float), samples) if 0 < same.sum() < len(same) else None
     row = {
         "regime": a.regime,
+        "pair": WIDTH_PAIR if a.width != b.width else SEED_PAIR,
         "width": a.width,
         "other": b.width,
+        "sae_replicate": a.replicate,
+        "other_replicate": b.replicate,
         "live": int(live.sum()),
         "r": r.r,
         "r_low": r.low,
@@ -164,37 +202,122 @@ def pair_rows(a: Width, b: Width, samples: int) -> tuple[dict, pd.DataFrame]:
 
 
 def measure(cfg: GeometryConfig, runs: list[st.ToyRun]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The measurement in each regime the grid has, over consecutive pairs of ``planted_widths``
-    (chapter 8's models of ``planted_family``, first seed): one row per (regime, pair) and one per
-    live latent."""
+    """The measurement in each regime the grid has and on the untrained models, for every SAE
+    replicate: consecutive pairs of ``planted_widths`` at one replicate, and each width against its
+    own second replicate. One row per pair; one per live latent of the width pairs."""
     family = family_of(cfg)
     frequencies = family.frequencies(cfg.toy_features)
     features = evaluation_features(cfg, frequencies)
     truth = write_sparse(iter(features), paths.run_dir(cfg.preset, cfg.runs_dir or None) / "activations" / "toy" / "truth", cfg.toy_features)
-    by_setting = {(r.family, r.decay, r.width): r for r in runs if r.seed == cfg.toy_seeds[0]}
+    replicates = range(cfg.planted_sae_seeds)
     rows, latents = [], []
-    for name, decay in regimes(cfg).items():
-        widths = [read_width(cfg, by_setting[(family, decay, m)], name, features, truth, family) for m in sorted(cfg.planted_widths)]
-        for a, b in zip(widths, widths[1:]):
+    for name, weights in models(cfg, runs).items():
+        read = {(m, s): read_width(cfg, name, w, s, features, truth, family) for m, w in weights.items() for s in replicates}
+        widths = sorted(weights)
+        pairs = [(read[a, s], read[b, s]) for s in replicates for a, b in zip(widths, widths[1:])]
+        pairs += [(read[m, 0], read[m, 1]) for m in widths if len(replicates) > 1]
+        for a, b in pairs:
             row, table = pair_rows(a, b, cfg.bootstrap_samples)
             rows.append(row)
-            latents.append(table)
+            if row["pair"] == WIDTH_PAIR:
+                latents.append(table)
     return pd.DataFrame(rows), pd.concat(latents, ignore_index=True)
 
 
+def _interval_order(lows: pd.Series, highs: pd.Series, control_lows: pd.Series, control_highs: pd.Series) -> str:
+    """ "above" when every interval lies above every control interval, "below" when every one lies
+    below, "overlaps" otherwise (or with no control)."""
+    if control_lows.empty:
+        return "overlaps"
+    if lows.min() > control_highs.max():
+        return "above"
+    if highs.max() < control_lows.min():
+        return "below"
+    return "overlaps"
+
+
 def reading(pairs: pd.DataFrame) -> dict[str, dict]:
-    """Per regime: r's range over pairs and whether every pair's interval excludes 0; whether the
-    universal latents are the ones whose partner tracks the same true feature (every pair's interval
-    of r(universality, same feature) above 0: "yes"; below: "no"; else "inconclusive")."""
+    """Per regime (the untrained control included), over every width pair and SAE replicate: r's
+    range and whether every interval excludes 0; whether the universal latents are the ones whose
+    partner tracks the same true feature (every interval of r(universality, same feature) above 0:
+    "yes"; below: "no"; else "inconclusive"); the mean universality across widths and across SAE
+    seeds of one width; and, for a trained regime, where its r intervals lie against the untrained
+    models' ("above", "below" or "overlaps")."""
+    if "pair" not in pairs:
+        pairs = pairs.assign(pair=WIDTH_PAIR)
+    widths, seeds = pairs[pairs.pair == WIDTH_PAIR], pairs[pairs.pair == SEED_PAIR]
+    control = widths[widths.regime == UNTRAINED]
     out = {}
-    for name, group in pairs.groupby("regime", sort=False):
+    for name, group in widths.groupby("regime", sort=False):
         lows, highs = group.universality_same_low, group.universality_same_high
         agrees = "yes" if (lows > 0).all() else "no" if (highs < 0).all() else "inconclusive"
+        seed_group = seeds[seeds.regime == name]
         out[name] = {
             "r_min": float(group.r.min()),
             "r_max": float(group.r.max()),
             "r_positive": bool((group.r_low > 0).all()),
+            "pairs": len(group),
             "same_feature_share": float(group.same_feature_share.mean()),
             "universal_track_same": agrees,
+            "mean_universality": float(group.mean_universality.mean()),
+            "seed_universality": float(seed_group.mean_universality.mean()) if len(seed_group) else float("nan"),
+            "recovered": float(group.recovered.mean()),
+            "represented": float(group.represented.mean()),
         }
+        if name != UNTRAINED:
+            out[name]["against_untrained"] = _interval_order(group.r_low, group.r_high, control.r_low, control.r_high)
     return out
+
+
+#: How a trained regime's r stands against the untrained models', in prose.
+AGAINST_UNTRAINED = {
+    "above": "every interval lies above the untrained models'",
+    "below": "every interval lies below the untrained models'",
+    "overlaps": "the intervals overlap the untrained models'",
+}
+
+
+def describe(found: dict[str, dict]) -> str:
+    """The reading of :func:`reading` in sentences, the untrained control last."""
+    sentences = []
+    for name, v in found.items():
+        kind = "untrained models" if name == UNTRAINED else f"{name} regime"
+        sentence = (
+            f"In the {kind} r ranges from {v['r_min']:.2f} to {v['r_max']:.2f} over {v['pairs']} width pairs and SAE seeds "
+            f"({'every interval above 0' if v['r_positive'] else 'not every interval above 0'}"
+            + (f"; {AGAINST_UNTRAINED[v['against_untrained']]}" if "against_untrained" in v else "")
+            + f"); the mean universality is {v['mean_universality']:.2f} across widths"
+            + (f" and {v['seed_universality']:.2f} between two SAE seeds of one width" if np.isfinite(v["seed_universality"]) else "")
+            + f"; {v['same_feature_share']:.0%} of the latents have a partner that tracks the same true feature, and the universal latents "
+            + {"yes": "are", "no": "are not"}.get(v["universal_track_same"], "cannot be told to be")
+            + f" the ones that do; an SAE recovers {v['recovered']:.0f} true features on average, its model representing {v['represented']:.0f}."
+        )
+        sentences.append(sentence)
+    return " ".join(sentences)
+
+
+def _interval(r: float, low: float, high: float) -> str:
+    return "–" if np.isnan(r) else f"{r:.2f} [{low:.2f}, {high:.2f}]"
+
+
+def table(pairs: pd.DataFrame) -> pd.DataFrame:
+    """The pair rows for reading: one row per (regime, pair), its SAE seeds joined (intervals listed
+    seed by seed, shares and counts averaged), with display names."""
+    rows = []
+    for (regime_name, kind, width, other), group in pairs.groupby(["regime", "pair", "width", "other"], sort=False):
+        rows.append(
+            {
+                "regime": regime_name,
+                "pair": f"m = {width} → {other}" if kind == WIDTH_PAIR else f"m = {width}, two SAE seeds",
+                "r (importance, universality)": "; ".join(_interval(r, lo, hi) for r, lo, hi in zip(group.r, group.r_low, group.r_high)),
+                "mean universality": f"{group.mean_universality.mean():.2f}",
+                "track a true feature": f"{group.tracking_share.mean():.0%}",
+                "partner tracks the same": f"{group.same_feature_share.mean():.0%}",
+                "r (universality, same feature)": "; ".join(
+                    _interval(r, lo, hi) for r, lo, hi in zip(group.universality_same_r, group.universality_same_low, group.universality_same_high)
+                ),
+                "features represented": int(group.represented.iloc[0]),
+                "features recovered": f"{group.recovered.mean():.0f}",
+            }
+        )
+    return pd.DataFrame(rows)

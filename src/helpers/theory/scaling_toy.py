@@ -201,6 +201,13 @@ def check_grid(n_features: int, width: int, decays: Sequence[float], seeds: Sequ
         raise ValueError(f"parameter 'seeds' = {list(seeds)}: different seeds")
 
 
+def initial_parameters(n_features: int, width: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A model's starting point from its seed alone: W ~ N(0, 1/m) (n, m) and b ~ N(0, 1) (n,), drawn
+    on the CPU. Untrained, it is the same-kind control of a trained model of its width."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n_features, width, generator=g) / math.sqrt(width), torch.randn(n_features, generator=g)
+
+
 def train_width(
     n_features: int,
     width: int,
@@ -216,16 +223,13 @@ def train_width(
 ) -> list[ToyRun]:
     """Train every (family, γ, seed) model of one ``width`` at once; return them family-major, then
     γ, then seed. A model depends only on its setting, its seed and the width, never on which others
-    share its batch: its initial weights come from its seed (W ~ N(0, 1/m), b ~ N(0, 1), drawn on
+    share its batch: its initial weights come from its seed (:func:`initial_parameters`, drawn on
     the CPU whatever the ``device``) and its samples from a :class:`SparseSampler` seeded by
     :func:`sample_seed` (on ``device``), shared by the γ of its family and seed. Gradients are
     computed in closed form on the active entries (:func:`active_gradients`)."""
     settings = [(f, g, s) for f in families for g in decays for s in seeds]
     check_grid(n_features, width, decays, seeds, families)
-    starts = []
-    for _, _, seed in settings:
-        g = torch.Generator().manual_seed(seed)
-        starts.append((torch.randn(n_features, width, generator=g) / math.sqrt(width), torch.randn(n_features, generator=g)))
+    starts = [initial_parameters(n_features, width, seed) for _, _, seed in settings]
     device = torch.device(device)
     weights = torch.stack([w for w, _ in starts]).to(device)
     biases = torch.stack([b for _, b in starts]).to(device)
