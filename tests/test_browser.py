@@ -208,6 +208,47 @@ def test_every_page_renders_offline(html, server, browser):
     assert sum(row["images"] for row in report.values()) > 10
 
 
+#: Window widths every page must fit: a laptop and a phone.
+WIDTHS = (1280, 390)
+
+
+def test_pages_fit_laptop_and_phone_and_read_cleanly(html, server, browser):
+    """At a laptop's and a phone's width, every page fits its window (wide tables scroll inside their
+    own box), no table's box reaches under the contents sidebar, no table header is snake_case and the
+    prose holds no caret notation (N^−0.06, e^(…)), no 'nan' and no 'within 0.0%'. Screenshots of both
+    widths go to runs/browser/ (width-prefixed)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    problems = {}
+    for width in WIDTHS:
+        for name in book_pages(html):
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.goto(f"{server}/{name}", wait_until="networkidle")
+            found = page.evaluate(
+                r"""() => {
+                  const out = {page: document.documentElement.scrollWidth, window: window.innerWidth, covered: []};
+                  const side = document.querySelector('.bd-sidebar-secondary');
+                  const edge = side && side.getBoundingClientRect().width > 0 ? side.getBoundingClientRect().left : window.innerWidth;
+                  for (const box of document.querySelectorAll('figure.table-output .output, .pst-scrollable-table-container')) {
+                    const r = box.getBoundingClientRect();
+                    if (r.right > edge + 1) out.covered.push(Math.round(r.right - edge));
+                  }
+                  out.headers = Array.from(document.querySelectorAll('main th')).map(th => th.innerText.trim())
+                    .filter(t => /^[a-z0-9]+(_[a-z0-9]+)+$/.test(t));
+                  const main = document.querySelector('main').cloneNode(true);
+                  main.querySelectorAll('pre, code, .cell_input, mjx-container, script').forEach(e => e.remove());
+                  document.body.appendChild(main);
+                  out.text = (main.innerText.match(/\^\(|\^[−-]?\d|\bnan\b|within 0\.0%/g) || []);
+                  main.remove();
+                  return out;
+                }"""
+            )
+            page.screenshot(path=str(SHOTS / f"{width}px__{name.replace('/', '__').removesuffix('.html')}.png"), full_page=True)
+            page.close()
+            if found["page"] > found["window"] or found["covered"] or found["headers"] or found["text"]:
+                problems[f"{width}px {name}"] = found
+    assert not problems, problems
+
+
 def test_chapter_2_widgets_render_from_saved_state(server, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     log = PageLog(page, urlparse(server).netloc)
@@ -218,6 +259,10 @@ def test_chapter_2_widgets_render_from_saved_state(server, browser):
     assert page.get_by_text("Model B needs sparsity S").first.is_visible()
     figure = page.locator(".jupyter-widgets img").first
     assert figure.evaluate("img => img.naturalWidth") > 0
+    # the saved state cannot answer a slider: the controls are inactive and the page says how to run them live
+    assert sliders.first.evaluate("e => getComputedStyle(e).pointerEvents") == "none"
+    notice = page.locator(".cell_output:has(.jupyter-widgets)").first.evaluate("e => getComputedStyle(e, '::before').content")
+    assert "make lab" in notice and "Run All" in notice
     page.locator(".jupyter-widgets").first.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / "chapter2_widgets.png"))
     assert not log.outside and not log.console_errors

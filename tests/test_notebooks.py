@@ -389,7 +389,7 @@ def test_discussion_reads_every_claim_from_the_results(smoke_run):
     claims = pd.read_csv(results / "claims.csv")
     assert len(claims) == 3 and set(claims.verdict) <= {"reproduced", "not reproduced", "inconclusive at this scale"}
     new = pd.read_csv(results / "new_measurements.csv")
-    assert len(new) == 19 and set(new.answer) <= {"yes", "no", "inconclusive at this scale"}  # every control measured here
+    assert len(new) == 21 and set(new.answer) <= {"yes", "no", "inconclusive at this scale"}  # every control measured here
     summary = json.loads((runs / "smoke" / "results" / "06_training_dynamics" / "summary.json").read_text())
     for axis, values in summary["axes"].items():  # chapter 6's rule, applied again to its own points: the same answer
         answer = new[new.measurement.str.startswith(f"r grows as the {axis} train")].answer.iloc[0]
@@ -461,8 +461,17 @@ def test_the_smoke_book_builds_without_warnings(smoke_run, tmp_path):
     pages = {p.relative_to(html).as_posix() for p in html.rglob("*.html")}
     assert {f"notebooks/{c}.html" for c in CHAPTERS} <= pages
     assert "book/intro.html" in pages
+    intro = (html / "book" / "intro.html").read_text()
+    glance = intro[intro.index("Findings at a glance") :]
+    assert "<table" in glance and "smoke, widths" in glance and "importance predicts universality" in glance
+    assert 'href="../notebooks/05_universality.html' in glance  # each row links to the chapter that measures it
     for number, chapter in enumerate(CHAPTERS, start=1):  # figures and tables numbered per chapter, in reading order
         page = (html / "notebooks" / f"{chapter}.html").read_text()
+        assert "tag_injected-parameters" not in page and "FloatProgressModel" not in page  # quiet pages: no papermill cell, no progress bars
+        assert "x-thebe-config" not in page and "THEBE_JS_URL" not in page  # no leftover Thebe defaults
+        paths_as_alt = [alt for alt in re.findall(r'<img alt="([^"]*)"', page) if re.search(r"_images/|\.(png|svg|jpe?g)$", alt)]
+        assert not paths_as_alt, (chapter, paths_as_alt[:2])  # figures are described by their captions
+        assert re.search(r"preset <code[^>]*><span class=\"pre\">smoke</span></code> at commit", page), chapter
         counts = {"Figure": 0, "Table": 0}
         for label, kind in numbered(chapter):
             counts[kind] += 1

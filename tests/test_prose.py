@@ -16,3 +16,46 @@ def test_numpy_scalars_are_glued_as_python_numbers():
     for value in (np.float64(0.25), np.float32(0.5), np.int64(3)):
         assert type(plain(value)) in (float, int) and repr(plain(value)) in ("0.25", "0.5", "3")
     assert plain("text") == "text" and plain([1, 2]) == [1, 2]
+
+
+def test_one_readable_formatter_for_every_table_cell():
+    from helpers.core.numbers import display_name, readable
+
+    cases = {
+        1570000.0: "1,570,000",  # a count written as a float
+        np.int64(2048): "2,048",
+        0.041: "0.041",
+        -0.008: "-0.008",
+        12.345: "12.3",
+        1234.5: "1,234",
+        6.1e-6: "6.10 × 10⁻⁶",
+        2.5e7 + 0.5: "2.50 × 10⁷",
+        float("nan"): "–",
+        None: "–",
+        True: "yes",
+        np.bool_(False): "no",
+        "text": "text",
+    }
+    for value, expected in cases.items():
+        assert readable(value) == expected, value
+    assert display_name("mean_universality") == "mean universality" and display_name("R²") == "R²" and display_name(3) == 3
+
+
+def test_glued_tables_read_without_snake_case_nan_or_row_numbers():
+    """A notebook's tables get the readable formatter (notebook.start) and glue_table's headers."""
+    import pandas as pd
+
+    from helpers.publish import notebook
+    from helpers.publish.prose import display_name
+
+    previous = pd.get_option("styler.format.formatter"), pd.get_option("styler.format.na_rep")
+    try:
+        pd.set_option("styler.format.formatter", notebook.readable)
+        pd.set_option("styler.format.na_rep", "–")
+        frame = pd.DataFrame({"share_matched": [0.5, float("nan")], "ok": [True, False], "tokens": [1570000.0, 2.0]})
+        html = frame.style.hide(axis="index").format_index(display_name, axis="columns").to_html()
+    finally:
+        pd.set_option("styler.format.formatter", previous[0])
+        pd.set_option("styler.format.na_rep", previous[1])
+    assert "share matched" in html and "share_matched" not in html
+    assert ">nan<" not in html and ">–<" in html and ">yes<" in html and ">False<" not in html and ">1,570,000<" in html

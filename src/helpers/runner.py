@@ -33,7 +33,8 @@ import yaml
 
 from helpers.chapters.configs import CONFIGS, config_for, load_preset
 from helpers.core import atomic, paths
-from helpers.publish import web_assets
+from helpers.publish import findings, ladder, web_assets
+from helpers.publish import notebook as notebook_glue
 from helpers.publish.bundle import committed_bundles
 from helpers.publish.toc import chapters_in_book_order
 
@@ -41,6 +42,8 @@ BOOK_FILES = ("_toc.yml", "book")
 BINDERHUB = "https://mybinder.org"
 #: The PDF's name, in _build/latex/ and beside the HTML pages.
 BOOK_PDF = "book.pdf"
+#: The findings table the introduction includes, written into the staged book from the results.
+FINDINGS_PAGE = Path("book") / "findings.md"
 #: What the PDF build needs, each with the Debian package that provides it: programs on PATH, then
 #: LaTeX files found by kpsewhich.
 PDF_PROGRAMS = {"xelatex": "texlive-xetex", "latexmk": "latexmk", "kpsewhich": "texlive-base"}
@@ -122,7 +125,7 @@ def execute(
         started = time.perf_counter()
         failed = output.with_suffix(".failed.ipynb")
         failed.unlink(missing_ok=True)
-        with atomic.atomic_path(output) as tmp, inline_figures():
+        with atomic.atomic_path(output) as tmp, kernel_environment():
             try:
                 papermill.execute_notebook(source, tmp, parameters=parameters, cwd=root, progress_bar=False, log_output=False)
                 _hide_injected_parameters(tmp)
@@ -135,19 +138,25 @@ def execute(
     return outputs
 
 
+#: The kernel's environment while papermill executes a chapter: Jupyter's inline backend, as in
+#: JupyterLab (a headless caller's MPLBACKEND=Agg would make every ``plt.show()`` draw nothing), and
+#: no progress bars (they belong in a terminal, not in the published pages: the pipeline shows them).
+KERNEL_ENVIRONMENT = {"MPLBACKEND": "module://matplotlib_inline.backend_inline", "TQDM_DISABLE": "1"}
+
+
 @contextlib.contextmanager
-def inline_figures() -> Iterator[None]:
-    """Kernels inherit this process's environment; a headless caller's MPLBACKEND=Agg would make
-    every ``plt.show()`` draw nothing. The kernel gets Jupyter's inline backend, as in JupyterLab."""
-    previous = os.environ.get("MPLBACKEND")
-    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+def kernel_environment() -> Iterator[None]:
+    """Kernels inherit this process's environment: set :data:`KERNEL_ENVIRONMENT` while they run."""
+    previous = {name: os.environ.get(name) for name in KERNEL_ENVIRONMENT}
+    os.environ.update(KERNEL_ENVIRONMENT)
     try:
         yield
     finally:
-        if previous is None:
-            os.environ.pop("MPLBACKEND", None)
-        else:
-            os.environ["MPLBACKEND"] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _hide_injected_parameters(notebook: Path) -> None:
@@ -159,6 +168,67 @@ def _hide_injected_parameters(notebook: Path) -> None:
         tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags and "hide-cell" not in tags:
             cell.metadata["tags"] = [*tags, "hide-cell"]
+    nbformat.write(nb, notebook)
+
+
+#: Where a notebook keeps its widgets' saved state.
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _referenced(state: dict[str, Any], roots: set[str]) -> set[str]:
+    """Every widget model reachable from ``roots`` through the ``IPY_MODEL_<id>`` references in ``state``."""
+    seen, todo = set(), list(roots)
+    while todo:
+        model = todo.pop()
+        if model in seen or model not in state:
+            continue
+        seen.add(model)
+        todo += [ref.removeprefix("IPY_MODEL_") for ref in _strings(state[model].get("state", {})) if ref.startswith("IPY_MODEL_")]
+    return seen
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _view_models(outputs: list) -> list[str | None]:
+    """The widget model each output displays (None for an output that is not a widget)."""
+    return [o.get("data", {}).get(WIDGET_VIEW, {}).get("model_id") for o in outputs]
+
+
+def _is_progress_bar(state: dict[str, Any], model: str) -> bool:
+    """A tqdm bar in a kernel: an HBox holding a FloatProgress."""
+    box = state.get(model, {})
+    children = [c.removeprefix("IPY_MODEL_") for c in box.get("state", {}).get("children", [])]
+    return box.get("model_name") == "HBoxModel" and any(state.get(c, {}).get("model_name") == "FloatProgressModel" for c in children)
+
+
+def _publishable(notebook: Path) -> None:
+    """A staged chapter as readers meet it: without papermill's injected-parameters cell (the executed
+    notebook in ``runs/`` keeps it; the page's provenance lists the parameters that differ from the
+    defaults) and without progress bars, their outputs and their saved widget state (a library's bars
+    in the kernel: the terminal is where progress belongs)."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells = [cell for cell in nb.cells if "injected-parameters" not in cell.metadata.get("tags", [])]
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o, model in zip(cell.outputs, _view_models(cell.outputs)) if not (model and _is_progress_bar(state, model))]
+    if state:
+        kept = {m for cell in nb.cells if cell.cell_type == "code" for m in _view_models(cell.outputs) if m}
+        bars = {m for m in state if _is_progress_bar(state, m)}
+        for model in _referenced(state, bars) - _referenced(state, kept):
+            del state[model]
     nbformat.write(nb, notebook)
 
 
@@ -219,7 +289,15 @@ def stage_book(preset: str, runs_dir: str | Path | None, output: Path, log: Call
             shutil.copy2(source, stage / name)
     # left out: cache keys, failed runs, and the hidden temporary file of an execution that was interrupted
     shutil.copytree(executed, stage / "notebooks", ignore=shutil.ignore_patterns("*.key", "*.failed.ipynb", ".*"))
+    for notebook in (stage / "notebooks").glob("*.ipynb"):
+        _publishable(notebook)
+    # every chapter's results files, which its provenance section offers for download
+    for chapter in chapters_in_book_order(root):
+        target = stage / "notebooks" / notebook_glue.RESULTS_FOLDER / chapter
+        shutil.copytree(paths.results_dir(preset, chapter, runs_dir), target, ignore=shutil.ignore_patterns(".*"))
     web_assets.copy_into(stage / web_assets.STATIC_FOLDER, root, log)
+    discussion = config_for(preset, "10_discussion", runs_dir=str(runs_dir or ""))
+    atomic.write_text(stage / FINDINGS_PAGE, findings.book_page(ladder.rungs(discussion)))
     config = stage_config(yaml.safe_load((root / "_config.yml").read_text()), os.environ.get("BOOK_REPOSITORY_URL"), pdf)
     (stage / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     return stage

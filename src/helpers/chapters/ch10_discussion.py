@@ -122,8 +122,9 @@ def compute(cfg: DiscussionConfig, run: ChapterRun) -> Discussion:
     return Discussion(inputs, lm_cfg, sae_cfg, u_cfg, claims, new, differences, pair_premise(inputs, lm_cfg))
 
 
-def _row(label: str, name: str, rung: str, value: str, judged: verdicts.Verdict, column: str = "verdict", **extra: str) -> dict:
-    return {label: name, **extra, rung: value, "rule": judged.rule, "control": judged.control, column: judged.verdict}
+def _row(label: str, name: str, rung: str, value: str, judged: verdicts.Verdict, column: str = "verdict", *, chapter: str, **extra: str) -> dict:
+    """One row of a verdict table; ``chapter`` is the label of the chapter that measures it."""
+    return {label: name, **extra, rung: value, "rule": judged.rule, "control": judged.control, column: judged.verdict, "chapter": chapter}
 
 
 def chapter_5_verdicts(inputs: Inputs) -> dict[str, verdicts.Verdict]:
@@ -159,6 +160,7 @@ def claims_table(inputs: Inputs, site: str, rung: str) -> pd.DataFrame:
                 f"α = {record['alpha']:.4f}, R² = {record['r_squared']:.3f}; {law.reason}; "
                 f"{min(record['tokens_per_parameter']):.2g}–{max(record['tokens_per_parameter']):.2g} tokens per parameter",
                 law,
+                chapter="ch-language-models",
                 talk=f"α = {original['language_models']['fitted_law']['alpha']:.4f}",
             ),
             _row(
@@ -169,6 +171,7 @@ def claims_table(inputs: Inputs, site: str, rung: str) -> pd.DataFrame:
                 if inputs.kind_intervals is not None
                 else f"mean r = {cross.r:.3f} [{cross.r_low:.3f}, {cross.r_high:.3f}]",
                 judged[ch05_universality.IMPORTANCE],
+                chapter="ch-universality",
                 talk=f"mean r = {reference.original_mean_r():.3f} (no interval, no control)",
             ),
             _row(
@@ -177,6 +180,7 @@ def claims_table(inputs: Inputs, site: str, rung: str) -> pd.DataFrame:
                 rung,
                 fraction.reason,
                 fraction,
+                chapter="ch-universality",
                 talk=f"≈{top['low']:.2f} → ≈{top['high']:.2f}, no control",
             ),
         ]
@@ -210,6 +214,7 @@ def new_measurements(inputs: Inputs, site: str, tau: float, rung: str) -> pd.Dat
             judged[ch05_universality.SHARED].reason,
             judged[ch05_universality.SHARED],
             "answer",
+            chapter="ch-universality",
         ),
         _row(
             "measurement",
@@ -218,6 +223,7 @@ def new_measurements(inputs: Inputs, site: str, tau: float, rung: str) -> pd.Dat
             judged[ch05_universality.WIDTH_LIKE_SEED].reason,
             judged[ch05_universality.WIDTH_LIKE_SEED],
             "answer",
+            chapter="ch-universality",
         ),
         _row(
             "measurement",
@@ -226,8 +232,9 @@ def new_measurements(inputs: Inputs, site: str, tau: float, rung: str) -> pd.Dat
             f"τ = {tau:g}: {split.reason}",
             split,
             "answer",
+            chapter="ch-universality",
         ),
-        _row("measurement", "spliced losses scale more steeply than clean ones", rung, slope.reason, slope, "answer"),
+        _row("measurement", "spliced losses scale more steeply than clean ones", rung, slope.reason, slope, "answer", chapter="ch-saes"),
         _row(
             "measurement",
             "shapes of equal N reach comparable loss (chapter 7)",
@@ -235,6 +242,7 @@ def new_measurements(inputs: Inputs, site: str, tau: float, rung: str) -> pd.Dat
             premise.reason,
             premise,
             "answer",
+            chapter="ch-equal-n",
         ),
         _row(
             "measurement",
@@ -243,6 +251,7 @@ def new_measurements(inputs: Inputs, site: str, tau: float, rung: str) -> pd.Dat
             bound.reason,
             bound,
             "answer",
+            chapter="ch-equal-n",
         ),
         _row(
             "measurement",
@@ -251,6 +260,7 @@ def new_measurements(inputs: Inputs, site: str, tau: float, rung: str) -> pd.Dat
             premise_matched.reason,
             premise_matched,
             "answer",
+            chapter="ch-equal-n",
         ),
         _row(
             "measurement",
@@ -259,6 +269,7 @@ def new_measurements(inputs: Inputs, site: str, tau: float, rung: str) -> pd.Dat
             bound_matched.reason,
             bound_matched,
             "answer",
+            chapter="ch-equal-n",
         ),
     ]
     rows += geometry_rows(inputs.geometry, rung)
@@ -275,6 +286,7 @@ def new_measurements(inputs: Inputs, site: str, tau: float, rung: str) -> pd.Dat
                 f"{' vs '.join(inputs.dynamics['pair'])}: {values['reason']}",
                 judged_axis,
                 "answer",
+                chapter="ch-training-dynamics",
             )
         )
     return pd.DataFrame(rows)
@@ -329,7 +341,7 @@ def planted_rows(geometry: dict[str, Any] | None, rung: str) -> list[dict]:
             judged = verdicts.Verdict(
                 BEYOND_UNTRAINED[found["against_untrained"]], rule, "untrained toy models of the same widths, every SAE seed", reason
             )
-        rows.append(_row("measurement", name, rung, judged.reason, judged, "answer"))
+        rows.append(_row("measurement", name, rung, judged.reason, judged, "answer", chapter="ch-geometry"))
         name = f"universal latents are those that recover the same true feature, {regime} regime (chapter 8's toy SAEs)"
         rule = "every width pair's interval of r(universality, partner tracks the same true feature) lies above 0"
         if found is None:
@@ -342,7 +354,7 @@ def planted_rows(geometry: dict[str, Any] | None, rung: str) -> list[dict]:
             judged = verdicts.Verdict(
                 ANSWERS.get(found["universal_track_same"], found["universal_track_same"]), rule, "the truth: the toy model's own features", reason
             )
-        rows.append(_row("measurement", name, rung, judged.reason, judged, "answer"))
+        rows.append(_row("measurement", name, rung, judged.reason, judged, "answer", chapter="ch-geometry"))
     return rows
 
 
@@ -356,7 +368,7 @@ def geometry_rows(geometry: dict[str, Any] | None, rung: str) -> list[dict]:
         else:
             answer = ANSWERS.get(geometry[key]["verdict"], geometry[key]["verdict"])
             judged = verdicts.Verdict(answer, rule, control, geometry[key]["reason"])
-        rows.append(_row("measurement", name, rung, judged.reason, judged, "answer"))
+        rows.append(_row("measurement", name, rung, judged.reason, judged, "answer", chapter="ch-geometry"))
     return rows
 
 
@@ -406,7 +418,7 @@ def counting_rows(counting: dict[str, Any] | None, rung: str) -> list[dict]:
             verdict = counting[key][error] if error else counting[key]
             reason = counting[f"{key}_reason"][error] if error else counting[f"{key}_reason"]
             judged = verdicts.Verdict(COUNTING_ANSWERS[verdict], rule, control, reason)
-        rows.append(_row("measurement", name, rung, judged.reason, judged, "answer"))
+        rows.append(_row("measurement", name, rung, judged.reason, judged, "answer", chapter="ch-counting"))
     return rows
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import numbers
+
+import numpy as np
 
 SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
@@ -18,3 +21,36 @@ def sci(value: float, digits: int = 3) -> str:
     if round(mantissa, digits - 1) >= 10:
         mantissa, exponent = mantissa / 10, exponent + 1
     return f"{mantissa:.{digits - 1}f} × 10{str(exponent).translate(SUPERSCRIPTS)}"
+
+
+def readable(value: object) -> str:
+    """Any table cell as a reader should see it (the one formatter of every table, set as pandas'
+    Styler default by :func:`helpers.publish.notebook.start`): whole numbers with thousands separators
+    (1,570,000, not 1570000.0), three significant digits in plain form from 10⁻³ to 10⁴ and
+    :func:`sci` outside it, '–' for a missing value, yes/no for a flag, text as it is."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        if not math.isfinite(number):
+            return "–" if math.isnan(number) else ("∞" if number > 0 else "−∞")
+        size = abs(number)
+        if number.is_integer() and size < 1e15:
+            return f"{int(number):,}"
+        if size >= 1e4 or size < 1e-3:
+            return sci(number, 3)
+        if size >= 100:
+            return f"{number:,.0f}"
+        return f"{number:.3g}"
+    return str(value)
+
+
+def display_name(column: object) -> object:
+    """A snake_case column name in words (mean_universality → mean universality); others unchanged."""
+    if isinstance(column, str) and "_" in column and column.replace("_", "").isalnum():
+        return column.replace("_", " ")
+    return column

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -61,6 +62,23 @@ class Rung:
         return self.parameters(UNIVERSALITY)["site"] or self.parameters(SAES)["hooks"][-1]
 
 
+def bundle_rungs(bundles_dir: str | Path | None = None, leave_out: str = "") -> list[Rung]:
+    """One rung per committed bundle under ``bundles_dir`` (default ``<project>/results``), but
+    ``leave_out``'s, in no particular order."""
+    return [
+        Rung(
+            b.preset,
+            "bundle",
+            b.table,
+            b.record,
+            lambda c, b=b: b.record(c, "provenance")["parameters"],
+            lambda c, n, b=b: f"{c}/{n}" in b.manifest["files"],
+        )
+        for b in committed_bundles(bundles_dir)
+        if b.preset != leave_out
+    ]
+
+
 def rungs(config: ChapterConfig) -> list[Rung]:
     """The rung of the run ``config`` belongs to (its chapters' parameters from the same preset)
     and one per committed bundle of another preset, smallest scale first."""
@@ -73,18 +91,7 @@ def rungs(config: ChapterConfig) -> list[Rung]:
         lambda c: (config if c == config.chapter else config.chapter_config(CONFIGS[c])).as_dict(),
         lambda c, n: (paths.results_dir(preset, c, runs_dir) / n).exists(),
     )
-    bundled = [
-        Rung(
-            b.preset,
-            "bundle",
-            b.table,
-            b.record,
-            lambda c, b=b: b.record(c, "provenance")["parameters"],
-            lambda c, n, b=b: f"{c}/{n}" in b.manifest["files"],
-        )
-        for b in committed_bundles(getattr(config, "bundles_dir", "") or None)
-        if b.preset != preset
-    ]
+    bundled = bundle_rungs(getattr(config, "bundles_dir", "") or None, leave_out=preset)
     return sorted([this, *bundled], key=lambda r: (r.widest_n, r.preset))
 
 
@@ -242,21 +249,26 @@ def equal_n_ladder(ladder: list[Rung]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def rung_verdicts(rung: Rung) -> pd.DataFrame:
+    """Chapter 10's claims and new measurements judged at one rung by today's rules from its own
+    results files: one row each with the talk's value (claims only), the rung's value, the rule, the
+    control, the verdict and the chapter that measures it."""
+    inputs = ch10_discussion.read_inputs(rung.table, rung.record, rung.has)
+    site, tau = rung.analysis_site(), rung.parameters(UNIVERSALITY)["match_threshold"]
+    claims = ch10_discussion.claims_table(inputs, site, rung.preset).rename(columns={"claim": "claim or measurement"})
+    new = ch10_discussion.new_measurements(inputs, site, tau, rung.preset).rename(
+        columns={"measurement": "claim or measurement", "answer": "verdict"}
+    )
+    return pd.concat([claims.assign(kind="claim"), new.assign(kind="measurement", talk="")], ignore_index=True).rename(columns={rung.preset: "value"})
+
+
 def verdict_ladder(ladder: list[Rung]) -> pd.DataFrame:
     """Chapter 10's claims and new measurements, one row each, judged at every rung by today's rules
     from that rung's own results files: the rule, the control it was judged against, and one verdict
     column per rung ("not measured at this rung" where a bundle predates the control)."""
     merged: pd.DataFrame | None = None
     for rung in ladder:
-        inputs = ch10_discussion.read_inputs(rung.table, rung.record, rung.has)
-        site, tau = rung.analysis_site(), rung.parameters(UNIVERSALITY)["match_threshold"]
-        claims = ch10_discussion.claims_table(inputs, site, rung.preset).rename(columns={"claim": "claim or measurement"})
-        new = ch10_discussion.new_measurements(inputs, site, tau, rung.preset).rename(
-            columns={"measurement": "claim or measurement", "answer": "verdict"}
-        )
-        column = pd.concat([claims, new], ignore_index=True)[["claim or measurement", "rule", "control", "verdict"]].rename(
-            columns={"verdict": rung.preset}
-        )
+        column = rung_verdicts(rung)[["claim or measurement", "rule", "control", "verdict"]].rename(columns={"verdict": rung.preset})
         merged = column if merged is None else merged.merge(column[["claim or measurement", rung.preset]], on="claim or measurement", how="left")
     return merged
 

@@ -10,6 +10,7 @@ with ``{glue:figure}`name``` under a ``:name:`` label and a caption, so that eac
 
 from __future__ import annotations
 
+from helpers.core.numbers import display_name
 from helpers.core.numbers import sci as sci  # the prose's number format, shared with the chapters' tables
 
 
@@ -34,10 +35,17 @@ def glue_figure(name: str, figure) -> None:
 
 def glue_table(name: str, table) -> None:
     """Glue a table (a ``DataFrame`` or a pandas ``Styler``) as :func:`glue_figure` glues a figure; the
-    book numbers it as a table (see :mod:`helpers.publish.sphinx_fixes`)."""
+    book numbers it as a table (see :mod:`helpers.publish.sphinx_fixes`). Column names in snake_case
+    are written in words, and a frame's default row numbers are left out."""
+    import pandas as pd
     from myst_nb import glue
 
-    glue(name, table)
+    if isinstance(table, pd.DataFrame):
+        styler = table.style
+        if isinstance(table.index, pd.RangeIndex):
+            styler = styler.hide(axis="index")
+        table = styler
+    glue(name, table.format_index(display_name, axis="columns"))
 
 
 def glue_sci(name: str, value: float, digits: int = 3) -> None:

@@ -2,14 +2,16 @@
 
 Some extensions (sphinx-thebe, sphinx-togglebutton) register their inline scripts again when the
 environment is read, so a page can carry ``const THEBE_JS_URL = …`` twice, and the second
-declaration is a SyntaxError in the browser. Each page keeps each script once, in order.
+declaration is a SyntaxError in the browser. Each page keeps each script once, in order, and none
+of Thebe's (the book is run live through its launch button; Thebe's defaults name another repository).
 
 For the PDF (the LaTeX builder), the book is laid out as a paper and shows only what the pages
 show before any click (see :func:`_paper_layout`, :func:`_hide_what_the_html_hides`).
 
 A pasted output (``{glue:figure}``) that holds a table rather than an image is numbered and
 referenced as a table (Table 3.1, its caption above it), in the HTML and in the PDF
-(:class:`table_output`, :class:`TablesAreTables`).
+(:class:`table_output`, :class:`TablesAreTables`); in the HTML the table follows its caption
+rather than sitting inside it, and scrolls sideways within the page (``web/book.css``).
 
 When the build's ``book_pdf`` names the book's PDF (a path relative to the site, set by the runner
 when one was built), every page's download menu gets an entry for it beside the page's own files.
@@ -22,11 +24,13 @@ from typing import Any
 from docutils import nodes
 from sphinx.transforms import SphinxTransform
 
+#: The root page's section that follows the abstract in the PDF (the findings at a glance).
+FINDINGS_ID = "findings-at-a-glance"
 #: Mime types that make a pasted output a figure rather than a table.
 PICTURE_MIME_PREFIXES = ("image/", "application/pdf", "application/vnd.jupyter.widget-view")
 
 
-class table_output(nodes.figure):  # noqa: N801: docutils names node classes in lower case
+class table_output(nodes.figure):  # noqa: N801 (docutils names node classes in lower case)
     """A pasted output that is a table: a figure node that Sphinx numbers among the tables."""
 
 
@@ -43,19 +47,40 @@ class TablesAreTables(SphinxTransform):
                 continue
             captions = [child for child in figure.children if isinstance(child, nodes.caption)]
             rest = [child for child in figure.children if not isinstance(child, nodes.caption)]
-            table = table_output(figure.rawsource, *captions, *rest, **figure.attributes)
+            # HTML closes a figure's <figcaption> only with the figure, so a table after its caption would sit
+            # inside the caption (styled as one): close it right after the caption (other builders skip raw HTML).
+            closing = [nodes.raw("", "</figcaption>\n", format="html")] if captions else []
+            table = table_output(figure.rawsource, *captions, *closing, *rest, **figure.attributes)
             table.source, table.line = figure.source, figure.line
             figure.replace_self(table)
             for node_id in table["ids"]:  # references find their target through the document's ids
                 self.document.ids[node_id] = table
 
 
+class AltFromCaption(SphinxTransform):
+    """A pasted figure's image is described by its caption (a screen reader otherwise reads a file path)."""
+
+    default_priority = 510
+
+    def apply(self, **kwargs: Any) -> None:
+        for figure in self.document.findall(nodes.figure):
+            captions = [child for child in figure.children if isinstance(child, nodes.caption)]
+            if not captions:
+                continue
+            text = " ".join(captions[0].astext().split())
+            for image in figure.findall(nodes.image):
+                alt = image.get("alt", "")
+                if not alt or "/" in alt or alt.endswith((".png", ".svg", ".jpg", ".pdf")):
+                    image["alt"] = text
+
+
 def _visit_table_html(self, node) -> None:
-    self.visit_figure(node)
+    """A ``<figure class="table-output">`` (styled by ``web/book.css``): caption, then the table in its own scroll box."""
+    self.body.append(self.starttag(node, "figure", CLASS="align-default table-output"))
 
 
 def _depart_table_html(self, node) -> None:
-    self.depart_figure(node)
+    self.body.append("</figure>\n")
 
 
 LONG_TABLE = "\\begin{longtable}"
@@ -98,6 +123,25 @@ def _keep_each_script_once(app, pagename: str, templatename: str, context: dict,
     context["script_files"] = unique
 
 
+def _is_thebe(script: Any) -> bool:
+    filename, attributes = script_key(script)
+    return filename.endswith("sphinx-thebe.js") or any(k == "body" and "THEBE_JS_URL" in v for k, v in attributes)
+
+
+def _no_thebe_scripts(app, pagename: str, templatename: str, context: dict, doctree) -> None:
+    """The book runs live through its launch button (JupyterLab on a BinderHub), never through Thebe:
+    leave out sphinx-thebe's scripts, whose defaults point at another repository and an outside host."""
+    if context.get("script_files"):
+        context["script_files"] = [s for s in context["script_files"] if not _is_thebe(s)]
+
+
+def _no_thebe_config(app, doctree, docname: str) -> None:
+    """Drop the Thebe configuration sphinx-thebe appends to every page (see :func:`_no_thebe_scripts`)."""
+    for node in list(doctree.findall(nodes.raw)):
+        if "text/x-thebe-config" in node.astext() or node.astext().startswith("<script>kernelName = "):
+            node.parent.remove(node)
+
+
 def _link_the_pdf(app, pagename: str, templatename: str, context: dict, doctree) -> None:
     pdf = app.config.book_pdf
     groups = [b for b in context.get("header_buttons", []) if b.get("label") == "download-buttons"]
@@ -117,9 +161,9 @@ def _link_the_pdf(app, pagename: str, templatename: str, context: dict, doctree)
 
 
 def _paper_layout(app, doctree, docname: str) -> None:
-    """The PDF as a paper: the root page's opening paragraphs as the abstract, every chapter of the
-    table of contents a numbered chapter (not a section of "Chapters"), and the root page's other
-    sections after them as appendices. Runs on the LaTeX builder's one assembled document."""
+    """The PDF as a paper: the root page's opening paragraphs as the abstract, its findings at a glance
+    next, every chapter of the table of contents a numbered chapter (not a section of "Chapters"),
+    and the root page's other sections after them as appendices. Runs on the LaTeX builder's one assembled document."""
     from docutils import nodes
     from sphinx import addnodes
 
@@ -135,10 +179,13 @@ def _paper_layout(app, doctree, docname: str) -> None:
     for node in chapters:
         node.parent.remove(node)
     root.remove(holder)
-    appendices = [child for child in root.children if isinstance(child, nodes.section)]
-    for child in opening + appendices:
+    sections = [child for child in root.children if isinstance(child, nodes.section)]
+    leading = [child for child in sections if FINDINGS_ID in child["ids"]]
+    appendices = [child for child in sections if child not in leading]
+    for child in opening + sections:
         root.remove(child)
-    root += [nodes.raw("", r"\begin{abstract}", format="latex"), *opening, nodes.raw("", r"\end{abstract}", format="latex"), *chapters]
+    abstract = [nodes.raw("", r"\begin{abstract}", format="latex"), *opening, nodes.raw("", r"\end{abstract}", format="latex")]
+    root += [*abstract, *leading, *chapters]
     if appendices:
         root += [nodes.raw("", r"\appendix", format="latex"), *appendices]
 
@@ -181,8 +228,11 @@ def setup(app) -> dict[str, Any]:
     app.add_config_value("book_pdf", "", "html")
     app.add_enumerable_node(table_output, "table", html=(_visit_table_html, _depart_table_html), latex=(_visit_table_latex, _depart_table_latex))
     app.add_transform(TablesAreTables)
+    app.add_transform(AltFromCaption)
     app.connect("doctree-resolved", _paper_layout)
     app.connect("doctree-resolved", _hide_what_the_html_hides)
+    app.connect("doctree-resolved", _no_thebe_config, priority=900)
     app.connect("html-page-context", _keep_each_script_once, priority=999)
+    app.connect("html-page-context", _no_thebe_scripts, priority=999)
     app.connect("html-page-context", _link_the_pdf, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,3 +29,14 @@ def chapters_in_book_order(root: Path | None = None) -> list[str]:
 
     walk(toc)
     return [Path(f).stem for f in files if f.startswith("notebooks/")]
+
+
+def chapter_numbers(root: Path | None = None) -> dict[str, int]:
+    """Each chapter's label (the ``(ch-…)=`` target that opens its MyST twin) → its number in book order."""
+    root = root or paths.project_root()
+    numbers = {}
+    for number, chapter in enumerate(chapters_in_book_order(root), start=1):
+        label = re.search(r"^\((ch-[\w-]+)\)=$", (root / "notebooks" / f"{chapter}.md").read_text(), re.M)
+        if label:
+            numbers[label.group(1)] = number
+    return numbers

@@ -22,9 +22,9 @@ VENDOR = {
 #: Not ``_static`` itself, which Jupyter Book would scan to add every .js file to every page.
 STATIC_FOLDER = "_web"
 
-#: Our own glue, from ``web/``: points the widget manager at its vendored assets and gives it the
-#: MathJax 2 call it expects on top of MathJax 3.
-OWN = ["widgets-setup.js"]
+#: Our own files, from ``web/``: the widget manager's glue (points it at its vendored assets and gives
+#: it the MathJax 2 call it expects on top of MathJax 3) and the book's style sheet.
+OWN = ["widgets-setup.js", "book.css"]
 
 #: Paths, relative to ``_static``, that ``_config.yml`` points Sphinx and myst-nb at.
 MATHJAX = "vendor/mathjax/tex-mml-chtml.js"

@@ -1,0 +1,53 @@
+"""The findings table: its Markdown form, the README's generated block and its staleness check."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from helpers.core import paths
+from helpers.publish import findings
+
+
+def glance_table() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "kind": ["claim", "measurement"],
+            "claim or measurement": ["importance predicts universality", "a | piped measurement"],
+            "talk": ["mean r = 0.72", ""],
+            "chapter": ["ch-universality", "ch-counting"],
+            "big (widths 64–192)": ["not reproduced: r 0.40 [0.35, 0.46]", "not measured at this rung"],
+        }
+    )
+
+
+def test_markdown_rows_bold_the_verdict_escape_pipes_and_link_the_chapter():
+    lines = findings.markdown(glance_table()).splitlines()
+    assert lines[0] == "| Claim or measurement | The talk | big (widths 64–192) | Where |" and lines[1] == "|---|---|---|---|"
+    assert (
+        lines[2]
+        == "| importance predicts universality | mean r = 0.72 | **not reproduced**: r 0.40 [0.35, 0.46] | {numref}`Chapter %s <ch-universality>` |"
+    )
+    assert lines[3].startswith("| a \\| piped measurement | – | **not measured at this rung** |")
+    only = findings.markdown(glance_table(), links=False, rows=("importance predicts universality",)).splitlines()
+    assert len(only) == 3 and "Where" not in only[0]
+
+
+def test_the_readme_block_is_rewritten_between_its_markers_only(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\n{findings.START}\nold rows\n{findings.END}\n\n## After\n")
+    assert findings.update_readme(readme, bundles_dir=tmp_path)  # an empty bundles folder: no rung yet
+    text = readme.read_text()
+    assert "old rows" not in text and "No results bundle is committed yet." in text and text.endswith("## After\n")
+    assert not findings.update_readme(readme, bundles_dir=tmp_path)
+    readme.write_text("# no markers\n")
+    with pytest.raises(ValueError, match="no findings block"):
+        findings.update_readme(readme, bundles_dir=tmp_path)
+
+
+def test_the_readme_shows_the_committed_bundles_findings():
+    """The README's block equals what the committed bundles give today (python -m
+    helpers.publish.findings readme rewrites it)."""
+    text = (paths.project_root() / "README.md").read_text()
+    block = text[text.index(findings.START) : text.index(findings.END) + len(findings.END)]
+    assert block == findings.readme_block(), "README.md's findings are stale: run python -m helpers.publish.findings readme"
