@@ -51,3 +51,13 @@ def test_the_readme_shows_the_committed_bundles_findings():
     text = (paths.project_root() / "README.md").read_text()
     block = text[text.index(findings.START) : text.index(findings.END) + len(findings.END)]
     assert block == findings.readme_block(), "README.md's findings are stale: run python -m helpers.publish.findings readme"
+
+
+def test_ladder_tables_read_down_one_column_per_rung():
+    from helpers.publish import ladder
+
+    table = pd.DataFrame({"rung": ["quick", "study"], "widest N": [393216.0, 3538944.0], "r": [0.0051, 0.405], "site": ["a", "a"]})
+    turned = ladder.by_rung(table, leave_out=("site",))
+    assert list(turned.columns) == ["measure", "quick", "study"]
+    assert turned.measure.tolist() == ["widest N", "r"]
+    assert turned.quick.tolist() == ["393,216", "0.0051"] and turned.study.tolist() == ["3,538,944", "0.405"]

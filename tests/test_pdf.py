@@ -99,6 +99,7 @@ def test_no_unresolved_reference_and_no_raw_tex():
 def test_every_figure_and_table_is_a_numbered_float_with_its_caption():
     text = pdf_text()
     tex = (PDF.parent / "book.tex").read_text()
+    tex = tex[tex.index("\\chapter{") :]  # the chapters (the findings at a glance before them are front matter)
     floats = re.findall(r"\\begin\{(figure|table|longtable)\}(.*?)\\end\{\1\}", tex, flags=re.DOTALL)
     assert all("\\caption{" in body for _, body in floats)
     outside = re.sub(r"\\begin\{(figure|table|longtable)\}.*?\\end\{\1\}", "", tex, flags=re.DOTALL)
@@ -131,3 +132,17 @@ def test_every_html_page_links_the_pdf():
     assert len(pages) > 8
     for page in pages:
         assert re.search(r'href="\.\./book\.pdf"', page.read_text()), f"{page.name} does not link the PDF"
+
+
+def test_it_reads_like_a_paper():
+    """Findings right after the abstract, chapters headed by their number (no "CHAPTER ONE"), no page
+    left nearly blank between chapters, and nothing in print that only a live page can do."""
+    text = pdf_text()
+    pages = text.split("\f")[:-1]
+    assert not re.search(r"CHAPTER\s+(ONE|TWO|THREE)", text)
+    abstract = text.index("Abstract")  # after the contents
+    findings = text.index("Findings at a glance", abstract)
+    assert re.compile(r"^\s*1\s+Scaling laws", re.M).search(text, findings), "chapter 1 does not follow the findings"
+    sparse = [number for number, page in enumerate(pages, start=1) if 0 < len(page.strip()) < 40]
+    assert not sparse, f"nearly blank pages: {sparse}"
+    assert not re.search(r"[Mm]ove the sliders|[Dd]rag the", text), "interactive-only wording in print"

@@ -59,3 +59,17 @@ def test_glued_tables_read_without_snake_case_nan_or_row_numbers():
         pd.set_option("styler.format.na_rep", previous[1])
     assert "share matched" in html and "share_matched" not in html
     assert ">nan<" not in html and ">–<" in html and ">yes<" in html and ">False<" not in html and ">1,570,000<" in html
+
+
+def test_a_chapters_own_formats_still_show_missing_values_as_a_dash():
+    import pandas as pd
+
+    from helpers.publish.prose import readable_styler
+
+    frame = pd.DataFrame({"mean_r": [0.25, float("nan")], "kind": ["a", "b"]})
+    html = readable_styler(frame.style.format({"mean_r": "{:.3f}"}).hide(axis="index")).to_html()
+    assert ">0.250<" in html and ">–<" in html and ">nan<" not in html and "mean r" in html
+    pivot = pd.DataFrame({"keep_fraction": [0.1, 0.2], "rule": ["x", "x"], "alpha": [1.0, 2.0]}).pivot(
+        index="keep_fraction", columns="rule", values="alpha"
+    )
+    assert "keep_fraction" not in readable_styler(pivot.style).to_html()

@@ -232,6 +232,13 @@ def _publishable(notebook: Path) -> None:
     nbformat.write(nb, notebook)
 
 
+def citation() -> dict[str, str]:
+    """What the introduction's citation block quotes: the commit the book was built from and the date."""
+    from helpers.core.provenance import source_commit
+
+    return {"book_commit": source_commit()[:12], "build_date": time.strftime("%Y-%m-%d", time.gmtime())}
+
+
 def stage_config(config: dict[str, Any], repository_url: str | None, pdf: str | None = None) -> dict[str, Any]:
     """The book's configuration for this build: the original run's setup as MyST substitutions
     for the narrative pages, with a repository address launch buttons, and with ``pdf`` (the PDF's
@@ -239,7 +246,7 @@ def stage_config(config: dict[str, Any], repository_url: str | None, pdf: str | 
     from helpers.core.reference import substitutions
 
     parse = dict(config.get("parse") or {})
-    parse["myst_substitutions"] = {**(parse.get("myst_substitutions") or {}), **substitutions()}
+    parse["myst_substitutions"] = {**(parse.get("myst_substitutions") or {}), **substitutions(), **citation()}
     config = {**config, "parse": parse, "launch_buttons": dict(config.get("launch_buttons") or {})}
     if repository_url:
         config["repository"] = {**(config.get("repository") or {}), "url": repository_url, "branch": "main"}

@@ -88,6 +88,32 @@ def markdown(table: pd.DataFrame, links: bool = True, rows: tuple[str, ...] | No
     return "\n".join(lines) + "\n"
 
 
+def list_table(table: pd.DataFrame) -> str:
+    """The glance table as a MyST ``list-table`` (a long table in the PDF, so that it breaks across
+    pages; a scrolling table in the HTML), each row linked to its chapter."""
+    rung_columns = [c for c in table.columns if c not in ("kind", "claim or measurement", "talk", "chapter")]
+    header = ["Claim or measurement", "The talk", *rung_columns, "Where"]
+    widths = " ".join(["22", "10", *(str(60 // len(rung_columns)) for _ in rung_columns), "8"])
+    lines = ["```{list-table}", ":header-rows: 1", ":class: longtable", f":widths: {widths}", ""]
+    rows = [header] + [
+        [
+            row["claim or measurement"],
+            row["talk"] or "–",
+            *(_bold_verdict(str(row[c])) for c in rung_columns),
+            f"{{numref}}`Chapter %s <{row['chapter']}>`",
+        ]
+        for _, row in table.iterrows()
+    ]
+    for cells in rows:
+        lines += [f"* - {_line(cells[0])}", *(f"  - {_line(c)}" for c in cells[1:])]
+    return "\n".join(lines) + "\n```\n"
+
+
+def _line(text: str) -> str:
+    """A list-table cell on one line."""
+    return " ".join(str(text).split())
+
+
 def book_page(rungs: list[ladder.Rung]) -> str:
     """The Markdown the introduction includes: one sentence on what the columns are, then the table."""
     table = glance(rungs)
@@ -97,7 +123,7 @@ def book_page(rungs: list[ladder.Rung]) -> str:
         "the largest first. Each cell gives the verdict, then the value behind it with its interval and its same-kind control; "
         "a rung whose results predate a measurement says so.\n\n"
     )
-    return intro + markdown(table)
+    return intro + list_table(table)
 
 
 def readme_block(bundles_dir: str | Path | None = None) -> str:

@@ -297,3 +297,14 @@ def width_law_ladder(ladder: list[Rung], samples: int) -> pd.DataFrame:
     return pd.DataFrame(
         {"rung": f.label, "α_m": f.alpha, "low": f.low, "high": f.high, "R²": f.r_squared, "points": f.n_points, "interval": f.interval} for f in fits
     )
+
+
+def by_rung(table: pd.DataFrame, leave_out: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A per-rung table (one row per rung, a ``rung`` column) turned to read down: one row per
+    measure, one column per rung, each value as text (:func:`helpers.core.numbers.readable`); the
+    measures in ``leave_out`` are dropped."""
+    from helpers.core.numbers import readable
+
+    turned = table.drop(columns=list(leave_out)).set_index("rung").T
+    turned = turned.map(readable) if hasattr(turned, "map") else turned.applymap(readable)
+    return turned.rename_axis(index="measure", columns=None).reset_index()

@@ -33,19 +33,35 @@ def glue_figure(name: str, figure) -> None:
     plt.close(figure)
 
 
-def glue_table(name: str, table) -> None:
-    """Glue a table (a ``DataFrame`` or a pandas ``Styler``) as :func:`glue_figure` glues a figure; the
-    book numbers it as a table (see :mod:`helpers.publish.sphinx_fixes`). Column names in snake_case
-    are written in words, and a frame's default row numbers are left out."""
+def readable_styler(table):
+    """A ``DataFrame`` or pandas ``Styler`` as the book shows tables: a frame's default row numbers left
+    out, column and axis names in words (:func:`helpers.core.numbers.display_name`), and every missing
+    value written '–', also in columns the chapter formats itself (pandas applies its ``na_rep`` option
+    only to cells without an explicit format, so each cell's formatter is wrapped: ``_display_funcs``,
+    pandas' per-cell formatters, at the pinned version)."""
     import pandas as pd
-    from myst_nb import glue
 
     if isinstance(table, pd.DataFrame):
         styler = table.style
         if isinstance(table.index, pd.RangeIndex):
             styler = styler.hide(axis="index")
         table = styler
-    glue(name, table.format_index(display_name, axis="columns"))
+    frame = table.data
+    frame.index = frame.index.set_names([display_name(n) for n in frame.index.names])
+    frame.columns = frame.columns.set_names([display_name(n) for n in frame.columns.names])
+    missing = pd.isna(frame).to_numpy()
+    for row, column in zip(*missing.nonzero()):
+        table._display_funcs[(row, column)] = lambda _value: "–"
+    return table.format_index(display_name, axis="columns")
+
+
+def glue_table(name: str, table) -> None:
+    """Glue a table (a ``DataFrame`` or a pandas ``Styler``, shown by :func:`readable_styler`) as
+    :func:`glue_figure` glues a figure; the book numbers it as a table (see
+    :mod:`helpers.publish.sphinx_fixes`)."""
+    from myst_nb import glue
+
+    glue(name, readable_styler(table))
 
 
 def glue_sci(name: str, value: float, digits: int = 3) -> None:

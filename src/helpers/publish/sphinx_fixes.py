@@ -185,9 +185,19 @@ def _paper_layout(app, doctree, docname: str) -> None:
     for child in opening + sections:
         root.remove(child)
     abstract = [nodes.raw("", r"\begin{abstract}", format="latex"), *opening, nodes.raw("", r"\end{abstract}", format="latex")]
-    root += [*abstract, *leading, *chapters]
+    root += [*abstract, *[node for section in leading for node in _unnumbered_chapter(section)], *chapters]
     if appendices:
         root += [nodes.raw("", r"\appendix", format="latex"), *appendices]
+
+
+def _unnumbered_chapter(section) -> list:
+    """A section's content as an unnumbered chapter listed in the contents, so that the numbered
+    chapters after it keep the HTML's numbers."""
+    from docutils import nodes
+
+    title = section.next_node(nodes.title).astext()
+    heading = nodes.raw("", f"\\chapter*{{{title}}}\\addcontentsline{{toc}}{{chapter}}{{{title}}}\n", format="latex")
+    return [heading, *(child for child in section.children if not isinstance(child, nodes.title))]
 
 
 def _hide_what_the_html_hides(app, doctree, docname: str) -> None:

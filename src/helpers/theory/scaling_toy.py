@@ -56,7 +56,7 @@ class FrequencyFamily:
 
     @property
     def label(self) -> str:
-        return f"power α = {self.value:g}" if self.kind == "power" else f"exponential e^(−i/{self.value:g})"
+        return f"power α = {self.value:g}" if self.kind == "power" else f"exponential exp(−i/{self.value:g})"
 
     def frequencies(self, n_features: int) -> np.ndarray:
         """p (n,), float64, decreasing, summing to 1."""

@@ -66,11 +66,12 @@ class SaturatingFit:
         return saturating(x, self.a, self.b, self.c)
 
     def formula(self) -> str:
+        """The fit in words for tables and prose: its parameters, or why there is none."""
         if not self.converged:
             return "no fit (did not converge)"
         if not self.is_fit:
             return f"no fit (R² = {self.r_squared:.2f})"
-        return f"y = {self.a:.2f}(1 − e^(−{self.b:.2f}(x − {self.c:.2f})))"
+        return f"a = {self.a:.2f}, b = {self.b:.2f}, c = {self.c:.2f}"  # the law's parameters: prose shows no caret notation
 
 
 def _bounds(names: Sequence[str], x: np.ndarray) -> tuple[list[float], list[float]]:
