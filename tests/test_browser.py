@@ -214,7 +214,8 @@ WIDTHS = (1280, 390)
 
 def test_pages_fit_laptop_and_phone_and_read_cleanly(html, server, browser):
     """At a laptop's and a phone's width, every page fits its window (wide tables scroll inside their
-    own box), no table's box reaches under the contents sidebar, no table header is snake_case and the
+    own box), no table's box reaches under the contents sidebar, no figure is squashed (its shown
+    aspect ratio within 2% of the picture's), no table header is snake_case and the
     prose holds no caret notation (N^−0.06, e^(…)), no 'nan' and no 'within 0.0%'. Screenshots of both
     widths go to runs/browser/ (width-prefixed)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -232,6 +233,8 @@ def test_pages_fit_laptop_and_phone_and_read_cleanly(html, server, browser):
                     const r = box.getBoundingClientRect();
                     if (r.right > edge + 1) out.covered.push(Math.round(r.right - edge));
                   }
+                  out.squashed = Array.from(document.querySelectorAll('main img')).filter(i => i.naturalWidth > 0 && i.width > 0)
+                    .filter(i => Math.abs((i.height / i.width) / (i.naturalHeight / i.naturalWidth) - 1) > 0.02).map(i => i.alt.slice(0, 60));
                   out.headers = Array.from(document.querySelectorAll('main th')).map(th => th.innerText.trim())
                     .filter(t => /^[a-z0-9]+(_[a-z0-9]+)+$/.test(t));
                   const main = document.querySelector('main').cloneNode(true);
@@ -244,7 +247,7 @@ def test_pages_fit_laptop_and_phone_and_read_cleanly(html, server, browser):
             )
             page.screenshot(path=str(SHOTS / f"{width}px__{name.replace('/', '__').removesuffix('.html')}.png"), full_page=True)
             page.close()
-            if found["page"] > found["window"] or found["covered"] or found["headers"] or found["text"]:
+            if found["page"] > found["window"] or found["covered"] or found["squashed"] or found["headers"] or found["text"]:
                 problems[f"{width}px {name}"] = found
     assert not problems, problems
 

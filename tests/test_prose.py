@@ -73,3 +73,15 @@ def test_a_chapters_own_formats_still_show_missing_values_as_a_dash():
         index="keep_fraction", columns="rule", values="alpha"
     )
     assert "keep_fraction" not in readable_styler(pivot.style).to_html()
+
+
+def test_no_false_or_e_notation_survives_a_chapters_own_format():
+    import pandas as pd
+
+    from helpers.publish.prose import readable_styler
+
+    frame = pd.DataFrame({"comparable": [False, True], "N": [1.57e6, 9.44e6], "r": [0.12345, 0.5]}, index=pd.Index([0.1, 0.2], name="keep_fraction"))
+    html = readable_styler(frame.style.format(precision=3)).to_html()
+    assert ">False<" not in html and ">no<" in html and ">yes<" in html
+    assert "e+06" not in html and ">1,570,000<" in html and ">0.123<" in html  # a chapter's precision kept where it reads well
+    assert ">0.100000<" not in html and ">0.1<" in html and "keep fraction" in html

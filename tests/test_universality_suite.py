@@ -162,3 +162,20 @@ def test_fraction_summary_spreads_the_random_draws():
     assert summary.alpha_low["random"] == pytest.approx(np.quantile([0.01, 0.02, 0.03], 0.025))
     assert summary.r_squared["random"] == pytest.approx(0.8)
     assert fraction_summary(slopes.drop(columns="draw")).draws.max() == 1  # a bundle made before draws
+
+
+def test_example_contexts_fold_to_one_row_per_latent():
+    import pandas as pd
+
+    from helpers.chapters.ch05_universality import examples_by_latent
+
+    rows = [("most universal", "L8-d96 #7", 0.9, "L8-d96", 7, f"a[{i}]", 0.5 - i / 10) for i in range(3)]
+    rows += [("most universal", "L8-d96 #7", 0.9, "L8-d64", 3, f"b[{i}]", 0.4) for i in range(3)]
+    rows += [("least universal", "L8-d96 #1", 0.1, "L8-d96", 1, "c[x]", 0.2)]
+    examples = pd.DataFrame(rows, columns=["kind", "latent", "universality", "model", "its latent", "context", "activation"])
+    folded = examples_by_latent(examples)
+    assert folded.latent.tolist() == ["L8-d96 #7", "L8-d96 #1"]
+    first = folded.iloc[0]
+    assert first["its top contexts (activation)"] == "a[0] (0.500) · a[1] (0.400) · a[2] (0.300)"
+    assert first["best match"] == "L8-d64 #3" and first["the match's top contexts"].count("b[") == 3
+    assert folded.iloc[1]["best match"] == "–" and folded.iloc[1]["the match's top contexts"] == ""

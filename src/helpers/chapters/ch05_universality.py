@@ -343,3 +343,27 @@ def l0_by_width(cfg: UniversalityConfig) -> list[tuple[int, float]]:
     metrics = results.table(cfg.preset, "04_saes", "sae_metrics", cfg.runs_dir)
     family = metrics[metrics.role.str.contains("family") & (metrics.site == cfg.analysis_site)].sort_values("d_model")
     return [(int(d), float(l0)) for d, l0 in zip(family.d_model, family.l0)]
+
+
+def examples_by_latent(examples: pd.DataFrame) -> pd.DataFrame:
+    """:func:`example_table`'s rows (one per context) folded to one row per example latent: its
+    contexts and those of its best match in the next width, each with its activation."""
+    rows = []
+    for (kind, latent, universality), group in examples.groupby(["kind", "latent", "universality"], sort=False):
+        own_model = latent.split(" #")[0]
+        own, match = group[group.model == own_model], group[group.model != own_model]
+
+        def contexts(part: pd.DataFrame) -> str:
+            return " · ".join(f"{c} ({a:.3f})" for c, a in zip(part.context, part.activation))
+
+        rows.append(
+            {
+                "kind": kind,
+                "latent": latent,
+                "universality": universality,
+                "its top contexts (activation)": contexts(own),
+                "best match": f"{match.model.iloc[0]} #{match['its latent'].iloc[0]}" if len(match) else "–",
+                "the match's top contexts": contexts(match),
+            }
+        )
+    return pd.DataFrame(rows)

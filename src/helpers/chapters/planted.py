@@ -271,10 +271,12 @@ def reading(pairs: pd.DataFrame) -> dict[str, dict]:
 
 #: How a trained regime's r stands against the untrained models', in prose.
 AGAINST_UNTRAINED = {
-    "above": "every interval lies above the untrained models'",
-    "below": "every interval lies below the untrained models'",
-    "overlaps": "the intervals overlap the untrained models'",
+    "above": "every interval lies above those of the untrained models' width pairs",
+    "below": "every interval lies below those of the untrained models' width pairs",
+    "overlaps": "the intervals overlap those of the untrained models' width pairs",
 }
+#: The same, as an answer.
+AGAINST_ANSWER = {"above": "above", "below": "below", "overlaps": "not separable from"}
 
 
 def describe(found: dict[str, dict]) -> str:
@@ -283,7 +285,7 @@ def describe(found: dict[str, dict]) -> str:
     for name, v in found.items():
         kind = "untrained models" if name == UNTRAINED else f"{name} regime"
         sentence = (
-            f"In the {kind} r ranges from {v['r_min']:.2f} to {v['r_max']:.2f} over {v['pairs']} width pairs and SAE seeds "
+            f"In the {kind} r ranges from {v['r_min']:.2f} to {v['r_max']:.2f} over its {v['pairs']} width pairs (every SAE seed) "
             f"({'every interval above 0' if v['r_positive'] else 'not every interval above 0'}"
             + (f"; {AGAINST_UNTRAINED[v['against_untrained']]}" if "against_untrained" in v else "")
             + f"); the mean universality is {v['mean_universality']:.2f} across widths"
@@ -321,3 +323,17 @@ def table(pairs: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def summary_line(found: dict[str, dict]) -> str:
+    """One sentence per trained regime: r's range against the untrained models' (the chapter's answer)."""
+    control = found.get(UNTRAINED)
+    parts = []
+    for name, v in found.items():
+        if name == UNTRAINED or control is None:
+            continue
+        parts.append(
+            f"in the {name} regime r is {v['r_min']:.2f} to {v['r_max']:.2f}, {AGAINST_ANSWER[v['against_untrained']]} "
+            f"the untrained models' {control['r_min']:.2f} to {control['r_max']:.2f}"
+        )
+    return ("On planted features, " + "; ".join(parts) + ".") if parts else ""

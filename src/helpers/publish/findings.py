@@ -36,9 +36,13 @@ def rung_size(rung: ladder.Rung) -> str:
     """The rung's size in words: widths, language-model seeds per width and tokens per model."""
     models = rung.table(ladder.LM, "models")
     family = models[models.role.isin(["family", "seed control"]) & (models.n_layers == rung.parameters(ladder.LM)["n_layers"])]
-    seeds = int(family.groupby("d_model").size().max())
+    counts = family.groupby("d_model").size()
+    fewest, most = int(counts.min()), int(counts.max())
+    seeds = f"{most} language-model seeds per width" if fewest == most > 1 else "one language-model seed per width"
+    if fewest != most:
+        seeds = f"{fewest}–{most} language-model seeds per width ({most} at width {', '.join(str(int(w)) for w in counts[counts == most].index)})"
     tokens = int(rung.family().train_tokens.iloc[0])
-    return f"{rung_label(rung)}: {seeds} language-model seed{'s' if seeds > 1 else ''} per width, {tokens / 1e6:.2g}M training tokens per model"
+    return f"{rung_label(rung)}: {seeds}, {tokens / 1e6:.2g}M training tokens per model"
 
 
 def rung_label(rung: ladder.Rung) -> str:

@@ -10,7 +10,11 @@ with ``{glue:figure}`name``` under a ``:name:`` label and a caption, so that eac
 
 from __future__ import annotations
 
-from helpers.core.numbers import display_name
+import re
+
+import numpy as np
+
+from helpers.core.numbers import display_name, readable
 from helpers.core.numbers import sci as sci  # the prose's number format, shared with the chapters' tables
 
 
@@ -33,12 +37,21 @@ def glue_figure(name: str, figure) -> None:
     plt.close(figure)
 
 
+#: What a float's e-notation looks like in a formatted cell (1.57e+06, 6.1e-06).
+E_NOTATION = re.compile(r"\de[+-]?\d")
+#: Five or more digits in a row (1570000.000): a count without its thousands separators.
+LONG_DIGITS = re.compile(r"\d{5}")
+#: A non-zero number printed as zero (0.000 for 6.1e-06).
+ZERO = re.compile(r"^-?0\.0+$")
+
+
 def readable_styler(table):
     """A ``DataFrame`` or pandas ``Styler`` as the book shows tables: a frame's default row numbers left
     out, column and axis names in words (:func:`helpers.core.numbers.display_name`), and every missing
     value written '–', also in columns the chapter formats itself (pandas applies its ``na_rep`` option
     only to cells without an explicit format, so each cell's formatter is wrapped: ``_display_funcs``,
-    pandas' per-cell formatters, at the pinned version)."""
+    pandas' per-cell formatters, at the pinned version), as are flags and numbers a chapter's format
+    would print as False or 1.57e+06; numeric row labels are written the same way."""
     import pandas as pd
 
     if isinstance(table, pd.DataFrame):
@@ -49,10 +62,34 @@ def readable_styler(table):
     frame = table.data
     frame.index = frame.index.set_names([display_name(n) for n in frame.index.names])
     frame.columns = frame.columns.set_names([display_name(n) for n in frame.columns.names])
-    missing = pd.isna(frame).to_numpy()
-    for row, column in zip(*missing.nonzero()):
-        table._display_funcs[(row, column)] = lambda _value: "–"
-    return table.format_index(display_name, axis="columns")
+    for row in range(frame.shape[0]):
+        for column in range(frame.shape[1]):
+            table._display_funcs[(row, column)] = _polished(table._display_funcs[(row, column)])
+    return table.format_index(display_name, axis="columns").format_index(_index_label, axis="index")
+
+
+def _polished(show):
+    """A cell formatter that leaves no 'nan', 'False', e-notation, digits without thousands separators
+    or a non-zero number shown as 0.000: those values go through :func:`helpers.core.numbers.readable`
+    instead, whatever the chapter's own format."""
+    import numbers
+
+    def cell(value):
+        if value is None or isinstance(value, bool | np.bool_) or (isinstance(value, numbers.Real) and not np.isfinite(value)):
+            return readable(value)
+        text = str(show(value))
+        if isinstance(value, numbers.Real) and (E_NOTATION.search(text) or LONG_DIGITS.search(text) or (value != 0 and ZERO.match(text))):
+            return readable(value)
+        return text
+
+    return cell
+
+
+def _index_label(label):
+    """A row label as a reader should see it: numbers through :func:`helpers.core.numbers.readable`."""
+    import numbers
+
+    return readable(label) if isinstance(label, numbers.Real) else label
 
 
 def glue_table(name: str, table) -> None:
