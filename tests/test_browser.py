@@ -33,6 +33,7 @@ import pytest
 import yaml
 
 from helpers.core import paths
+from helpers.core.numbers import sci
 
 pytestmark = pytest.mark.browser
 
@@ -216,7 +217,7 @@ def test_pages_fit_laptop_and_phone_and_read_cleanly(html, server, browser):
     """At a laptop's and a phone's width, every page fits its window (wide tables scroll inside their
     own box), no table's box reaches under the contents sidebar, no figure is squashed (its shown
     aspect ratio within 2% of the picture's), no table header is snake_case and the
-    prose holds no caret notation (N^−0.06, e^(…)), no 'nan' and no 'within 0.0%'. Screenshots of both
+    prose holds no caret notation (N^−0.06, e^(…)), no e-notation (6.1e-06), no 'nan' and no 'within 0.0%'. Screenshots of both
     widths go to runs/browser/ (width-prefixed)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     problems = {}
@@ -240,7 +241,7 @@ def test_pages_fit_laptop_and_phone_and_read_cleanly(html, server, browser):
                   const main = document.querySelector('main').cloneNode(true);
                   main.querySelectorAll('pre, code, .cell_input, mjx-container, script').forEach(e => e.remove());
                   document.body.appendChild(main);
-                  out.text = (main.innerText.match(/\^\(|\^[−-]?\d|\bnan\b|within 0\.0%/g) || []);
+                  out.text = (main.innerText.match(/\^\(|\^[−-]?\d|\bnan\b|within 0\.0%|\d\.\d+e[+-]\d\d/g) || []);
                   main.remove();
                   return out;
                 }"""
@@ -358,7 +359,7 @@ def test_jupyterlab_sparsity_slider_updates_readout_and_figure(lab, browser):
         moved_to = float(slider.locator(".widget-readout").inner_text())
         assert moved_to < 0.99
         # the kernel answers every step; wait for the read-out of the final value, then for it to go idle
-        readout.filter(has_text=f"vs {1 - moved_to:.2e}").wait_for(timeout=30_000)
+        readout.filter(has_text=f"vs {sci(1 - moved_to)}").wait_for(timeout=30_000)
         page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'")
         page.wait_for_timeout(500)
         explorer.screenshot(path=str(SHOTS / "jupyterlab_explorer_after.png"))

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from helpers.core.numbers import readable, sci
 from helpers.publish import plotting
 from helpers.theory import superposition as sp
 from helpers.theory.toy_models import ToyModels
@@ -43,7 +44,9 @@ class ShapeExplorer(StaticFigure, w.VBox):
         )
         self.width_factor = w.FloatSlider(value=width_factor, min=1.1, max=4.0, step=0.1, description="width ratio B/A", style=style)
         self.n_layer = w.IntSlider(value=n_layer, min=1, max=64, description="Model A's layers", style=style)
-        self.n_features = w.FloatLogSlider(value=n_features, base=10, min=3, max=7, step=0.1, description="features F", style=style)
+        self.n_features = w.FloatLogSlider(
+            value=n_features, base=10, min=3, max=7, step=0.1, readout_format=",.0f", description="features F", style=style
+        )
         self.d_model = d_model
         self.readout = w.HTML()
         self.figure = w.Image(format="png", layout=w.Layout(max_width="55%", height="auto"))
@@ -59,10 +62,9 @@ class ShapeExplorer(StaticFigure, w.VBox):
         s_b = float(sp.partner_sparsity(self.sparsity.value, table.loc["features per neuron", "B / A"]))
         rarer = (1 - self.sparsity.value) / (1 - s_b)
         self.readout.value = (
-            table.to_html(float_format=lambda x: f"{x:,.3g}", classes="explorer-table")
-            + f"<p><b>Model B needs sparsity S = {s_b:.5f}</b>: its features must be active "
-            f"<b>{rarer:.2f}×</b> less often than Model A's (1 − S = {1 - s_b:.2e} vs "
-            f"{1 - self.sparsity.value:.2e}).</p>"
+            table.map(readable).to_html(classes="explorer-table") + f"<p><b>Model B needs sparsity S = {s_b:.5f}</b>: its features must be active "
+            f"<b>{rarer:.2f}×</b> less often than Model A's (1 − S = {sci(1 - s_b)} vs "
+            f"{sci(1 - self.sparsity.value)}).</p>"
         )
         fig, ax = plt.subplots(figsize=(5, 3.6))
         plotting.draw_bound(ax, self.sparsity.value, s_b)
