@@ -21,16 +21,19 @@ def glance_table() -> pd.DataFrame:
     )
 
 
-def test_markdown_rows_bold_the_verdict_escape_pipes_and_link_the_chapter():
+def test_markdown_rows_bold_the_verdict_and_escape_pipes():
     lines = findings.markdown(glance_table()).splitlines()
-    assert lines[0] == "| Claim or measurement | The talk | big (widths 64–192) | Where |" and lines[1] == "|---|---|---|---|"
-    assert (
-        lines[2]
-        == "| importance predicts universality | mean r = 0.72 | **not reproduced**: r 0.40 [0.35, 0.46] | {numref}`Chapter %s <ch-universality>` |"
-    )
-    assert lines[3].startswith("| a \\| piped measurement | – | **not measured at this rung** |")
-    only = findings.markdown(glance_table(), links=False, rows=("importance predicts universality",)).splitlines()
-    assert len(only) == 3 and "Where" not in only[0]
+    assert lines[0] == "| Claim or measurement | The talk | big (widths 64–192) |" and lines[1] == "|---|---|---|"
+    assert lines[2] == "| importance predicts universality | mean r = 0.72 | **not reproduced**: r 0.40 [0.35, 0.46] |"
+    assert lines[3] == "| a \\| piped measurement | – | **not measured at this rung** |"
+    assert len(findings.markdown(glance_table(), rows=("importance predicts universality",)).splitlines()) == 3
+
+
+def test_the_book_table_is_a_long_list_table_linking_each_chapter():
+    text = findings.list_table(glance_table())
+    assert text.startswith("```{list-table}\n:header-rows: 1\n:class: longtable\n:widths: 22 10 60 8\n")
+    assert "* - importance predicts universality\n  - mean r = 0.72\n  - **not reproduced**: r 0.40 [0.35, 0.46]\n" in text
+    assert "  - {numref}`Chapter %s <ch-counting>`" in text and text.endswith("```\n")
 
 
 def test_the_readme_block_is_rewritten_between_its_markers_only(tmp_path):

@@ -243,8 +243,6 @@ def reading(pairs: pd.DataFrame) -> dict[str, dict]:
     "yes"; below: "no"; else "inconclusive"); the mean universality across widths and across SAE
     seeds of one width; and, for a trained regime, where its r intervals lie against the untrained
     models' ("above", "below" or "overlaps")."""
-    if "pair" not in pairs:
-        pairs = pairs.assign(pair=WIDTH_PAIR)
     widths, seeds = pairs[pairs.pair == WIDTH_PAIR], pairs[pairs.pair == SEED_PAIR]
     control = widths[widths.regime == UNTRAINED]
     out = {}

@@ -76,18 +76,14 @@ def _bold_verdict(text: str) -> str:
     return f"**{head}**{sep}{rest}"
 
 
-def markdown(table: pd.DataFrame, links: bool = True, rows: tuple[str, ...] | None = None) -> str:
-    """The glance table as a Markdown pipe table (only ``rows`` when given); ``links`` adds a column
-    that cross-references each row's chapter (MyST)."""
+def markdown(table: pd.DataFrame, rows: tuple[str, ...] | None = None) -> str:
+    """The glance table as a Markdown pipe table for the README (only ``rows`` when given)."""
     if rows is not None:
         table = table[table["claim or measurement"].isin(rows)]
     rung_columns = [c for c in table.columns if c not in ("kind", "claim or measurement", "talk", "chapter")]
-    header = ["Claim or measurement", "The talk", *rung_columns] + (["Where"] if links else [])
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = ["| " + " | ".join(["Claim or measurement", "The talk", *rung_columns]) + " |", "|" + "---|" * (2 + len(rung_columns))]
     for _, row in table.iterrows():
         cells = [row["claim or measurement"], row["talk"] or "–", *(_bold_verdict(str(row[c])) for c in rung_columns)]
-        if links:
-            cells.append(f"{{numref}}`Chapter %s <{row['chapter']}>`")
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -136,7 +132,7 @@ def readme_block(bundles_dir: str | Path | None = None) -> str:
     if not rungs:
         return f"{START}\nNo results bundle is committed yet.\n{END}"
     sizes = "; ".join(rung_size(r) for r in sorted(rungs, key=lambda r: -r.widest_n))
-    return f"{START}\n{markdown(glance(rungs), links=False, rows=HEADLINE)}\n({sizes}.)\n{END}"
+    return f"{START}\n{markdown(glance(rungs), rows=HEADLINE)}\n({sizes}.)\n{END}"
 
 
 def update_readme(readme: Path, bundles_dir: str | Path | None = None) -> bool:

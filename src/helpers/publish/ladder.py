@@ -306,5 +306,5 @@ def by_rung(table: pd.DataFrame, leave_out: tuple[str, ...] = ()) -> pd.DataFram
     from helpers.core.numbers import readable
 
     turned = table.drop(columns=list(leave_out)).set_index("rung").T
-    turned = turned.map(readable) if hasattr(turned, "map") else turned.applymap(readable)
+    turned = turned.map(readable)
     return turned.rename_axis(index="measure", columns=None).reset_index()
