@@ -139,9 +139,10 @@ def execute(
 
 
 #: The kernel's environment while papermill executes a chapter: Jupyter's inline backend, as in
-#: JupyterLab (a headless caller's MPLBACKEND=Agg would make every ``plt.show()`` draw nothing), and
-#: no progress bars (they belong in a terminal, not in the published pages: the pipeline shows them).
-KERNEL_ENVIRONMENT = {"MPLBACKEND": "module://matplotlib_inline.backend_inline", "TQDM_DISABLE": "1"}
+#: JupyterLab (a headless caller's MPLBACKEND=Agg would make every ``plt.show()`` draw nothing).
+#: Progress bars are left to the kernel and taken out of the published pages (:func:`_publishable`):
+#: tqdm's notebook bars ignore TQDM_DISABLE.
+KERNEL_ENVIRONMENT = {"MPLBACKEND": "module://matplotlib_inline.backend_inline"}
 
 
 @contextlib.contextmanager
@@ -234,9 +235,9 @@ def _publishable(notebook: Path) -> None:
 
 def citation() -> dict[str, str]:
     """What the introduction's citation block quotes: the commit the book was built from and the date."""
-    from helpers.core.provenance import source_commit
+    from helpers.core.provenance import short_commit, source_commit
 
-    return {"book_commit": source_commit()[:12], "build_date": time.strftime("%Y-%m-%d", time.gmtime())}
+    return {"book_commit": short_commit(source_commit()), "build_date": time.strftime("%Y-%m-%d", time.gmtime())}
 
 
 def stage_config(config: dict[str, Any], repository_url: str | None, pdf: str | None = None) -> dict[str, Any]:

@@ -333,13 +333,19 @@ def planted_rows(geometry: dict[str, Any] | None, rung: str) -> list[dict]:
         found = (geometry or {}).get("planted", {}).get(regime)
         control = (geometry or {}).get("planted", {}).get("untrained")
         name = f"importance predicts universality more than in untrained toy models, {regime} regime (chapter 8's toy SAEs)"
-        rule = "every width pair's and SAE seed's interval of r lies above every interval of the untrained models of the same widths"
+        rule = (
+            "every width pair's and SAE seed's interval of r lies above every interval of the untrained models of the same widths "
+            "(the first toy seed: further toy seeds are not read)"
+        )
         if found is None or control is None or "against_untrained" not in found:
             judged = verdicts.Verdict(verdicts.NOT_MEASURED, rule, "untrained toy models of the same widths", "not measured at this rung")
         else:
             reason = f"r {found['r_min']:.2f} to {found['r_max']:.2f}; untrained {control['r_min']:.2f} to {control['r_max']:.2f}"
             judged = verdicts.Verdict(
-                BEYOND_UNTRAINED[found["against_untrained"]], rule, "untrained toy models of the same widths, every SAE seed", reason
+                BEYOND_UNTRAINED[found["against_untrained"]],
+                rule,
+                "untrained toy models of the same widths, every SAE seed, the first toy seed only",
+                reason,
             )
         rows.append(_row("measurement", name, rung, judged.reason, judged, "answer", chapter="ch-geometry"))
         name = f"universal latents are those that recover the same true feature, {regime} regime (chapter 8's toy SAEs)"

@@ -39,6 +39,13 @@ def source_commit(root: Path | None = None) -> str:
     return commit + ("-dirty" if changed else "")
 
 
+def short_commit(commit: str) -> str:
+    """A commit as people quote it: its first 12 hex digits, ``-dirty`` kept; ``unknown`` unchanged."""
+    if commit == "unknown":
+        return commit
+    return commit[:12] + ("-dirty" if commit.endswith("-dirty") else "")
+
+
 def package_versions() -> dict[str, str]:
     """Installed versions of the packages that shape the numbers, plus Python itself."""
     versions = {"python": platform.python_version()}

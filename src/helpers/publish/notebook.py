@@ -10,7 +10,7 @@ import pandas as pd
 
 from helpers.core.numbers import readable
 from helpers.core.parameters import Parameters
-from helpers.core.provenance import ChapterRun
+from helpers.core.provenance import ChapterRun, short_commit
 from helpers.publish import pdf_tables
 from helpers.publish.prose import glue_markdown
 
@@ -39,7 +39,7 @@ def finish(run: ChapterRun) -> dict[str, Any]:
     record = run.close()
     versions = ", ".join(f"{k} {v}" for k, v in record["versions"].items())
     commit = record["git_commit"]
-    commit_text = f"commit `{commit[:12]}{'-dirty' if commit.endswith('-dirty') else ''}`" if commit != "unknown" else "no git commit"
+    commit_text = f"commit `{short_commit(commit)}`" if commit != "unknown" else "no git commit"
     summary = f"preset `{record['preset']}` at {commit_text} on {record['device_name']}, {record['wall_time_s']:.1f} s of wall time"
     default = defaults(run.config)
     changed = {k: v for k, v in record["parameters"].items() if k not in ("preset", "chapter") and k in default and v != default[k]}
