@@ -273,6 +273,56 @@ def test_chapter_2_widgets_render_from_saved_state(server, browser):
     page.close()
 
 
+def test_latent_browser_finds_shows_and_links_latents_offline(html, server, browser):
+    """Chapter 5 links to the latent browser and its table's latents to their cards; in the browser a
+    search finds a latent, its card shows its statistics, histogram, contexts (the firing token
+    marked) and one row per match, and a match's link opens that latent's card: from the loopback
+    server with every other host blocked, and from the file itself."""
+    record = json.loads((html / "latents" / "latents.json").read_text())
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    log = PageLog(page, urlparse(server).netloc)
+    page.goto(f"{server}/notebooks/05_universality.html", wait_until="networkidle")
+    assert page.locator('a[href="../latents/index.html"]').count() == 1
+    card_links = page.locator('a[href^="../latents/index.html#"]')
+    assert card_links.count() >= 2  # the example table's latents and their matches
+    target = card_links.first.get_attribute("href").split("#")[1]  # <model>/<latent>
+    card_links.first.click()
+    page.wait_for_url("**/latents/index.html#*")
+    model, latent = target.split("/")
+    assert page.locator("#card h2").inner_text().startswith(f"{model}/") and page.locator("#card h2").inner_text().endswith(f"#{latent}")
+
+    first_sae = record["saes"][0]["key"]
+    assert page.locator("#sae option").count() == len(record["saes"])
+    page.select_option("#sae", first_sae)
+    chosen = record["latents"][first_sae][len(record["latents"][first_sae]) // 2]
+    page.fill("#search", str(chosen["id"]))
+    rows = page.locator("#list tbody tr")
+    assert rows.count() == 1
+    rows.first.click()
+    card = page.locator("#card")
+    assert card.locator("h2").inner_text() == f"{first_sae} · latent #{chosen['id']}"
+    assert card.locator("svg.histogram rect").count() == len(chosen["histogram"]["counts"])
+    assert card.locator("ol.contexts li").count() == len(chosen["contexts"]) > 0
+    assert card.locator("ol.contexts li mark").first.inner_text() == chosen["contexts"][0][1]
+    assert card.locator("table tbody tr").count() == len(chosen["matches"]) > 0
+    page.screenshot(path=str(SHOTS / "latent_browser.png"))
+    followed = card.locator("table tbody a").first
+    other = followed.get_attribute("href").lstrip("#")
+    followed.click()
+    other_sae, other_latent = other.rsplit("/", 1)
+    assert card.locator("h2").inner_text() == f"{other_sae} · latent #{other_latent}"
+    assert not log.outside and not log.failed and not log.console_errors, (log.outside, log.failed, log.console_errors)
+    page.close()
+
+    page = browser.new_page(viewport={"width": 390, "height": 900})
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto((html / "latents" / "index.html").as_uri() + f"#{first_sae}/{chosen['id']}")
+    assert page.locator("#card h2").inner_text() == f"{first_sae} · latent #{chosen['id']}" and not errors
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.close()
+
+
 # --------------------------------------------------------------------------------------------
 # JupyterLab.
 

@@ -64,3 +64,5 @@ def test_ladder_tables_read_down_one_column_per_rung():
     assert list(turned.columns) == ["measure", "quick", "study"]
     assert turned.measure.tolist() == ["widest N", "r"]
     assert turned.quick.tolist() == ["393,216", "0.0051"] and turned.study.tolist() == ["3,538,944", "0.405"]
+    formatted = ladder.by_rung(table.assign(r=[0.0051, float("nan")]), leave_out=("site",), formats={"r": "{:.1%}"})
+    assert formatted.quick.tolist() == ["393,216", "0.5%"] and formatted.study.tolist() == ["3,538,944", "–"]

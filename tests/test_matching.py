@@ -35,6 +35,7 @@ def test_dead_latents_are_left_out_and_shapes_may_differ():
     partner = result.partner_correlation(4)
     assert np.isnan(partner[1]) and partner[0] == pytest.approx(0.9) and partner[2] == pytest.approx(0.7)
     assert np.isnan(partner[3])  # two live columns for three live rows: one row stays unmatched
+    assert result.partner_index(4).tolist() == [0, -1, 2, -1]  # the partners, by hand
 
 
 def test_mutual_nearest_by_hand():

@@ -480,6 +480,15 @@ def test_the_smoke_book_builds_without_warnings(smoke_run, tmp_path):
             at = page.index(f'id="{label}"')
             caption = re.search(r'class="caption-number">([^<]*)<', page[at:]).group(1).strip()
             assert caption == f"{kind} {number}.{counts[kind]}", (chapter, label, caption)
+    # the latent browser beside the book: every trained model's first SAE, bounded, linked from chapter 5
+    browser = json.loads((html / "latents" / "latents.json").read_text())
+    assert (html / "latents" / "index.html").exists() and (html / "latents" / "data.js").exists()
+    assert browser["preset"] == "smoke" and len(browser["saes"]) >= 2
+    for sae in browser["saes"]:
+        shown = browser["latents"][sae["key"]]
+        assert len(shown) == sae["shown"] <= sae["live"] and sae["shown"] <= browser["limit"] + 2 * 2 * 3  # + the example table's latents
+        assert all(len(latent["histogram"]["counts"]) == 16 and latent["matches"] for latent in shown)
+    assert 'href="../latents/index.html"' in (html / "notebooks" / "05_universality.html").read_text()
     interrupted.unlink()
 
 

@@ -23,6 +23,12 @@ def test_styler_table_shows_what_the_html_shows():
     assert styler_markdown(styler).startswith("```{raw} latex\n") and styler_markdown(styler).endswith("\n```")
 
 
+def test_links_keep_their_text_in_print():
+    frame = pd.DataFrame({"latent": ['<a href="../latents/index.html#L8-d96/3">L8-d96 #3</a>'], "test": ["r < 0.5 and r > 0.3"]})
+    latex = styler_latex(frame.style.hide(axis="index"))
+    assert "L8-d96 \\#3" in latex and "href" not in latex and "r < 0.5 and r > 0.3" in latex
+
+
 def test_pivot_keeps_every_header_row_and_the_index():
     frame = pd.DataFrame({"pair": ["a", "a", "b"], "tau": [0.5, 0.7, 0.5], "v": [1.0, 2.0, 3.0]})
     lines = styler_latex(frame.pivot(index="pair", columns="tau", values="v").style.format(precision=1)).splitlines()

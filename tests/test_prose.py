@@ -39,6 +39,17 @@ def test_one_readable_formatter_for_every_table_cell():
     for value, expected in cases.items():
         assert readable(value) == expected, value
     assert display_name("mean_universality") == "mean universality" and display_name("R²") == "R²" and display_name(3) == 3
+    assert [display_name(n) for n in ("l0", "ce_clean", "r_squared", "n_c", "alpha", "α_m", "lm_step", "d_model", "r_low")] == [
+        "L0",
+        "CE clean",
+        "R²",
+        "N_c",
+        "α",
+        "αₘ",
+        "LM step",
+        "d model",
+        "r, low",
+    ]
 
 
 def test_glued_tables_read_without_snake_case_nan_or_row_numbers():
@@ -85,3 +96,46 @@ def test_no_false_or_e_notation_survives_a_chapters_own_format():
     assert ">False<" not in html and ">no<" in html and ">yes<" in html
     assert "e+06" not in html and ">1,570,000<" in html and ">0.123<" in html  # a chapter's precision kept where it reads well
     assert ">0.100000<" not in html and ">0.1<" in html and "keep fraction" in html
+
+
+def test_long_rules_are_numbered_once_in_order_of_appearance():
+    from helpers.publish.prose import numbered, numbered_list
+
+    labels = numbered(["beats L∞ + A/d", "above the untrained pair", "beats L∞ + A/d"])
+    assert labels == {"beats L∞ + A/d": "R1", "above the untrained pair": "R2"}
+    assert numbered_list(labels) == "- **R1.** beats L∞ + A/d\n- **R2.** above the untrained pair"
+
+
+def test_binned_means_by_hand():
+    import numpy as np
+
+    from helpers.publish.plotting import binned_means
+
+    x = np.array([0.05, 0.1, 0.15, 0.55, 0.6, 1.0, 0.99])
+    y = np.array([1.0, 2.0, 3.0, 10.0, 20.0, 5.0, 7.0])
+    centres, means = binned_means(x, y, bins=2, min_count=2)
+    np.testing.assert_allclose(centres, [0.25, 0.75])
+    np.testing.assert_allclose(means, [2.0, (10 + 20 + 5 + 7) / 4])  # x = 1.0 falls in the last bin
+    assert np.isnan(binned_means(x, y, bins=2, min_count=4)[1][0])
+
+
+def test_log_axes_get_labels_that_do_not_collide():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from helpers.publish.plotting import compact_number, log_ticks, tidy_log_ticks
+
+    assert [compact_number(v) for v in (0.5, 2, 3000, 300_000, 1e6, 2e-4)] == ["0.5", "2", "3,000", "3×10⁵", "10⁶", "2×10⁻⁴"]
+    assert log_ticks(3e5, 3e6) == [5e5, 1e6, 2e6] and log_ticks(3e5, 9e5) == [3e5, 5e5] and log_ticks(6e5, 9e5) == [6e5, 7e5, 8e5, 9e5]
+    fig, (narrow, wide) = plt.subplots(1, 2)
+    narrow.plot([2.5e5, 1.5e6], [1, 2]), narrow.set_xscale("log")  # under one decade: one power of ten inside
+    wide.plot([1, 1e6], [1, 2]), wide.set_xscale("log")
+    tidy_log_ticks(fig)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in narrow.get_xticklabels() if t.get_text() and narrow.get_xlim()[0] <= t.get_position()[0] <= narrow.get_xlim()[1]]
+    assert labels == ["5×10⁵", "10⁶"]  # 1, 2 and 5 × 10ᵉ inside the limits, not every multiple
+    assert not [t for t in narrow.xaxis.get_minorticklabels() if t.get_text()]
+    assert not [t for t in wide.xaxis.get_minorticklabels() if t.get_text()]
+    plt.close(fig)

@@ -6,7 +6,15 @@ import torch
 
 from helpers.lm.family import ModelShape, to_hooked
 from helpers.lm.gpt import GPT
-from helpers.universality.activations import collect_activations, permute_windows, token_activations, top_activations, write_sparse
+from helpers.universality.activations import (
+    activation_histograms,
+    collect_activations,
+    permute_windows,
+    token_activations,
+    top_activations,
+    top_by_latent,
+    write_sparse,
+)
 from helpers.universality.correlation import ORIGINAL_EPSILON, latent_stats, max_correlations, with_original_arithmetic
 
 
@@ -133,6 +141,39 @@ def test_top_activations_by_brute_force(tmp_path):
         np.testing.assert_allclose(values, x[expected, latent])
     positions, values = top_activations(stored, 0, 3)  # a dead latent has no top activations
     assert len(positions) == 0 and len(values) == 0
+
+
+def test_top_by_latent_matches_one_latent_at_a_time(tmp_path):
+    rng = np.random.default_rng(16)
+    x = sparse_random(rng, 700, 30, 5)
+    x[:, 3] = 0  # a dead latent
+    x[:2, 4], x[2:, 4] = 1.5, 0  # fires twice, with a tie: padded, the earlier token first
+    x[10:20, 7] = 10.0  # ten ties at the top
+    stored = store(x, tmp_path / "x")
+    positions, values = top_by_latent(stored, 4)
+    assert positions.shape == values.shape == (30, 4)
+    for latent in range(30):
+        expected_positions, expected_values = top_activations(stored, latent, 4)
+        found = positions[latent] >= 0
+        np.testing.assert_array_equal(positions[latent][found], expected_positions)
+        np.testing.assert_allclose(values[latent][found], expected_values)
+    assert positions[3].tolist() == [-1] * 4 and positions[4].tolist() == [0, 1, -1, -1]
+    assert positions[7].tolist() == [10, 11, 12, 13]
+
+
+def test_activation_histograms_by_numpy(tmp_path):
+    rng = np.random.default_rng(17)
+    x = sparse_random(rng, 900, 25, 6)
+    x[:, 2] = 0
+    counts, maxima = activation_histograms(store(x, tmp_path / "x"), bins=8)
+    for latent in range(25):
+        fired = x[:, latent][x[:, latent] > 0]
+        if not len(fired):
+            assert maxima[latent] == 0 and not counts[latent].any()
+            continue
+        expected, _ = np.histogram(fired, bins=8, range=(0, fired.max()))
+        np.testing.assert_array_equal(counts[latent], expected)
+        assert maxima[latent] == pytest.approx(fired.max())
 
 
 def test_precomputed_statistics_give_the_same_result(tmp_path):

@@ -33,7 +33,7 @@ import yaml
 
 from helpers.chapters.configs import CONFIGS, config_for, load_preset
 from helpers.core import atomic, paths
-from helpers.publish import findings, ladder, web_assets
+from helpers.publish import findings, ladder, latent_browser, web_assets
 from helpers.publish import notebook as notebook_glue
 from helpers.publish.bundle import committed_bundles
 from helpers.publish.toc import chapters_in_book_order
@@ -339,6 +339,7 @@ def build(preset: str, runs_dir: str | Path | None = None, log: Callable[[str], 
     stage = stage_book(preset, runs_dir, output, log, BOOK_PDF if linked else None)
     _jupyter_book(stage, output, "html", preset, log)
     html = output / "_build" / "html"
+    latent_browser.write_from_results(paths.results_dir(preset, "05_universality", runs_dir), html)
     if linked:
         shutil.copy2(pdf, html / BOOK_PDF)
     log(f"[{preset}] book built: {html / 'index.html'}" + (f" (with {BOOK_PDF})" if linked else ""))

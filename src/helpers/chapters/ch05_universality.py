@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from helpers.chapters import model_suite, sae_suite, verdicts
+from helpers.chapters import latent_browser, model_suite, sae_suite, verdicts
 from helpers.chapters import universality_suite as suite_
 from helpers.chapters.configs import UniversalityConfig
 from helpers.core import results
@@ -31,6 +31,7 @@ RESULT_FILES = (
     "controls.csv",
     "examples.csv",
     "kind_intervals.csv",
+    "latent_browser.json",
     "latents.csv",
     "pair_summary.csv",
     "r_grid.csv",
@@ -181,6 +182,7 @@ def compute(cfg: UniversalityConfig, run: ChapterRun) -> Universality:
     run.save_table("window_check", window_check)
     examples = example_table(cfg, suite, first, headline, windows.numel())
     run.save_table("examples", examples)
+    run.save_json("latent_browser", latent_browser.browser_record(suite, latents, examples))
     return Universality(
         suite,
         windows,

@@ -295,6 +295,9 @@ class UniversalityConfig(ChapterConfig, LadderParameters):
     n_examples: int = param(3, positive, "latents shown per kind (universal, not universal)")
     example_contexts: int = param(3, positive, "top-activating contexts shown per latent")
     example_tokens: int = param(8, positive, "tokens shown before each top activation")
+    browser_latents: int = param(256, positive, "latents per SAE in the latent browser (every live one when fewer), spread over importance")
+    browser_contexts: int = param(6, positive, "top-activating contexts per latent in the latent browser")
+    browser_tokens: int = param(24, positive, "tokens shown before each of the browser's activations (a quarter as many after)")
 
     def saes(self) -> SAEsConfig:
         """Chapter 4's configuration in the same preset, on this chapter's device and runs folder."""

@@ -278,21 +278,23 @@ def correlate(suite: Suite) -> dict[Comparison, MaxCorrelation]:
 def latent_table(suite: Suite, correlations: dict[Comparison, MaxCorrelation]) -> pd.DataFrame:
     """One row per (comparison, latent of the scored SAE): its statistics, its universality (NaN
     for a dead latent unless the original's arithmetic is on), its best match, its one-to-one
-    partner's correlation, whether the match is mutual, and its token-likeness (the untrained models'
+    partner and that partner's correlation, whether the match is mutual, and its token-likeness (the untrained models'
     comparisons with the token dictionary give their token-likeness and are not rows themselves)."""
     token_likeness = {(c.scored, c.site, c.scored_seed): result.a_to_b for c, result in correlations.items() if c.kind == TOKEN_IDENTITY}
     assignments: dict[tuple, OneToOne] = {}  # one per unordered SAE pair; the reverse direction swaps sides
 
-    def partners(c: Comparison, result: MaxCorrelation) -> np.ndarray:
+    def partners(c: Comparison, result: MaxCorrelation) -> tuple[np.ndarray, np.ndarray]:
+        """(n,) each scored latent's one-to-one partner's correlation (NaN: none) and index (−1: none)."""
         n = len(result.stats_a.max)
         if result.matrix is None:
-            return np.full(n, np.nan)
+            return np.full(n, np.nan), np.full(n, -1)
         a, b = (c.scored, c.scored_seed), (c.against, c.against_seed)
         if (c.kind, c.site, b, a) in assignments:
             done = assignments[(c.kind, c.site, b, a)]
-            return OneToOne(done.cols, done.rows, done.values).partner_correlation(n)
-        assignments[(c.kind, c.site, a, b)] = one_to_one(result.matrix)
-        return assignments[(c.kind, c.site, a, b)].partner_correlation(n)
+            assignment = OneToOne(done.cols, done.rows, done.values)
+        else:
+            assignment = assignments[(c.kind, c.site, a, b)] = one_to_one(result.matrix)
+        return assignment.partner_correlation(n), assignment.partner_index(n)
 
     r = roles(suite)
     untrained = {m for group in r.untrained for m in group}
@@ -302,7 +304,7 @@ def latent_table(suite: Suite, correlations: dict[Comparison, MaxCorrelation]) -
             continue
         stats = result.stats_a
         n = len(stats.max)
-        partner = partners(c, result)
+        partner, partner_index = partners(c, result)
         against_d_model = 0 if c.against == TOKENS else int(suite.row(c.against, c.site, c.against_seed).d_model)
         frames.append(
             pd.DataFrame(
@@ -327,6 +329,7 @@ def latent_table(suite: Suite, correlations: dict[Comparison, MaxCorrelation]) -
                     "match": result.a_to_b_index,
                     "universality_original_arithmetic": original_arithmetic(result, suite.cfg.epsilon),
                     "one_to_one": partner,
+                    "partner": partner_index,
                     "mutual": mutual_nearest(result.a_to_b_index, result.b_to_a_index),
                     "token_likeness": token_likeness.get((c.scored, c.site, c.scored_seed), np.full(n, np.nan)),
                 }

@@ -49,8 +49,38 @@ def readable(value: object) -> str:
     return str(value)
 
 
+#: Words of a column name written as the field writes them (l0 → L0), whole names first.
+NAMES = {"r_squared": "R²", "n_c": "N_c", "r_low": "r, low", "r_high": "r, high"}
+WORDS = {
+    "l0": "L0",
+    "mse": "MSE",
+    "nmse": "normalised MSE",
+    "ce": "CE",
+    "lm": "LM",
+    "sae": "SAE",
+    "saes": "SAEs",
+    "spearman": "Spearman",
+    "alpha": "α",
+    "beta": "β",
+    "gamma": "γ",
+    "nn": "NN",
+}
+#: A Greek letter with a one-letter subscript (α_m → αₘ).
+SUBSCRIPTS = {"m": "ₘ", "n": "ₙ", "k": "ₖ", "i": "ᵢ", "j": "ⱼ", "0": "₀", "1": "₁", "2": "₂"}
+
+
 def display_name(column: object) -> object:
-    """A snake_case column name in words (mean_universality → mean universality); others unchanged."""
-    if isinstance(column, str) and "_" in column and column.replace("_", "").isalnum():
-        return column.replace("_", " ")
-    return column
+    """A snake_case column name in words, with the field's abbreviations (mean_universality → mean
+    universality, ce_clean → CE clean, r_squared → R², α_m → αₘ); other names unchanged."""
+    if not isinstance(column, str):
+        return column
+    greek, _, index = column.partition("_")
+    if len(greek) == 1 and "α" <= greek <= "ω" and index in SUBSCRIPTS:
+        return greek + SUBSCRIPTS[index]
+    if "_" not in column and column not in WORDS:
+        return column
+    if column in NAMES:
+        return NAMES[column]
+    if not column.replace("_", "").isalnum():
+        return column
+    return " ".join(WORDS.get(word, word) for word in column.split("_"))

@@ -3,7 +3,9 @@ show them without re-running them.
 
 A bundle holds every CSV and JSON of ``runs/<preset>/results/`` (the chapters' tables and their
 ``provenance.json``) except the per-latent table ``latents.csv`` (one row per latent per comparison,
-over 10 MB at the study scale; it stays with the run), the preset file as ``preset.yaml``, and ``manifest.json``: the sha256 of each
+over 10 MB at the study scale) and the latent browser's record ``latent_browser.json`` (megabytes of
+contexts; the browser is built for the run the book shows), which stay with the run; the preset
+file as ``preset.yaml``, and ``manifest.json``: the sha256 of each
 file, the git commit that ran each chapter and the one that made the bundle, package versions,
 device and wall time per chapter. Weights and activations are never bundled.
 
@@ -44,7 +46,7 @@ MANIFEST = "manifest.json"
 PRESET_FILE = "preset.yaml"
 MAX_BYTES = 20 * 2**20
 BUNDLED_SUFFIXES = (".csv", ".json")
-LEFT_IN_THE_RUN = ("latents.csv",)
+LEFT_IN_THE_RUN = ("latents.csv", "latent_browser.json")
 
 
 class BundleError(ValueError):

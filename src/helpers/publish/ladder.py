@@ -220,33 +220,38 @@ def _number(value: float | None) -> float:
 
 
 def equal_n_ladder(ladder: list[Rung]) -> pd.DataFrame:
-    """Per rung: chapter 7's shapes, their loss gap against the seeds' spread, the one-to-one share
-    within and across shapes, and each pair of shapes' frequency shift with its verdict."""
+    """One row per rung: chapter 7's shapes, their loss gap against the seeds' spread, the one-to-one
+    share within and across shapes, every pair of shapes' frequency shift against the bound's
+    prediction (one cell), and the verdict (the pairs' common one, or each pair's when they differ)."""
     rows = []
     for rung in ladder:
         result = rung.record(EQUAL_N, "summary")
-        loss = result["loss"]
-        row = _base(rung) | {
-            "shapes": ", ".join(result["shapes"]),
-            "loss gap (nats)": loss["gap_nats"],
-            "relative gap": loss["relative_gap"],
-            "seed spread (nats)": loss["seed_spread_nats"],
-            "comparable loss": loss["comparable"],
-            "one-to-one (same shape)": result["share_matched_same_shape"],
-            "one-to-one (two shapes)": result["share_matched_across_shapes"],
-            "seed noise": _number(result["seed_noise"]),
-        }
-        rows += [
-            row
+        loss, shifts = result["loss"], result["shifts"]
+        verdicts = list(dict.fromkeys(s["verdict"] for s in shifts))
+        rows.append(
+            _base(rung)
             | {
-                "pair of shapes": f"{s['narrower']} vs {s['wider']}",
-                "shift": _number(s["shift"]),
-                "predicted": _number(s["predicted"]),
-                "verdict": s["verdict"],
+                "shapes": ", ".join(result["shapes"]),
+                "loss gap (nats)": loss["gap_nats"],
+                "relative gap": loss["relative_gap"],
+                "seed spread (nats)": loss["seed_spread_nats"],
+                "comparable loss": loss["comparable"],
+                "one-to-one (same shape)": result["share_matched_same_shape"],
+                "one-to-one (two shapes)": result["share_matched_across_shapes"],
+                "seed noise": _number(result["seed_noise"]),
+                "shift against the bound": "; ".join(
+                    f"{s['narrower']} vs {s['wider']}: {_shift(s['shift'])} (bound {_shift(s['predicted'])})" for s in shifts
+                ),
+                "verdict": verdicts[0] if len(verdicts) == 1 else "; ".join(f"{s['narrower']} vs {s['wider']}: {s['verdict']}" for s in shifts),
             }
-            for s in result["shifts"]
-        ]
+        )
     return pd.DataFrame(rows)
+
+
+def _shift(value: float | None) -> str:
+    """A frequency shift as the ladder writes it: three decimals, – when missing."""
+    number = _number(value)
+    return "–" if number != number else f"{number:.3f}"
 
 
 def rung_verdicts(rung: Rung) -> pd.DataFrame:
@@ -299,12 +304,15 @@ def width_law_ladder(ladder: list[Rung], samples: int) -> pd.DataFrame:
     )
 
 
-def by_rung(table: pd.DataFrame, leave_out: tuple[str, ...] = ()) -> pd.DataFrame:
+def by_rung(table: pd.DataFrame, leave_out: tuple[str, ...] = (), formats: dict[str, str] | None = None) -> pd.DataFrame:
     """A per-rung table (one row per rung, a ``rung`` column) turned to read down: one row per
-    measure, one column per rung, each value as text (:func:`helpers.core.numbers.readable`); the
-    measures in ``leave_out`` are dropped."""
+    measure, one column per rung, each value as text: by its measure's format in ``formats`` (a
+    ``str.format`` pattern) where given, else :func:`helpers.core.numbers.readable`, and missing
+    values '–'; the measures in ``leave_out`` are dropped."""
     from helpers.core.numbers import readable
 
-    turned = table.drop(columns=list(leave_out)).set_index("rung").T
-    turned = turned.map(readable)
+    table = table.drop(columns=list(leave_out))
+    for column, pattern in (formats or {}).items():
+        table[column] = [readable(v) if pd.isna(v) else pattern.format(v) for v in table[column]]
+    turned = table.set_index("rung").T.map(readable)
     return turned.rename_axis(index="measure", columns=None).reset_index()

@@ -26,6 +26,8 @@ SPECIAL = {
     "~": r"\textasciitilde{}",
 }
 PATTERN = re.compile("|".join(map(re.escape, SPECIAL)))
+#: A link's tags in a displayed value (the web page's links to the latent browser); the PDF keeps the text inside.
+TAG = re.compile(r"</?a\b[^<>]*>")
 
 
 def escape(text: str) -> str:
@@ -75,7 +77,7 @@ def styler_latex(styler: Styler) -> str:
     values = styler._translate(sparse_index=False, sparse_cols=False)  # noqa: SLF001: the displayed strings
 
     def cells(row: list[dict]) -> list[str]:
-        return [html.unescape(str(c["display_value"])).strip() for c in row if c.get("is_visible", True)]
+        return [html.unescape(TAG.sub("", str(c["display_value"]))).strip() for c in row if c.get("is_visible", True)]
 
     head, body = [cells(row) for row in values["head"]], [cells(row) for row in values["body"]]
     width = max(len(row) for row in head + body)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib as mpl
+import numpy as np
 import seaborn as sns
 
 PALETTE = "colorblind"
@@ -100,3 +101,56 @@ def draw_ladder(
     ax.set_xlabel("non-embedding N of the rung's widest model")
     if len(x) == 1:  # one rung: a readable decade around it
         ax.set_xlim(x[0] / 3, x[0] * 3)
+
+
+def binned_means(
+    x: np.ndarray, y: np.ndarray, bins: int = 10, low: float = 0.0, high: float = 1.0, min_count: int = 5
+) -> tuple[np.ndarray, np.ndarray]:
+    """(bin centres, mean of ``y`` in each of ``bins`` equal bins of ``x`` on [low, high]); bins
+    holding fewer than ``min_count`` points are NaN (a line drawn through them would show noise)."""
+    edges = np.linspace(low, high, bins + 1)
+    which = np.clip(np.digitize(x, edges) - 1, 0, bins - 1)
+    sums, counts = np.bincount(which, weights=y, minlength=bins), np.bincount(which, minlength=bins)
+    means = np.where(counts >= min_count, sums / np.maximum(counts, 1), np.nan)
+    return (edges[:-1] + edges[1:]) / 2, means
+
+
+#: Superscript digits for tick labels (10⁵).
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def compact_number(value: float) -> str:
+    """A tick label: plain between 0.01 and 10,000 (0.5, 2, 3,000), else mantissa × 10ᵉ (3×10⁵)."""
+    if value == 0 or 1e-2 <= abs(value) < 1e4:
+        return f"{value:,.6g}"
+    exponent = int(np.floor(np.log10(abs(value))))
+    mantissa = f"{value / 10**exponent:.2g}"
+    return (f"{mantissa}×" if mantissa != "1" else "") + f"10{str(exponent).translate(SUPERSCRIPT)}"
+
+
+def log_ticks(low: float, high: float) -> list[float]:
+    """Ticks for a log axis on [low, high] that spans under two decades: 1, 2 and 5 × each power of
+    ten inside it, or 1, 2, 3 and 5 ×, or 1 to 9 ×, when those are fewer than two."""
+    powers = range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
+    for subs in ((1, 2, 5), (1, 2, 3, 5), range(1, 10)):
+        ticks = [m * 10.0**e for e in powers for m in subs if low <= m * 10.0**e <= high]
+        if len(ticks) >= 2:
+            return ticks
+    return ticks
+
+
+def tidy_log_ticks(figure) -> None:
+    """Log axes without colliding labels: minor ticks unlabelled; an axis spanning under two decades
+    (whose major ticks alone would leave it bare, and whose automatic fallback labels every integer
+    multiple) gets :func:`log_ticks`, labelled in :func:`compact_number`'s form."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    for ax in figure.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if axis.get_scale() != "log":
+                continue
+            low, high = sorted(abs(v) for v in axis.get_view_interval())
+            if low > 0 and np.log10(high / low) < 2:
+                axis.set_major_locator(FixedLocator(log_ticks(low, high)))
+                axis.set_major_formatter(FuncFormatter(lambda value, _: compact_number(value)))
+            axis.set_minor_formatter(NullFormatter())

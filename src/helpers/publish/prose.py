@@ -27,12 +27,16 @@ def glue_markdown(name: str, text: str) -> None:
 
 
 def glue_figure(name: str, figure) -> None:
-    """Glue a matplotlib ``figure`` (in every inline format the book uses) and close it. The notebook
+    """Glue a matplotlib ``figure`` (in every inline format the book uses, log axes tidied by
+    :func:`helpers.publish.plotting.tidy_log_ticks`) and close it. The notebook
     shows it in place (JupyterLab); the book pastes it, numbered and captioned, where the text says
     ``{glue:figure}`name```, and leaves the cell's own output out (its tag ``remove-output``)."""
     import matplotlib.pyplot as plt
     from myst_nb import glue
 
+    from helpers.publish.plotting import tidy_log_ticks
+
+    tidy_log_ticks(figure)
     glue(name, figure)
     plt.close(figure)
 
@@ -117,3 +121,17 @@ def glue_values(**values: float | int | str) -> None:
 
     for name, value in values.items():
         glue(name, plain(value), display=False)
+
+
+def numbered(texts, prefix: str = "R") -> dict[str, str]:
+    """Each distinct text of ``texts`` → its label (R1, R2, …), in order of first appearance: a
+    table then names a long rule by its label and the rules are listed once below it."""
+    labels: dict[str, str] = {}
+    for text in texts:
+        labels.setdefault(text, f"{prefix}{len(labels) + 1}")
+    return labels
+
+
+def numbered_list(labels: dict[str, str]) -> str:
+    """The texts of :func:`numbered` as a Markdown list, each after its label in bold."""
+    return "\n".join(f"- **{label}.** {text}" for text, label in labels.items())

@@ -166,3 +166,38 @@ def top_activations(acts: SparseActivations, latent: int, k: int, token_block: i
     positions, values = np.concatenate(positions), np.concatenate(values)
     best = np.argsort(-values, kind="stable")[:k]
     return positions[best], values[best]
+
+
+def top_by_latent(acts: SparseActivations, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every latent's ``k`` largest activations at once: (positions, values), each (n_latents, k),
+    largest first; a latent firing on fewer than ``k`` tokens is padded with position −1, value 0.
+    Ties go to the earlier token, as in :func:`top_activations`."""
+    counts = np.diff(acts.indptr)
+    rows = np.repeat(np.arange(acts.n_tokens, dtype=np.int64), counts)
+    latents = np.asarray(acts.indices, dtype=np.int64)
+    values = np.asarray(acts.values, dtype=np.float32)
+    order = np.lexsort((rows, -values, latents))  # by latent, then largest value, then earliest token
+    latents, rows, values = latents[order], rows[order], values[order]
+    starts = np.searchsorted(latents, np.arange(acts.n_latents))
+    rank = np.arange(len(latents)) - starts[latents]
+    keep = rank < k
+    positions = np.full((acts.n_latents, k), -1, dtype=np.int64)
+    top = np.zeros((acts.n_latents, k), dtype=np.float32)
+    positions[latents[keep], rank[keep]] = rows[keep]
+    top[latents[keep], rank[keep]] = values[keep]
+    return positions, top
+
+
+def activation_histograms(acts: SparseActivations, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each latent's non-zero activations counted in ``bins`` equal bins from 0 to its own maximum:
+    (counts (n_latents, bins) int64, maxima (n_latents,) float32, 0 for a dead latent). A value equal
+    to the maximum falls in the last bin, as in ``np.histogram``."""
+    latents = np.asarray(acts.indices, dtype=np.int64)
+    values = np.asarray(acts.values, dtype=np.float32)
+    maxima = np.zeros(acts.n_latents, dtype=np.float32)
+    np.maximum.at(maxima, latents, values)
+    scaled = values.astype(np.float64) / maxima[latents] * bins
+    which = np.minimum(scaled.astype(np.int64), bins - 1)
+    counts = np.zeros((acts.n_latents, bins), dtype=np.int64)
+    np.add.at(counts, (latents, which), 1)
+    return counts, maxima

@@ -28,6 +28,12 @@ class OneToOne:
         out[self.rows] = self.values
         return out
 
+    def partner_index(self, n_a: int) -> np.ndarray:
+        """(n_a,) each latent of A's assigned partner in B; −1 where it has none."""
+        out = np.full(n_a, -1, dtype=np.int64)
+        out[self.rows] = self.cols
+        return out
+
 
 def one_to_one(matrix: np.ndarray) -> OneToOne:
     """Maximum-total-correlation assignment on ``matrix`` (n_A, n_B) of correlations, NaN for dead
