@@ -8,6 +8,7 @@
 #   make test-pdf                          the PDF read with poppler: chapters, numbers, pages (needs make pdf)
 #   make bundle PRESET=study               copy a finished run's results into results/<preset>/ (committed)
 #   make bench                             speed benchmarks (ratios against a reference, same process)
+#   make corpus-en                         the Debian packages of the debian-en corpus (apt-get, sudo when not root)
 #   make lab                               JupyterLab on the notebooks
 #   make sync                              after editing a notebook or its MyST twin (notebooks/*.md): pair them
 #   make format                            ruff's fixes and formatting, in place
@@ -21,7 +22,7 @@ STAMP := $(VENV)/.installed
 # TORCH_INDEX (optional) is a package index for it, e.g. https://download.pytorch.org/whl/cpu.
 TORCH := $(shell grep -o '"torch==[^"]*"' pyproject.toml | tr -d '"')
 
-.PHONY: setup book pdf execute bundle test lint format sync test-browser test-pdf bench lab clean
+.PHONY: setup book pdf execute bundle test lint format sync test-browser test-pdf bench corpus-en lab clean
 
 setup: $(STAMP)
 
@@ -70,6 +71,12 @@ test-pdf: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m helpers.publish.bench
+
+# English prose for the corpus 'debian-en' (helpers.lm.corpus): the packages .ci/corpus-en-packages lists.
+corpus-en:
+	sudo_=""; [ "$$(id -u)" = 0 ] || sudo_="sudo"; \
+	$$sudo_ apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive $$sudo_ apt-get install -y -qq --no-install-recommends $$(cat .ci/corpus-en-packages)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
