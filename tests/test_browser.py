@@ -355,6 +355,9 @@ def lab(tmp_path_factory, chromium):
     settings = folder / ".jupyter" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    notebook_settings = folder / ".jupyter" / "lab" / "user-settings" / "@jupyterlab" / "notebook-extension"
+    notebook_settings.mkdir(parents=True)  # every cell drawn at once, so that a test can read all of them
+    (notebook_settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     env = {
         **os.environ,
         "JUPYTER_CONFIG_DIR": str(folder / ".jupyter"),
@@ -380,6 +383,33 @@ def lab(tmp_path_factory, chromium):
     except subprocess.TimeoutExpired:
         process.kill()
     shutil.rmtree(folder / ".jupyter", ignore_errors=True)
+
+
+def test_jupyterlab_renders_the_myst_markdown(lab, browser):
+    """JupyterLab shows the chapters' Markdown as the book does (jupyterlab-myst): math typeset, roles and
+    directives rendered, none of their source (a fence, a role's braces, a dollar sign) left as text. The
+    book's glued figures and numbers exist only in the built book: JupyterLab names a glue directive as
+    unknown and shows a glued number's name, and each figure in its cell's output."""
+    url, token = lab
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{url}/lab/tree/02_superposition.ipynb?token={token}")
+    page.locator(".jp-MarkdownCell").first.wait_for(timeout=60_000)
+    page.locator(".jp-MarkdownCell .katex").first.wait_for(timeout=30_000)
+    page.wait_for_function(
+        "() => { const cells = document.querySelectorAll('.jp-MarkdownCell'); return cells.length > 10 &&"
+        " Array.from(cells).every(c => c.classList.contains('jp-mod-rendered')); }",
+        timeout=30_000,
+    )
+    read = "() => Array.from(document.querySelectorAll('.jp-MarkdownCell')).map(c => c.innerText).join('\\n')"
+    text, previous = page.evaluate(read), ""
+    while text != previous:  # jupyterlab-myst renders cell by cell: read until nothing changes for a second
+        page.wait_for_timeout(1000)
+        text, previous = page.evaluate(read), text
+    page.screenshot(path=str(SHOTS / "jupyterlab_myst.png"), full_page=True)
+    page.close()
+    assert len(text) > 3000  # every Markdown cell (the fixture turns JupyterLab's windowing off)
+    leftovers = re.findall(r"```\{|:::\{|\{(?:numref|ref|glue:\w+|cite:\w+|download)\}`|\$\$|\\frac|\\mathbb", text)
+    assert not leftovers, [text[max(text.index(x) - 200, 0) : text.index(x) + 200] for x in leftovers[:2]]
 
 
 def test_jupyterlab_sparsity_slider_updates_readout_and_figure(lab, browser):

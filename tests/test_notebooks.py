@@ -488,7 +488,12 @@ def test_the_smoke_book_builds_without_warnings(smoke_run, tmp_path):
         shown = browser["latents"][sae["key"]]
         assert len(shown) == sae["shown"] <= sae["live"] and sae["shown"] <= browser["limit"] + 2 * 2 * 3  # + the example table's latents
         assert all(len(latent["histogram"]["counts"]) == 16 and latent["matches"] for latent in shown)
-    assert 'href="../latents/index.html"' in (html / "notebooks" / "05_universality.html").read_text()
+    chapter_5 = (html / "notebooks" / "05_universality.html").read_text()
+    assert 'href="../latents/index.html"' in chapter_5
+    # data to download: each figure's files, and each committed bundle's files and manifest beside the ladder
+    assert re.search(r'Data: <a class="reference download internal" download="" href="../_downloads/\w+/latents.csv"', chapter_5)
+    if any(entry.is_dir() for entry in (paths.project_root() / "results").iterdir()):
+        assert re.search(r'href="../_downloads/\w+/manifest.json"', chapter_5) and re.search(r'href="../_downloads/\w+/manifest.json"', intro)
     interrupted.unlink()
 
 

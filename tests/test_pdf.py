@@ -1,14 +1,17 @@
 """The PDF built from the executed chapters (``make pdf``), read as a reader would: its chapters in
 the book's order, the headline numbers of chapters 1 and 5 exactly as the HTML pages show them,
-no unresolved reference and no raw TeX, every page rendered, and every HTML page linking it.
+no unresolved reference and no raw TeX, every page rendered, no text past the margins, overprinted or too small
+to read, and every HTML page linking it.
 
 The tests need ``_build/latex/book.pdf`` beside a built site (``BOOK_PDF`` and ``BOOK_HTML`` point
-elsewhere) and poppler's ``pdftotext``/``pdftoppm``. Without them they skip with the reason, unless
+elsewhere) and poppler's ``pdftotext``/``pdftohtml``/``pdftoppm``. Without them they skip with the reason, unless
 ``REQUIRE_PDF=1`` (set by ``make test-pdf`` and ``.ci/run``), where they fail instead.
 """
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import functools
 import html
 import json
@@ -17,6 +20,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from book_source import numbered
@@ -146,3 +150,189 @@ def test_it_reads_like_a_paper():
     sparse = [number for number, page in enumerate(pages, start=1) if 0 < len(page.strip()) < 40]
     assert not sparse, f"nearly blank pages: {sparse}"
     assert not re.search(r"[Mm]ove the sliders|[Dd]rag the", text), "interactive-only wording in print"
+
+
+# The page as printed: every word's box as poppler reads it (pdftotext -bbox-layout), in pt from the page's top left.
+
+#: How far (pt) a word may reach past the text block's left or right edge. The rotated axis labels of full-width
+#: figures reach 1.8 pt into the left margin, and nothing else passes either edge by even 0.1 pt; an overfull line
+#: or a table too wide for the page passes it by 8 pt and more.
+MARGIN_TOLERANCE = 3.0
+#: The smallest type (pt) any text may be set in: LaTeX's \tiny. Only a table shrunk to the text width (adjustbox,
+#: \resizebox) comes out smaller; body text is 10 pt, footnotes 8, subscripts 7 and the book's tables 5.2 and up.
+MIN_TEXT_SIZE = 5.0
+#: Two words on one line run into each other when their boxes overlap sideways by more than this (pt).
+OVERPRINT = 1.0
+#: Fonts whose boxes are not their ink. Figures are matplotlib's vector PDF, their text DejaVu Sans in Type 3 fonts,
+#: whose boxes poppler takes from the font's bounding box: the exponent of 10⁴ lies wholly inside its base's box
+#: and heights run 0.7 to 1.3 times the size. TeX's math fonts set scripts into their base's box.
+FIGURE_FONT = re.compile(r"DejaVu")
+MATH_FONT = re.compile(r"^(CM|MSAM|MSBM)|Math")
+CAPTION = re.compile(r"^(?:Table|Figure) \d+(?:\.\d+)?(?=:|\s+\S\s+continued)")
+XHTML = "{http://www.w3.org/1999/xhtml}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Word:
+    page: int
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    text: str
+    line: str  # the text of the line poppler puts it in
+
+    @property
+    def height(self) -> float:  # the type size for the book's fonts: poppler's box spans the font's ascent and descent
+        return self.y1 - self.y0
+
+
+@dataclasses.dataclass
+class Page:
+    number: int
+    width: float
+    height: float
+    lines: list[list[Word]]
+    runs: list[tuple[float, float, float, float, str]]  # pdftohtml's text runs: box and font
+
+    def font(self, word: Word) -> str:
+        """The font of pdftohtml's text run at the word's centre; '' for rotated text, which pdftohtml leaves out."""
+        x, y = (word.x0 + word.x1) / 2, (word.y0 + word.y1) / 2
+        return next((font for x0, y0, x1, y1, font in self.runs if x0 - 1 <= x <= x1 + 1 and y0 - 1 <= y <= y1 + 1), "")
+
+    def is_text(self, word: Word) -> bool:
+        """Whether the word is the book's text (body, tables, captions): set in a known font, not a figure's or math's."""
+        font = self.font(word)
+        return bool(font) and not FIGURE_FONT.search(font) and not MATH_FONT.search(font)
+
+
+@functools.cache
+def pdf_layout() -> list[Page]:
+    """The PDF's pages, lines and words with their boxes (pdftotext), and the fonts of its text (pdftohtml's XML,
+    the only poppler output that names them)."""
+    pdf_text()
+    require(shutil.which("pdftohtml") is not None, "pdftohtml not found (Debian package poppler-utils)")
+    bbox = subprocess.run(["pdftotext", "-bbox-layout", str(PDF), "-"], capture_output=True, text=True, check=True).stdout
+    xml = subprocess.run(["pdftohtml", "-xml", "-i", "-q", "-stdout", "-zoom", "3", str(PDF)], capture_output=True, text=True, check=True).stdout
+    pages = []
+    for number, page in enumerate(ElementTree.fromstring(bbox).iter(XHTML + "page"), start=1):
+        lines = []
+        for line in page.iter(XHTML + "line"):
+            words = [(*(float(word.get(k)) for k in ("xMin", "yMin", "xMax", "yMax")), word.text or "") for word in line.iter(XHTML + "word")]
+            lines.append([Word(number, *word, " ".join(w[4] for w in words)) for word in words])
+        pages.append(Page(number, float(page.get("width")), float(page.get("height")), lines, []))
+    fonts: dict[str, str] = {}
+    for chunk in xml.split("<page ")[1:]:
+        number, width = (int(v) for v in re.match(r'number="(\d+)".*?width="(\d+)"', chunk).groups())
+        page = pages[number - 1]
+        scale = width / page.width  # pdftohtml's units: pt times the zoom
+        for id_, family in re.findall(r'<fontspec id="(\d+)" size="-?\d+" family="([^"]*)"', chunk):
+            fonts[id_] = re.sub(r"^[A-Z]{6}\+", "", family)  # less the subset's tag
+        for top, left, w, h, font in re.findall(r'<text top="(-?\d+)" left="(-?\d+)" width="(-?\d+)" height="(-?\d+)" font="(\d+)"', chunk):
+            x0, y0 = int(left) / scale, int(top) / scale
+            page.runs.append((x0, y0, x0 + int(w) / scale, y0 + int(h) / scale, fonts[font]))
+    return pages
+
+
+def placer(pages: list[Page]):
+    """A function naming where a word is: its page, its float and its section. A figure's caption is below it (the
+    next caption or heading on the page); a table's is above it (the last caption or heading before the word);
+    elsewhere the function names the last caption before the word."""
+    marks = []  # (page, y, caption or not, text) in reading order
+    for page in pages:
+        for words in page.lines:
+            if caption := CAPTION.match(words[0].line):
+                marks.append((page.number, words[0].y0, True, caption.group()))
+            elif re.fullmatch(r"\d+(\.\d+)*", words[0].text) and words[0].height >= 11.5 and len(words) > 1:  # a numbered heading
+                marks.append((page.number, words[0].y0, False, words[0].line[:60]))
+    marks.sort()
+
+    def where(word: Word) -> str:
+        before = [mark for mark in marks if mark[:2] <= (word.page, word.y0)]
+        after = [mark for mark in marks if mark[:2] > (word.page, word.y0)]
+        section = next((text for _, _, caption, text in reversed(before) if not caption), "front matter")
+        if after and after[0][0] == word.page and after[0][3].startswith("Figure"):
+            float_ = after[0][3]
+        elif before and before[-1][2] and before[-1][3].startswith("Table"):
+            float_ = before[-1][3]
+        else:
+            float_ = next((f"after {text}" for _, _, caption, text in reversed(before) if caption), "no caption")
+        return f"page {word.page}, {float_}, section {section}"
+
+    return where
+
+
+def text_block(pages: list[Page]) -> tuple[float, float]:
+    """The left and right edges of the text block: where most lines start, and where most end (justified lines)."""
+    lines = [line for page in pages for line in page.lines]
+    left, starts = collections.Counter(round(min(word.x0 for word in line), 1) for line in lines).most_common(1)[0]
+    right, ends = collections.Counter(round(max(word.x1 for word in line), 1) for line in lines).most_common(1)[0]
+    assert starts > 100 and ends > 100 and right - left > 300, f"no text block: lines start at {left} pt ({starts}), end at {right} pt ({ends})"
+    return left, right
+
+
+def past_the_margins(page: Page, left: float, right: float) -> list[tuple[Word, str]]:
+    found = []
+    for word in (word for line in page.lines for word in line):
+        off = " (off the page)" if word.x0 < 0 or word.y0 < 0 or word.x1 > page.width or word.y1 > page.height else ""
+        if word.x0 < left - MARGIN_TOLERANCE:
+            found.append((word, f"{word.text!r} starts at {word.x0:.1f} pt{off}"))
+        elif word.x1 > right + MARGIN_TOLERANCE or off:
+            found.append((word, f"{word.text!r} ends at {word.x1:.1f} pt{off}"))
+    return found
+
+
+def too_small(page: Page) -> list[tuple[Word, str]]:
+    words = (word for line in page.lines for word in line)
+    return [(word, f"{word.text!r} {word.height:.1f} pt") for word in words if word.height < MIN_TEXT_SIZE and page.is_text(word)]
+
+
+def run_into_each_other(page: Page) -> list[tuple[Word, str]]:
+    """Pairs of words on one line (their boxes share half the smaller height) whose boxes overlap sideways."""
+    words = sorted((word for line in page.lines for word in line if re.search(r"\w", word.text)), key=lambda word: word.x0)
+    found = []
+    for i, a in enumerate(words):
+        for b in words[i + 1 :]:
+            if b.x0 >= a.x1 - OVERPRINT:
+                break
+            across, down = min(a.x1, b.x1) - b.x0, min(a.y1, b.y1) - max(a.y0, b.y0)
+            repeated = a.text == b.text and max(abs(a.x0 - b.x0), abs(a.y0 - b.y0), abs(a.x1 - b.x1), abs(a.y1 - b.y1)) < 0.5
+            if across > OVERPRINT and down > 0 and down >= min(a.height, b.height) / 2 and not repeated and page.is_text(a) and page.is_text(b):
+                found.append((a, f"{a.text!r} ({a.x0:.1f}–{a.x1:.1f} pt) into {b.text!r} ({b.x0:.1f}–{b.x1:.1f} pt) by {across:.1f} pt"))
+    return found
+
+
+def test_no_text_past_the_margins_and_no_overprinting():
+    """Every word inside the text block and on its page, no two words on one line printed over each other, and no
+    text too small to read; a failure names each page, the float (its caption) and section, the words and sizes.
+
+    The text block is where the justified lines put it: its left edge is where most lines start, its right edge
+    where most end (sphinx's 1 in margins: 72 pt and the page's width less 72 pt). A percentile of where words end
+    would move with a wide table's hundreds of cells; the edge that every full, justified line shares does not.
+    A word may pass either edge by MARGIN_TOLERANCE; figures' words count here, their boxes' sides being right.
+
+    Two words run into each other when their boxes share half the smaller one's height (one line of print) and
+    overlap sideways by more than OVERPRINT: a table's column running into the next, printed over it or hidden
+    under its shaded cell. A line's share of the height, not any overlap: the boxes of stacked lines, subscripts
+    and big operators (√, ∑) overlap by up to 55% of a word's area while their ink does not touch. Words of figures
+    and math (FIGURE_FONT) and words with no letter or digit are left out, and a word repeated at its own place.
+
+    Text is too small below MIN_TEXT_SIZE, the height of a word's box being its type size for the book's fonts
+    (FreeSerif's 10 pt body gives 10.0 pt boxes). Figures and math are left out: matplotlib's Type 3 boxes give no
+    size, and TeX sets second-order subscripts at 5 pt by design.
+    """
+    pages = pdf_layout()
+    left, right = text_block(pages)
+    where = placer(pages)
+    rules = {
+        f"past the margins ({left:.1f} to {right:.1f} pt)": lambda page: past_the_margins(page, left, right),
+        f"type under {MIN_TEXT_SIZE:g} pt": too_small,
+        "words run into each other": run_into_each_other,
+    }
+    problems: dict[str, list[str]] = collections.defaultdict(list)
+    for page in pages:
+        for rule, check in rules.items():
+            for word, detail in check(page):
+                problems[f"{where(word)}: {rule}"].append(detail)
+    report = [f"{place} ({len(found)}): " + "; ".join(found[:6]) + ("; …" if len(found) > 6 else "") for place, found in problems.items()]
+    assert not report, "text that does not print cleanly:\n" + "\n".join(report)

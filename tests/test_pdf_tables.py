@@ -7,7 +7,18 @@ import pandas as pd
 import pytest
 
 from helpers import runner
-from helpers.publish.pdf_tables import LINE_CHARACTERS, LONG_TABLE_ROWS, column_spec, escape, styler_latex, styler_markdown
+from helpers.publish.pdf_tables import (
+    COLUMN_PADDING,
+    LINE_CHARACTERS,
+    LONG_TABLE_ROWS,
+    column_needs,
+    column_spec,
+    escape,
+    long_table_size,
+    printed_lines,
+    styler_latex,
+    styler_markdown,
+)
 
 
 def test_escape_by_hand():
@@ -83,3 +94,25 @@ def test_long_table_breaks_across_pages_with_its_header_repeated():
     assert lines[-3:] == [r"\bottomrule", r"\end{longtable}", r"\endgroup"] and r"L8-d0 \#0 & 0.500 \\" in lines
     short = styler_latex(frame.head(LONG_TABLE_ROWS).style.hide(axis="index")).splitlines()
     assert short[0].startswith(r"\begin{adjustbox}") and "longtable" not in "".join(short)
+
+
+def test_many_columns_all_wrap_in_proportion_to_what_they_need():
+    """Ten columns whose short ones alone overrun the line (Table 5.1's shape): every column wraps, its
+    header may too, and the widths with their padding fill the line."""
+    head = ["scored", "against", "r", "95% CI (latents)", "Spearman", "original fit", "R²", "x < c", "R² (inverse density)", "R² (unweighted)"]
+    body = ["L8-d96 #0", "L8-d64 #1", "0.123", "[0.01, 0.20]", "0.111", "a = 0.50, b = 3.0, c = 0.10", "0.12", "12%", "0.05", "0.04"]
+    rows = [head] + [body] * 30
+    assert column_needs(rows, header_rows=1) == [9, 9, 5, 12, 8, 27, 4, 3, 8, 12]  # "(inverse" and "(unweighted)" are header words
+    widths = [float(w) for w in re.findall(r"p\{([0-9.]+)\\linewidth\}", column_spec(rows, wrap_beyond=LINE_CHARACTERS, header_rows=1))]
+    assert len(widths) == 10 and sum(widths) + 10 * COLUMN_PADDING == pytest.approx(1, abs=0.005)
+    assert widths[5] == pytest.approx((1 - 10 * COLUMN_PADDING) * 27 / 97, abs=0.001)
+    assert long_table_size(rows, 1) == r"\small" and long_table_size([["x" * 150]], 0) == r"\scriptsize"
+
+
+def test_a_tall_table_breaks_across_pages_instead_of_shrinking():
+    """Twenty rows of a 300-character rule wrap to far more than a page of lines: a longtable, not a
+    table scaled to a page's height (chapter 10's tables were set at 3 pt that way)."""
+    frame = pd.DataFrame({"claim": ["importance predicts universality"] * 20, "rule": ["a rule " * 43] * 20})
+    assert printed_lines([["a", "x" * 300]], r"l>{\raggedright\arraybackslash}p{0.5\linewidth}") == 6  # 300 / 55 characters a line
+    lines = styler_latex(frame.style.hide(axis="index")).splitlines()
+    assert r"\begin{longtable}" in lines[1] and "adjustbox" not in "".join(lines)

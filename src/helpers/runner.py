@@ -303,6 +303,9 @@ def stage_book(preset: str, runs_dir: str | Path | None, output: Path, log: Call
     for chapter in chapters_in_book_order(root):
         target = stage / "notebooks" / notebook_glue.RESULTS_FOLDER / chapter
         shutil.copytree(paths.results_dir(preset, chapter, runs_dir), target, ignore=shutil.ignore_patterns(".*"))
+    # every committed bundle, which the chapters' across-scales sections offer for download
+    for bundle in committed_bundles():
+        shutil.copytree(bundle.folder, stage / "notebooks" / ladder.BUNDLES_FOLDER / bundle.preset, ignore=shutil.ignore_patterns(".*"))
     web_assets.copy_into(stage / web_assets.STATIC_FOLDER, root, log)
     discussion = config_for(preset, "10_discussion", runs_dir=str(runs_dir or ""))
     atomic.write_text(stage / FINDINGS_PAGE, findings.book_page(ladder.rungs(discussion)))

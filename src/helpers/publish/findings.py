@@ -115,7 +115,8 @@ def _line(text: str) -> str:
 
 
 def book_page(rungs: list[ladder.Rung]) -> str:
-    """The Markdown the introduction includes: one sentence on what the columns are, then the table."""
+    """The Markdown the introduction includes: one sentence on what the columns are, the table, and a
+    link to each bundled rung's manifest (the staged book's copy, relative to the introduction)."""
     table = glance(rungs)
     sizes = "; ".join(rung_size(r) for r in sorted(rungs, key=lambda r: -r.widest_n))
     intro = (
@@ -123,7 +124,15 @@ def book_page(rungs: list[ladder.Rung]) -> str:
         "the largest first. Each cell gives the verdict, then the value behind it with its interval and its same-kind control; "
         "a rung whose results predate a measurement says so.\n\n"
     )
-    return intro + list_table(table)
+    bundles = [r for r in rungs if r.source == "bundle"]
+    data = (
+        "\n\nThe results behind each bundled rung, with the hash of every file and the commit that made it: "
+        + ", ".join(f"{{download}}`{r.preset} <../notebooks/{ladder.BUNDLES_FOLDER}/{r.preset}/manifest.json>`" for r in bundles)
+        + "; the chapters offer each file for download.\n"
+        if bundles
+        else ""
+    )
+    return intro + list_table(table) + data
 
 
 def readme_block(bundles_dir: str | Path | None = None) -> str:

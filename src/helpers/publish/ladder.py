@@ -44,6 +44,7 @@ class Rung:
     record: Callable[[str, str], Any]
     parameters: Callable[[str], dict[str, Any]]
     has: Callable[[str, str], bool]  # has(chapter, file name): whether the rung wrote that file
+    files: tuple[str, ...] = ()  # a bundle's files, "<chapter>/<name>" (its manifest's list); empty for this run
 
     def family(self) -> pd.DataFrame:
         """Chapter 3's rows of the width family (one per width)."""
@@ -73,6 +74,7 @@ def bundle_rungs(bundles_dir: str | Path | None = None, leave_out: str = "") -> 
             b.record,
             lambda c, b=b: b.record(c, "provenance")["parameters"],
             lambda c, n, b=b: f"{c}/{n}" in b.manifest["files"],
+            tuple(sorted(b.manifest["files"])),
         )
         for b in committed_bundles(bundles_dir)
         if b.preset != leave_out
@@ -276,6 +278,24 @@ def verdict_ladder(ladder: list[Rung]) -> pd.DataFrame:
         column = rung_verdicts(rung)[["claim or measurement", "rule", "control", "verdict"]].rename(columns={"verdict": rung.preset})
         merged = column if merged is None else merged.merge(column[["claim or measurement", rung.preset]], on="claim or measurement", how="left")
     return merged
+
+
+#: Where the staged book keeps the committed bundles, relative to a chapter's page (the runner copies them there).
+BUNDLES_FOLDER = "results/bundles"
+
+
+def data_links(ladder: list[Rung], chapter: str) -> str:
+    """MyST: where the data of a chapter's across-scales section lies, to download: this run's results
+    (listed under Provenance) and, per committed bundle, that chapter's files and the bundle's manifest
+    (hashes, commits, versions)."""
+    bundles = []
+    for rung in (r for r in ladder if r.source == "bundle"):
+        names = [f.split("/", 1)[1] for f in rung.files if f.startswith(f"{chapter}/")]
+        links = ", ".join(f"{{download}}`{name} <{BUNDLES_FOLDER}/{rung.preset}/{chapter}/{name}>`" for name in names)
+        manifest = f"{{download}}`manifest.json <{BUNDLES_FOLDER}/{rung.preset}/manifest.json>`"
+        bundles.append(f"`{rung.preset}`: {links} (its manifest: {manifest})")
+    text = "The data of this section: this run's results files, listed under Provenance below"
+    return text + ("; each committed bundle's, " + "; ".join(bundles) if bundles else "") + "."
 
 
 def describe(ladder: list[Rung]) -> str:

@@ -43,9 +43,10 @@ def finish(run: ChapterRun) -> dict[str, Any]:
     summary = f"preset `{record['preset']}` at {commit_text} on {record['device_name']}, {record['wall_time_s']:.1f} s of wall time"
     default = defaults(run.config)
     changed = {k: v for k, v in record["parameters"].items() if k not in ("preset", "chapter") and k in default and v != default[k]}
-    rows = "\n".join(f"| `{k}` | `{v}` | `{default[k]}` |" for k, v in changed.items())
+    # a list-table, whose column widths the PDF keeps (a Markdown table's long names ran into their values there)
+    rows = "".join(f"* - `{k}`\n  - `{v}`\n  - `{default[k]}`\n" for k, v in changed.items())
     table = (
-        (f"| parameter | this run | default |\n|---|---|---|\n{rows}\n\n" if changed else "")
+        (f":::{{list-table}}\n:header-rows: 1\n:widths: 40 30 30\n\n* - parameter\n  - this run\n  - default\n{rows}:::\n\n" if changed else "")
         + f"Every other parameter of this chapter ran at its default ({len(default) - len(changed)} of {len(default)}; the defaults are "
         "the talk's settings, in `src/helpers/chapters/configs.py`; the full record is `provenance.json` beside the results).\n\n"
         f"Preset `{record['preset']}` · commit `{commit}` · device: {record['device_name']} · started {record['started_at']} · "

@@ -45,19 +45,23 @@ SHORT_COLUMN = 16
 LONG_TABLE_ROWS = 25
 
 
-def column_spec(rows: list[list[str]], wrap_beyond: int = WRAP_CHARACTERS) -> str:
-    """A tabular column spec for ``rows`` (lists of cell texts): every column ``l`` while the widest
-    row has at most ``wrap_beyond`` characters; otherwise columns longer than :data:`SHORT_COLUMN`
-    become ragged-right paragraph columns sharing what the short columns leave of the line: each
-    first gets room for its longest word (at most :data:`SHORT_COLUMN` characters), the rest in
-    proportion to its longest cell."""
+def column_spec(rows: list[list[str]], wrap_beyond: int = WRAP_CHARACTERS, header_rows: int = 0) -> str:
+    """A tabular column spec for ``rows`` (lists of cell texts, the first ``header_rows`` of them the
+    header): every column ``l`` while the widest row has at most ``wrap_beyond`` characters; otherwise
+    columns longer than :data:`SHORT_COLUMN` become ragged-right paragraph columns sharing what the
+    short columns leave of the line: each first gets room for its longest word (at most
+    :data:`SHORT_COLUMN` characters), the rest in proportion to its longest cell. When the short
+    columns alone leave under 30% of the line (many columns), every column wraps instead
+    (:func:`proportional_spec`)."""
     width = max(len(row) for row in rows)
     lengths = [max((len(row[i]) for row in rows if i < len(row)), default=0) for i in range(width)]
     if sum(lengths) <= wrap_beyond:
         return "l" * width
     words = [max((len(word) for row in rows if i < len(row) for word in row[i].split()), default=0) for i in range(width)]
     long_total = sum(n for n in lengths if n > SHORT_COLUMN)
-    left = max(1 - sum(n + 2 for n in lengths if n <= SHORT_COLUMN) / LINE_CHARACTERS, 0.3)
+    left = 1 - sum(n + 2 for n in lengths if n <= SHORT_COLUMN) / LINE_CHARACTERS
+    if left < 0.3:
+        return proportional_spec(rows, header_rows)
     # each wrapped column first gets room for its longest word (up to SHORT_COLUMN characters), so that a
     # short verdict beside a long rule is not squeezed to a letter a line; the rest goes by length
     floors = [min(w, SHORT_COLUMN) / LINE_CHARACTERS if n > SHORT_COLUMN else 0.0 for n, w in zip(lengths, words)]
@@ -68,12 +72,67 @@ def column_spec(rows: list[list[str]], wrap_beyond: int = WRAP_CHARACTERS) -> st
     )
 
 
+#: The share of the line a column's padding takes (2 \tabcolsep of 6 pt on the 468 pt line).
+COLUMN_PADDING = 12 / 468
+
+
+def column_needs(rows: list[list[str]], header_rows: int) -> list[int]:
+    """Characters each column needs when its header may wrap: its longest body cell, or its header's
+    longest word, at least two."""
+    head, body = rows[:header_rows], rows[header_rows:]
+    return [
+        max(
+            max((len(row[i]) for row in body if i < len(row)), default=0),
+            max((len(word) for row in head if i < len(row) for word in row[i].split()), default=0),
+            2,
+        )
+        for i in range(max(len(row) for row in rows))
+    ]
+
+
+def proportional_spec(rows: list[list[str]], header_rows: int) -> str:
+    """Every column a ragged-right paragraph column, its share of the line (less each column's
+    padding) in proportion to :func:`column_needs`."""
+    need = column_needs(rows, header_rows)
+    room = 1 - len(need) * COLUMN_PADDING
+    return "".join(rf">{{\raggedright\arraybackslash}}p{{{room * n / sum(need):.3f}\linewidth}}" for n in need)
+
+
+#: Type sizes for a long table, each with the share of the normal size's characters per line it fits.
+LONG_TABLE_SIZES = ((r"\small", 0.9), (r"\footnotesize", 0.8), (r"\scriptsize", 0.7))
+
+
+def long_table_size(rows: list[list[str]], header_rows: int) -> str:
+    """The largest of :data:`LONG_TABLE_SIZES` at which the columns' needs and padding fit the line
+    (a long table cannot be scaled down as a whole); the smallest when none does."""
+    need = column_needs(rows, header_rows)
+    characters = sum(need) + 2 * len(need)
+    return next((size for size, scale in LONG_TABLE_SIZES if characters * scale <= LINE_CHARACTERS), LONG_TABLE_SIZES[-1][0])
+
+
+#: A table whose rows, wrapped, take more lines than this breaks across pages (``longtable``) rather
+#: than being shrunk to fit one.
+LONG_TABLE_LINES = 40
+
+
+def printed_lines(rows: list[list[str]], spec: str) -> int:
+    """About how many printed lines ``rows`` take under ``spec``: per row, its tallest wrapped cell."""
+    columns = re.findall(r">\{\\raggedright\\arraybackslash\}p\{([0-9.]+)\\linewidth\}|(l)", spec)
+    widths = [float(p) if p else None for p, _ in columns]
+    total = 0
+    for row in rows:
+        heights = [1 if w is None else -(-len(cell) // max(int(w * LINE_CHARACTERS), 1)) for cell, w in zip(row, widths)]
+        total += max(heights, default=1)
+    return total
+
+
 def styler_latex(styler: Styler) -> str:
     """A booktabs table of what ``styler`` displays (its formats applied, hidden index and columns
     left out). Long text columns wrap (:func:`column_spec`); a table still too large for the page is
-    scaled down to it; one with more than :data:`LONG_TABLE_ROWS` rows is a ``longtable`` that breaks
-    across pages, its header repeated (its caption, when the book gives it one, goes inside:
-    :mod:`helpers.publish.sphinx_fixes`)."""
+    scaled down to it; one with more than :data:`LONG_TABLE_ROWS` rows, or whose wrapped rows take more
+    than :data:`LONG_TABLE_LINES` lines, is a ``longtable`` that breaks across pages at the largest
+    type that fits (:func:`long_table_size`), its header repeated (its caption, when the book gives it
+    one, goes inside: :mod:`helpers.publish.sphinx_fixes`)."""
     values = styler._translate(sparse_index=False, sparse_cols=False)  # noqa: SLF001: the displayed strings
 
     def cells(row: list[dict]) -> list[str]:
@@ -83,11 +142,11 @@ def styler_latex(styler: Styler) -> str:
     width = max(len(row) for row in head + body)
     line = lambda row: " & ".join(map(escape, row + [""] * (width - len(row)))) + r" \\"  # noqa: E731
     header = [r"\toprule", *map(line, head), r"\midrule"]
-    if len(body) > LONG_TABLE_ROWS:
-        spec = column_spec(head + body, wrap_beyond=LINE_CHARACTERS)
+    if len(body) > LONG_TABLE_ROWS or printed_lines(body, column_spec(head + body, header_rows=len(head))) > LONG_TABLE_LINES:
+        spec = column_spec(head + body, wrap_beyond=LINE_CHARACTERS, header_rows=len(head))
         return "\n".join(
             [
-                r"\begingroup\small",
+                r"\begingroup" + long_table_size(head + body, len(head)),
                 r"\begin{longtable}{" + spec + "}",
                 *header,
                 r"\endfirsthead",
@@ -101,7 +160,7 @@ def styler_latex(styler: Styler) -> str:
         )
     lines = [
         r"\begin{adjustbox}{max width=\linewidth, max totalheight=0.85\textheight}",
-        r"\begin{tabular}{" + column_spec(head + body) + "}",
+        r"\begin{tabular}{" + column_spec(head + body, header_rows=len(head)) + "}",
         *header,
         *map(line, body),
         r"\bottomrule",
