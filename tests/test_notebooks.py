@@ -490,10 +490,12 @@ def test_the_smoke_book_builds_without_warnings(smoke_run, tmp_path):
         assert all(len(latent["histogram"]["counts"]) == 16 and latent["matches"] for latent in shown)
     chapter_5 = (html / "notebooks" / "05_universality.html").read_text()
     assert 'href="../latents/index.html"' in chapter_5
-    # data to download: each figure's files, and each committed bundle's files and manifest beside the ladder
+    # data to download: each figure's files; beside the ladder, this run's (the smoke run reads no bundle); the
+    # findings link each committed bundle's manifest
     assert re.search(r'Data: <a class="reference download internal" download="" href="../_downloads/\w+/latents.csv"', chapter_5)
+    assert "The data of this section: this run’s results files" in chapter_5 and "manifest.json" not in chapter_5
     if any(entry.is_dir() for entry in (paths.project_root() / "results").iterdir()):
-        assert re.search(r'href="../_downloads/\w+/manifest.json"', chapter_5) and re.search(r'href="../_downloads/\w+/manifest.json"', intro)
+        assert re.search(r'href="../_downloads/\w+/manifest.json"', intro)
     interrupted.unlink()
 
 
@@ -611,6 +613,11 @@ def test_ladder_chapters_show_two_bundles_and_stop_on_a_corrupt_one(smoke_run, t
     universality = nbformat.read(outputs[CHAPTERS.index("05_universality")], as_version=4)
     sentence = glued(universality)["u_ladder_sentence"]["text/markdown"]
     assert all(f"At `{p}`" in sentence for p in ("quick", "smoke", "study"))
+    data = glued(universality)["ladder_data"]["text/markdown"]  # each bundle's files of the chapter and its manifest, to download
+    assert all(
+        f"results/bundles/{p}/05_universality/r_intervals.csv>`" in data and f"results/bundles/{p}/manifest.json>`" in data
+        for p in ("quick", "study")
+    )
     damaged = root / "study" / "05_universality" / "r_intervals.csv"
     damaged.write_text(damaged.read_text().replace("cross-width", "cross-widths", 1))
     dynamics = nbformat.read(outputs[CHAPTERS.index("06_training_dynamics")], as_version=4)

@@ -107,6 +107,8 @@ def test_every_figure_and_table_is_a_numbered_float_with_its_caption():
     floats = re.findall(r"\\begin\{(figure|table|longtable)\}(.*?)\\end\{\1\}", tex, flags=re.DOTALL)
     assert all("\\caption{" in body for _, body in floats)
     outside = re.sub(r"\\begin\{(figure|table|longtable)\}.*?\\end\{\1\}", "", tex, flags=re.DOTALL)
+    # each chapter's provenance (its parameters, as a plain table) is a record, not a result
+    outside = re.sub(r"\\section\{Provenance\}.*?(?=\\chapter\{|\\end\{document\})", "", outside, flags=re.DOTALL)
     assert "\\sphinxincludegraphics" not in outside and "\\begin{tabular}" not in outside, "a picture or a table without a number"
     for number, chapter in enumerate(toc.chapters_in_book_order(ROOT), start=1):
         labels = numbered(chapter)
@@ -139,14 +141,15 @@ def test_every_html_page_links_the_pdf():
 
 
 def test_it_reads_like_a_paper():
-    """Findings right after the abstract, chapters headed by their number (no "CHAPTER ONE"), no page
+    """Findings right after the abstract, then what the book does, chapters headed by their number (no "CHAPTER ONE"), no page
     left nearly blank between chapters, and nothing in print that only a live page can do."""
     text = pdf_text()
     pages = text.split("\f")[:-1]
     assert not re.search(r"CHAPTER\s+(ONE|TWO|THREE)", text)
     abstract = text.index("Abstract")  # after the contents
     findings = text.index("Findings at a glance", abstract)
-    assert re.compile(r"^\s*1\s+Scaling laws", re.M).search(text, findings), "chapter 1 does not follow the findings"
+    introduction = text.index("What the book does", findings)  # the introduction's account opens the book, not an appendix
+    assert re.compile(r"^\s*1\s+Scaling laws", re.M).search(text, introduction), "chapter 1 does not follow the findings and introduction"
     sparse = [number for number, page in enumerate(pages, start=1) if 0 < len(page.strip()) < 40]
     assert not sparse, f"nearly blank pages: {sparse}"
     assert not re.search(r"[Mm]ove the sliders|[Dd]rag the", text), "interactive-only wording in print"

@@ -64,20 +64,21 @@ def test_pdf_command_stops_before_executing_when_tools_are_missing(monkeypatch, 
 
 def test_narrow_tables_keep_plain_columns_and_wide_text_wraps_by_hand():
     assert column_spec([["claim", "verdict"], ["a", "yes"]]) == "ll"
-    # lengths 5, 200, 2: the short columns leave 1 − (7 + 4)/110 = 0.9 of the line, 95% of it to the long one
-    assert column_spec([["claim", "x" * 200, "ok"]]) == r"l>{\raggedright\arraybackslash}p{0.855\linewidth}l"
-    # lengths 10, 150, 50: 1 − 12/110 = 0.89091 left; each long column first gets 16/110 (its one word,
-    # capped at SHORT_COLUMN), the remaining 0.59999 shared 3:1 → 0.95 × (0.14545 + 0.45) = 0.566 and
-    # 0.95 × (0.14545 + 0.15) = 0.281 of the line
+    # lengths 5, 200, 2: the short columns' 7 characters and three columns' padding (12 pt of 468 each)
+    # leave 1 − 7/110 − 3 × 12/468 = 0.85944 of the line, all of it to the long one
+    assert column_spec([["claim", "x" * 200, "ok"]]) == r"l>{\raggedright\arraybackslash}p{0.859\linewidth}l"
+    # lengths 10, 150, 50: 1 − 10/110 − 3 × 12/468 = 0.83217 left; each long column first gets 16/110 =
+    # 0.14545 (its one word, capped at SHORT_COLUMN), the remaining 0.54126 shared 3:1 →
+    # 0.14545 + 0.40594 = 0.551 and 0.14545 + 0.13531 = 0.281 of the line
     spec = column_spec([["y" * 10, "x" * 150, "z" * 50]])
-    assert spec == r"l>{\raggedright\arraybackslash}p{0.566\linewidth}>{\raggedright\arraybackslash}p{0.281\linewidth}"
+    assert spec == r"l>{\raggedright\arraybackslash}p{0.551\linewidth}>{\raggedright\arraybackslash}p{0.281\linewidth}"
 
 
 def test_a_short_verdict_beside_a_long_rule_keeps_room_for_its_words():
     """The verdict ladder's shape: a 26-character verdict beside a 300-character rule."""
     spec = column_spec([["claim", "a rule " * 43, "inconclusive at this scale"]])
     widths = [float(w) for w in re.findall(r"p\{([0-9.]+)\\linewidth\}", spec)]
-    assert widths[1] >= 0.95 * 12 / LINE_CHARACTERS  # "inconclusive" fits on one line
+    assert widths[1] >= 12 / LINE_CHARACTERS  # "inconclusive" fits on one line
 
 
 def test_wide_table_wraps_in_latex():

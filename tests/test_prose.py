@@ -139,3 +139,30 @@ def test_log_axes_get_labels_that_do_not_collide():
     assert not [t for t in narrow.xaxis.get_minorticklabels() if t.get_text()]
     assert not [t for t in wide.xaxis.get_minorticklabels() if t.get_text()]
     plt.close(fig)
+
+
+def test_ladder_names_each_rung_once_per_axes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from helpers.publish.plotting import draw_ladder
+
+    ladder = pd.DataFrame({"rung": ["quick", "study"], "widest N": [4e5, 3.5e6], "r": [0.1, 0.3], "untrained r": [0.2, 0.25]})
+    fig, ax = plt.subplots()
+    draw_ladder(ax, ladder, "r", "trained")
+    draw_ladder(ax, ladder, "untrained r", "untrained")
+    assert sorted(t.get_text() for t in ax.texts) == ["quick", "study"]
+    plt.close(fig)
+
+
+def test_a_rounded_negative_number_reads_as_zero():
+    import pandas as pd
+
+    from helpers.publish.prose import readable_styler
+
+    html = readable_styler(pd.DataFrame({"slope": [-0.0, -0.0004, -0.25]}).style.format(precision=2)).to_html()
+    assert ">0.00<" in html and ">-0.00<" not in html and ">-0.25<" in html
+    assert "-4.00 × 10⁻⁴" in html  # a non-zero number is never printed as zero, signed or not

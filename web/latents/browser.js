@@ -33,6 +33,10 @@
     const map = { "-": "⁻", "+": "", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "⁵", 6: "⁶", 7: "⁷", 8: "⁸", 9: "⁹" };
     return [...exponent].map((c) => map[c]).join("");
   }
+  // a token as it reads: spaces and tabs shown (⏎ marks a line break already)
+  function visible(token) {
+    return token === null || token === undefined ? "–" : token.replace(/ /g, "␣").replace(/\t/g, "⇥");
+  }
   function node(tag, text, attributes = {}) {
     const n = document.createElement(tag);
     if (text !== undefined && text !== null) n.textContent = text;
@@ -73,7 +77,7 @@
     for (const latent of latents.slice(0, LIST_LIMIT)) {
       const row = node("tr", null, { "data-latent": latent.id });
       row.append(node("td", `#${latent.id}`), node("td", number(latent.importance)), node("td", number(latent.frequency)),
-        node("td", number(latent.token_likeness)), node("td", number(latent.best_other_width)), node("td", latent.top_token, { class: "token" }));
+        node("td", number(latent.token_likeness)), node("td", number(latent.best_other_width)), node("td", visible(latent.top_token), { class: "token" }));
       if (current && current.key === key && current.id === latent.id) row.classList.add("selected");
       row.addEventListener("click", () => { location.hash = `${key}/${latent.id}`; });
       body.append(row);
@@ -103,7 +107,8 @@
     add("text", { x: left, y: height - 8 }, "0");
     add("text", { x: width - 4, y: height - 8, "text-anchor": "end" }, `${number(latent.histogram.max)} (max)`);
     add("text", { x: 2, y: 12 }, top.toLocaleString("en-US"));
-    add("text", { x: left + (width - left) / 2, y: height - 8, "text-anchor": "middle" }, "activation (log count)");
+    add("text", { x: left + (width - left) / 2, y: height - 8, "text-anchor": "middle" }, "activation");
+    add("text", { x: 2, y: 24 }, "tokens (log)");
     return svg;
   }
 
@@ -120,9 +125,10 @@
     const stats = node("dl", null, { class: "stats" });
     const rows = [
       ["model", `${sae.model} (d_model ${sae.d_model}), SAE seed ${sae.sae_seed}, ${sae.d_sae.toLocaleString("en-US")} latents`],
-      ["importance (max activation)", number(latent.importance)],
+      ["importance (its max ÷ the SAE's largest max)", number(latent.importance)],
+      ["max activation", number(latent.histogram.max)],
       ["frequency (share of tokens it fires on)", number(latent.frequency)],
-      ["token-likeness (max r with one token's indicator)", number(latent.token_likeness)],
+      ["token-likeness (max r with one token's indicator)", `${number(latent.token_likeness)}, with ${visible(latent.likeness_token)}`],
       ["best r in another width", number(latent.best_other_width)],
     ];
     for (const [term, value] of rows) stats.append(node("dt", term), node("dd", value));
@@ -133,7 +139,8 @@
     const list = node("ol", null, { class: "contexts" });
     for (const [before, token, after, activation] of latent.contexts) {
       const item = node("li");
-      item.append(node("span", before), node("mark", token), node("span", after), node("span", `  ${number(activation)}`, { class: "activation" }));
+      const start = before ? node("span", before) : node("span", "⟨window start⟩ ", { class: "activation" });
+      item.append(start, node("mark", token), node("span", after), node("span", `  ${number(activation)}`, { class: "activation" }));
       list.append(item);
     }
     card.append(list);
@@ -141,7 +148,7 @@
     const wrap = node("div", null, { class: "scroll" });
     const table = node("table");
     const head = node("tr");
-    for (const h of ["compared with", "SAE", "best match", "r", "one-to-one partner", "r"]) head.append(node("th", h));
+    for (const h of ["compared with", "SAE", "best match", "its top token", "r", "one-to-one partner", "its top token", "r"]) head.append(node("th", h));
     const thead = node("thead");
     thead.append(head);
     table.append(thead);
@@ -151,7 +158,8 @@
       const bestCell = node("td"), partnerCell = node("td");
       bestCell.append(best >= 0 ? latentLink(other, best) : node("span", "–"));
       partnerCell.append(partner >= 0 ? latentLink(other, partner) : node("span", "none"));
-      row.append(node("td", KIND_NAMES[kind] || kind), node("td", other), bestCell, node("td", number(bestR)), partnerCell, node("td", number(partnerR)));
+      const topOf = (i) => node("td", i >= 0 && record.top_tokens && record.top_tokens[other] ? visible(record.top_tokens[other][i]) : "–", { class: "token" });
+      row.append(node("td", KIND_NAMES[kind] || kind), node("td", other), bestCell, topOf(best), node("td", number(bestR)), partnerCell, topOf(partner), node("td", number(partnerR)));
       body.append(row);
     }
     table.append(body);
@@ -170,6 +178,7 @@
       if (saeSelect.value !== key) saeSelect.value = key;
       showList();
       showCard(key, current.id);
+      el("card").scrollIntoView({ block: "start" });  // on a phone the card sits below the list
     } else {
       showList();
     }

@@ -1,10 +1,12 @@
 """Chapter 5's latent browser: what a reader needs to judge one latent, for a bounded set of latents of
 every trained model's first SAE at the analysed site.
 
-Per latent: its importance (maximum activation), firing frequency and token-likeness; a histogram of
+Per latent: its importance (maximum activation over the SAE's largest), firing frequency and
+token-likeness with the token it is most like; a histogram of
 its non-zero activations; its top-activating contexts, the activating token marked, with tokens on
 both sides; and, in every other SAE it was compared with (another width, another SAE seed, another
-language-model seed of its width), its best match and its one-to-one partner with their correlations.
+language-model seed of its width), its best match and its one-to-one partner with their correlations,
+and every compared SAE's latents' strongest tokens, so that a match without a card is still legible.
 The page itself is written by :mod:`helpers.publish.latent_browser` from this JSON-ready record.
 
 Size bound: at most ``browser_latents`` live latents per SAE, spread evenly over the importance ranking
@@ -113,12 +115,14 @@ def browser_record(suite: suite_.Suite, latents: pd.DataFrame, examples: pd.Data
                 "compared_with": [{"kind": k, "sae": sae_key(m, s)} for k, m, s in by_other],
             }
         )
+        token_ids = own.match.reindex(range(acts.n_latents)).fillna(-1).astype(int).to_numpy()
         record["latents"][sae_key(model, seed)] = [
             {
                 "id": int(i),
                 "importance": _round(importance[i]),
                 "frequency": _round(own.frequency[i]),
                 "token_likeness": _round(own.token_likeness[i]),
+                "likeness_token": suite.data.tokenizer.decode([int(token_ids[i])]).replace("\n", "⏎") if token_ids[i] >= 0 else None,
                 "histogram": {"max": _round(maxima[i]), "counts": counts[i].tolist()},
                 "contexts": contexts(suite, positions[i], values[i], cfg.browser_tokens, max(cfg.browser_tokens // 4, 1)),
                 "matches": [
@@ -128,7 +132,19 @@ def browser_record(suite: suite_.Suite, latents: pd.DataFrame, examples: pd.Data
             }
             for i in chosen
         ]
+    record["top_tokens"] = top_tokens(suite, sorted({m for sae in record["saes"] for m in [sae["key"], *(c["sae"] for c in sae["compared_with"])]}))
     return record
+
+
+def top_tokens(suite: suite_.Suite, keys: list[str]) -> dict[str, list[str | None]]:
+    """For each SAE named ``<model>/<seed>``, every latent's strongest token (None for a dead latent):
+    enough to tell what a match is without its own card."""
+    site, tokens, out = suite.cfg.analysis_site, suite.windows.reshape(-1).tolist(), {}
+    for key in keys:
+        model, seed = key.rsplit("/", 1)
+        positions, _ = top_by_latent(suite.activations[(model, site, int(seed))], 1)
+        out[key] = [suite.data.tokenizer.decode([tokens[p]]).replace("\n", "⏎") if p >= 0 else None for p in positions[:, 0].tolist()]
+    return out
 
 
 def _example_latents(examples: pd.DataFrame) -> dict[str, set[int]]:

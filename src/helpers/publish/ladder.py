@@ -18,7 +18,16 @@ import pandas as pd
 
 from helpers.chapters import ch10_discussion, dynamics
 from helpers.chapters.configs import CONFIGS, ChapterConfig
-from helpers.chapters.universality_suite import CROSS_WIDTH, RANDOM_MODEL, SAE_SEED, SEED_CONTROL, TOKEN_IDENTITY, fraction_summary, fraction_verdict
+from helpers.chapters.universality_suite import (
+    CROSS_WIDTH,
+    RANDOM_MODEL,
+    SAE_SEED,
+    SEED_CONTROL,
+    TOKEN_IDENTITY,
+    UNTRAINED_PAIR,
+    fraction_summary,
+    fraction_verdict,
+)
 from helpers.core import paths, results
 from helpers.lm.family import N_COLUMN
 from helpers.publish.bundle import committed_bundles
@@ -177,8 +186,10 @@ def universality_ladder(ladder: list[Rung]) -> pd.DataFrame:
                 "r_low": float(cross.r_low),
                 "r_high": float(cross.r_high),
                 "r (seed control)": float(controls.r[SEED_CONTROL]),
+                "r (untrained pair)": float(controls.r[UNTRAINED_PAIR]) if UNTRAINED_PAIR in controls.index else float("nan"),
                 "r (random model)": float(controls.r[RANDOM_MODEL]),
                 "universality": float(controls.mean_universality[CROSS_WIDTH]),
+                "untrained-pair floor": float(controls.mean_universality[UNTRAINED_PAIR]) if UNTRAINED_PAIR in controls.index else float("nan"),
                 "token floor": float(controls.mean_universality[TOKEN_IDENTITY]),
                 "random-model floor": float(controls.mean_universality[RANDOM_MODEL]),
                 "SAE-seed ceiling": float(controls.mean_universality[SAE_SEED]),
@@ -293,7 +304,8 @@ def data_links(ladder: list[Rung], chapter: str) -> str:
         names = [f.split("/", 1)[1] for f in rung.files if f.startswith(f"{chapter}/")]
         links = ", ".join(f"{{download}}`{name} <{BUNDLES_FOLDER}/{rung.preset}/{chapter}/{name}>`" for name in names)
         manifest = f"{{download}}`manifest.json <{BUNDLES_FOLDER}/{rung.preset}/manifest.json>`"
-        bundles.append(f"`{rung.preset}`: {links} (its manifest: {manifest})")
+        files = f"{links} (its manifest: {manifest})" if names else f"the earlier chapters' files, which its manifest lists: {manifest}"
+        bundles.append(f"`{rung.preset}`: {files}")
     text = "The data of this section: this run's results files, listed under Provenance below"
     return text + ("; each committed bundle's, " + "; ".join(bundles) if bundles else "") + "."
 
@@ -328,11 +340,13 @@ def by_rung(table: pd.DataFrame, leave_out: tuple[str, ...] = (), formats: dict[
     """A per-rung table (one row per rung, a ``rung`` column) turned to read down: one row per
     measure, one column per rung, each value as text: by its measure's format in ``formats`` (a
     ``str.format`` pattern) where given, else :func:`helpers.core.numbers.readable`, and missing
-    values '–'; the measures in ``leave_out`` are dropped."""
-    from helpers.core.numbers import readable
+    values '–'; measures named in words (:func:`helpers.core.numbers.display_name`); the measures in
+    ``leave_out`` are dropped."""
+    from helpers.core.numbers import display_name, readable
 
     table = table.drop(columns=list(leave_out))
     for column, pattern in (formats or {}).items():
         table[column] = [readable(v) if pd.isna(v) else pattern.format(v) for v in table[column]]
     turned = table.set_index("rung").T.map(readable)
+    turned.index = [display_name(measure) for measure in turned.index]
     return turned.rename_axis(index="measure", columns=None).reset_index()

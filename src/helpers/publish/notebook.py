@@ -44,10 +44,15 @@ def finish(run: ChapterRun) -> dict[str, Any]:
     default = defaults(run.config)
     changed = {k: v for k, v in record["parameters"].items() if k not in ("preset", "chapter") and k in default and v != default[k]}
     # a list-table, whose column widths the PDF keeps (a Markdown table's long names ran into their values there)
-    rows = "".join(f"* - `{k}`\n  - `{v}`\n  - `{default[k]}`\n" for k, v in changed.items())
+    rows = "".join(f"* - `{k}`\n  - {_shown(v)}\n  - {_shown(default[k])}\n" for k, v in changed.items())
     table = (
         (f":::{{list-table}}\n:header-rows: 1\n:widths: 40 30 30\n\n* - parameter\n  - this run\n  - default\n{rows}:::\n\n" if changed else "")
-        + f"Every other parameter of this chapter ran at its default ({len(default) - len(changed)} of {len(default)}; the defaults are "
+        + (
+            f"Every other parameter of this chapter ran at its default ({len(default) - len(changed)} of {len(default)}; "
+            if changed
+            else f"Every parameter of this chapter ran at its default ({len(default)} of them; "
+        )
+        + "the defaults are "
         "the talk's settings, in `src/helpers/chapters/configs.py`; the full record is `provenance.json` beside the results).\n\n"
         f"Preset `{record['preset']}` · commit `{commit}` · device: {record['device_name']} · started {record['started_at']} · "
         f"wall time {record['wall_time_s']:.1f} s\n\nPackages: {versions}\n"
@@ -58,3 +63,10 @@ def finish(run: ChapterRun) -> dict[str, Any]:
     glue_markdown("provenance_summary", summary)
     glue_markdown("provenance_table", table)
     return record
+
+
+def _shown(value: Any) -> str:
+    """A parameter's value in a provenance row: as code, an empty string or list named in words."""
+    if value in ("", [], ()):
+        return "(empty: " + ("the chapter's own choice)" if value == "" else "none)")
+    return f"`{value}`"

@@ -45,12 +45,16 @@ SHORT_COLUMN = 16
 LONG_TABLE_ROWS = 25
 
 
+#: The share of the line a column's padding takes (2 \tabcolsep of 6 pt on the 468 pt line).
+COLUMN_PADDING = 12 / 468
+
+
 def column_spec(rows: list[list[str]], wrap_beyond: int = WRAP_CHARACTERS, header_rows: int = 0) -> str:
     """A tabular column spec for ``rows`` (lists of cell texts, the first ``header_rows`` of them the
     header): every column ``l`` while the widest row has at most ``wrap_beyond`` characters; otherwise
     columns longer than :data:`SHORT_COLUMN` become ragged-right paragraph columns sharing what the
-    short columns leave of the line: each first gets room for its longest word (at most
-    :data:`SHORT_COLUMN` characters), the rest in proportion to its longest cell. When the short
+    short columns and every column's padding leave of the line: each first gets room for its longest
+    word (at most :data:`SHORT_COLUMN` characters), the rest in proportion to its longest cell. When the short
     columns alone leave under 30% of the line (many columns), every column wraps instead
     (:func:`proportional_spec`)."""
     width = max(len(row) for row in rows)
@@ -59,7 +63,7 @@ def column_spec(rows: list[list[str]], wrap_beyond: int = WRAP_CHARACTERS, heade
         return "l" * width
     words = [max((len(word) for row in rows if i < len(row) for word in row[i].split()), default=0) for i in range(width)]
     long_total = sum(n for n in lengths if n > SHORT_COLUMN)
-    left = 1 - sum(n + 2 for n in lengths if n <= SHORT_COLUMN) / LINE_CHARACTERS
+    left = 1 - sum(n for n in lengths if n <= SHORT_COLUMN) / LINE_CHARACTERS - width * COLUMN_PADDING
     if left < 0.3:
         return proportional_spec(rows, header_rows)
     # each wrapped column first gets room for its longest word (up to SHORT_COLUMN characters), so that a
@@ -67,13 +71,9 @@ def column_spec(rows: list[list[str]], wrap_beyond: int = WRAP_CHARACTERS, heade
     floors = [min(w, SHORT_COLUMN) / LINE_CHARACTERS if n > SHORT_COLUMN else 0.0 for n, w in zip(lengths, words)]
     rest = max(left - sum(floors), 0.0)
     return "".join(
-        "l" if n <= SHORT_COLUMN else rf">{{\raggedright\arraybackslash}}p{{{0.95 * (floor + rest * n / long_total):.3f}\linewidth}}"
+        "l" if n <= SHORT_COLUMN else rf">{{\raggedright\arraybackslash}}p{{{floor + rest * n / long_total:.3f}\linewidth}}"
         for n, floor in zip(lengths, floors)
     )
-
-
-#: The share of the line a column's padding takes (2 \tabcolsep of 6 pt on the 468 pt line).
-COLUMN_PADDING = 12 / 468
 
 
 def column_needs(rows: list[list[str]], header_rows: int) -> list[int]:

@@ -83,8 +83,8 @@ def draw_ladder(
     marker: str = "o",
 ) -> None:
     """One measurement against scale: a point per rung at its widest model's N (log x), an interval
-    when ``low``/``high`` name columns, each rung named, and a dashed reference line (the talk's value
-    or a target)."""
+    when ``low``/``high`` name columns, each rung named once per axes (a second series on the same axes
+    does not repeat the names), and a dashed reference line (the talk's value or a target)."""
     import numpy as np
 
     x, y = ladder["widest N"].to_numpy(float), ladder[column].to_numpy(float)
@@ -93,8 +93,10 @@ def draw_ladder(
         ax.errorbar(x, y, yerr=error, marker=marker, capsize=4, label=label)
     else:
         ax.plot(x, y, marker=marker, label=label)
+    named = {(t.get_text(), t.xy[0]) for t in ax.texts if hasattr(t, "xy")}  # a rung already named by another series
     for xi, yi, rung in zip(x, y, ladder.rung):
-        ax.annotate(rung, (xi, yi), textcoords="offset points", xytext=(5, 5), fontsize=8)
+        if (rung, xi) not in named:
+            ax.annotate(rung, (xi, yi), textcoords="offset points", xytext=(5, 5), fontsize=9)
     if reference is not None:
         ax.axhline(reference, color="0.4", linestyle="--", linewidth=1, label=reference_label)
     ax.set_xscale("log")

@@ -47,6 +47,8 @@ E_NOTATION = re.compile(r"\de[+-]?\d")
 LONG_DIGITS = re.compile(r"\d{5}")
 #: A non-zero number printed as zero (0.000 for 6.1e-06).
 ZERO = re.compile(r"^-?0\.0+$")
+#: A small negative number rounded to a signed zero (-0.00), which reads as a different value from 0.00.
+NEGATIVE_ZERO = re.compile(r"^[-−]0(\.0+)?$")
 
 
 def readable_styler(table):
@@ -84,7 +86,7 @@ def _polished(show):
         text = str(show(value))
         if isinstance(value, numbers.Real) and (E_NOTATION.search(text) or LONG_DIGITS.search(text) or (value != 0 and ZERO.match(text))):
             return readable(value)
-        return text
+        return text[1:] if NEGATIVE_ZERO.match(text) else text
 
     return cell
 

@@ -26,6 +26,8 @@ from sphinx.transforms import SphinxTransform
 
 #: The root page's section that follows the abstract in the PDF (the findings at a glance).
 FINDINGS_ID = "findings-at-a-glance"
+#: The root page's sections that open the PDF after the abstract, in this order; its others become appendices.
+LEADING_IDS = (FINDINGS_ID, "what-the-book-does")
 #: Mime types that make a pasted output a figure rather than a table.
 PICTURE_MIME_PREFIXES = ("image/", "application/pdf", "application/vnd.jupyter.widget-view")
 
@@ -162,7 +164,7 @@ def _link_the_pdf(app, pagename: str, templatename: str, context: dict, doctree)
 
 def _paper_layout(app, doctree, docname: str) -> None:
     """The PDF as a paper: the root page's opening paragraphs as the abstract, its findings at a glance
-    next, every chapter of the table of contents a numbered chapter (not a section of "Chapters"),
+    and what the book does next (unnumbered chapters), every chapter of the table of contents a numbered chapter (not a section of "Chapters"),
     and the root page's other sections after them as appendices. Runs on the LaTeX builder's one assembled document."""
     from docutils import nodes
     from sphinx import addnodes
@@ -180,7 +182,7 @@ def _paper_layout(app, doctree, docname: str) -> None:
         node.parent.remove(node)
     root.remove(holder)
     sections = [child for child in root.children if isinstance(child, nodes.section)]
-    leading = [child for child in sections if FINDINGS_ID in child["ids"]]
+    leading = [child for leading_id in LEADING_IDS for child in sections if leading_id in child["ids"]]
     appendices = [child for child in sections if child not in leading]
     for child in opening + sections:
         root.remove(child)
