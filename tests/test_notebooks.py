@@ -473,6 +473,8 @@ def test_the_smoke_book_builds_without_warnings(smoke_run, tmp_path):
         assert "x-thebe-config" not in page and "THEBE_JS_URL" not in page  # no leftover Thebe defaults
         paths_as_alt = [alt for alt in re.findall(r'<img alt="([^"]*)"', page) if re.search(r"_images/|\.(png|svg|jpe?g)$", alt)]
         assert not paths_as_alt, (chapter, paths_as_alt[:2])  # figures are described by their captions
+        labels_as_alt = [alt for alt in re.findall(r'<img alt="([^"]*)"', page) if re.search(r"\b(tab|fig|ch|eq)-[a-z0-9-]+", alt)]
+        assert not labels_as_alt, (chapter, labels_as_alt[:2])  # with its references resolved ("Table 3.2", not "tab-models")
         assert re.search(r"preset <code[^>]*><span class=\"pre\">smoke</span></code> at commit", page), chapter
         counts = {"Figure": 0, "Table": 0}
         for label, kind in numbered(chapter):

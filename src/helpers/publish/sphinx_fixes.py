@@ -23,6 +23,7 @@ from typing import Any
 
 from docutils import nodes
 from sphinx.transforms import SphinxTransform
+from sphinx.transforms.post_transforms import SphinxPostTransform
 
 #: The root page's section that follows the abstract in the PDF (the findings at a glance).
 FINDINGS_ID = "findings-at-a-glance"
@@ -59,12 +60,13 @@ class TablesAreTables(SphinxTransform):
                 self.document.ids[node_id] = table
 
 
-class AltFromCaption(SphinxTransform):
-    """A pasted figure's image is described by its caption (a screen reader otherwise reads a file path)."""
+class AltFromCaption(SphinxPostTransform):
+    """A pasted figure's image is described by its caption (a screen reader otherwise reads a file path),
+    read after cross-references are resolved ("Table 3.2", not the label it points to)."""
 
-    default_priority = 510
+    default_priority = 20  # after sphinx's ReferencesResolver (10)
 
-    def apply(self, **kwargs: Any) -> None:
+    def run(self, **kwargs: Any) -> None:
         for figure in self.document.findall(nodes.figure):
             captions = [child for child in figure.children if isinstance(child, nodes.caption)]
             if not captions:
@@ -240,7 +242,7 @@ def setup(app) -> dict[str, Any]:
     app.add_config_value("book_pdf", "", "html")
     app.add_enumerable_node(table_output, "table", html=(_visit_table_html, _depart_table_html), latex=(_visit_table_latex, _depart_table_latex))
     app.add_transform(TablesAreTables)
-    app.add_transform(AltFromCaption)
+    app.add_post_transform(AltFromCaption)
     app.connect("doctree-resolved", _paper_layout)
     app.connect("doctree-resolved", _hide_what_the_html_hides)
     app.connect("doctree-resolved", _no_thebe_config, priority=900)
