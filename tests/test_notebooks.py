@@ -489,7 +489,7 @@ def test_the_smoke_book_builds_without_warnings(smoke_run, tmp_path):
     for sae in browser["saes"]:
         shown = browser["latents"][sae["key"]]
         assert len(shown) == sae["shown"] <= sae["live"] and sae["shown"] <= browser["limit"] + 2 * 2 * 3  # + the example table's latents
-        assert all(len(latent["histogram"]["counts"]) == 16 and latent["matches"] for latent in shown)
+        assert all(len(latent["histogram"]["counts"]) == 16 and latent["matches"] and len(latent["promotes"]) == 6 for latent in shown)
     chapter_5 = (html / "notebooks" / "05_universality.html").read_text()
     assert 'href="../latents/index.html"' in chapter_5
     # data to download: each figure's files; beside the ladder, this run's (the smoke run reads no bundle); the

@@ -142,7 +142,8 @@ def test_every_html_page_links_the_pdf():
 
 def test_it_reads_like_a_paper():
     """Findings right after the abstract, then what the book does, chapters headed by their number (no "CHAPTER ONE"), no page
-    left nearly blank between chapters, and nothing in print that only a live page can do."""
+    left nearly blank between chapters, nothing in print that only a live page can do, and no code line
+    too long for the page (LaTeX wraps it with a red ↪)."""
     text = pdf_text()
     pages = text.split("\f")[:-1]
     assert not re.search(r"CHAPTER\s+(ONE|TWO|THREE)", text)
@@ -153,6 +154,7 @@ def test_it_reads_like_a_paper():
     sparse = [number for number, page in enumerate(pages, start=1) if 0 < len(page.strip()) < 40]
     assert not sparse, f"nearly blank pages: {sparse}"
     assert not re.search(r"[Mm]ove the sliders|[Dd]rag the", text), "interactive-only wording in print"
+    assert ",→" not in text and "↪" not in text, "a code line wrapped with LaTeX's continuation marker"
 
 
 # The page as printed: every word's box as poppler reads it (pdftotext -bbox-layout), in pt from the page's top left.

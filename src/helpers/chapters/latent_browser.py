@@ -2,7 +2,7 @@
 every trained model's first SAE at the analysed site.
 
 Per latent: its importance (maximum activation over the SAE's largest), firing frequency and
-token-likeness with the token it is most like; a histogram of
+token-likeness with the token it is most like; the tokens its decoder direction promotes; a histogram of
 its non-zero activations; its top-activating contexts, the activating token marked, with tokens on
 both sides; and, in every other SAE it was compared with (another width, another SAE seed, another
 language-model seed of its width), its best match and its one-to-one partner with their correlations,
@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from helpers.chapters import universality_suite as suite_
 from helpers.universality.activations import activation_histograms, top_by_latent
@@ -116,6 +117,7 @@ def browser_record(suite: suite_.Suite, latents: pd.DataFrame, examples: pd.Data
             }
         )
         token_ids = own.match.reindex(range(acts.n_latents)).fillna(-1).astype(int).to_numpy()
+        promoted = promoted_tokens(suite, model, chosen)
         record["latents"][sae_key(model, seed)] = [
             {
                 "id": int(i),
@@ -124,6 +126,7 @@ def browser_record(suite: suite_.Suite, latents: pd.DataFrame, examples: pd.Data
                 "token_likeness": _round(own.token_likeness[i]),
                 "likeness_token": suite.data.tokenizer.decode([int(token_ids[i])]).replace("\n", "⏎") if token_ids[i] >= 0 else None,
                 "histogram": {"max": _round(maxima[i]), "counts": counts[i].tolist()},
+                "promotes": promoted[i],
                 "contexts": contexts(suite, positions[i], values[i], cfg.browser_tokens, max(cfg.browser_tokens // 4, 1)),
                 "matches": [
                     [kind, sae_key(m, s), int(g.match[i]), _round(g.universality[i]), int(g.partner[i]), _round(g.one_to_one[i])]
@@ -134,6 +137,21 @@ def browser_record(suite: suite_.Suite, latents: pd.DataFrame, examples: pd.Data
         ]
     record["top_tokens"] = top_tokens(suite, sorted({m for sae in record["saes"] for m in [sae["key"], *(c["sae"] for c in sae["compared_with"])]}))
     return record
+
+
+#: Tokens listed per latent as the ones its decoder direction promotes most.
+PROMOTED = 6
+
+
+@torch.no_grad()
+def promoted_tokens(suite: suite_.Suite, model: str, latents: np.ndarray) -> dict[int, list[str]]:
+    """Each latent's decoder direction read through the unembedding (W_dec · W_U, no final layer
+    norm: the direct logit effect), its :data:`PROMOTED` highest tokens, strongest first."""
+    decoder = suite.sae(model, suite.cfg.analysis_site).W_dec[torch.as_tensor(latents)]  # (k, d_model)
+    unembed = suite.hooked(model).W_U  # (d_model, d_vocab)
+    top = (decoder.to(unembed) @ unembed).topk(PROMOTED, dim=-1).indices.cpu().tolist()
+    decode = suite.data.tokenizer.decode
+    return {int(i): [decode([t]).replace("\n", "⏎") for t in row] for i, row in zip(latents, top)}
 
 
 def top_tokens(suite: suite_.Suite, keys: list[str]) -> dict[str, list[str | None]]:
