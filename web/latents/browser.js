@@ -130,7 +130,7 @@
       ["frequency (share of tokens it fires on)", number(latent.frequency)],
       ["token-likeness (max r with one token's indicator)", `${number(latent.token_likeness)}, with ${visible(latent.likeness_token)}`],
       ["best r in another width", number(latent.best_other_width)],
-      ["tokens its decoder promotes (W_dec · W_U)", (latent.promotes || []).map(visible).join("  ")],
+      ["tokens its decoder promotes (W_dec · W_U)", (latent.promotes || []).map(visible).join(" · ")],
     ];
     for (const [term, value] of rows) stats.append(node("dt", term), node("dd", value));
     card.append(stats);
