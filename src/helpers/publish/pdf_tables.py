@@ -92,8 +92,8 @@ def column_needs(rows: list[list[str]], header_rows: int) -> list[int]:
 
 def proportional_spec(rows: list[list[str]], header_rows: int) -> str:
     """Every column a ragged-right paragraph column, its share of the line (less each column's
-    padding) in proportion to :func:`column_needs`."""
-    need = column_needs(rows, header_rows)
+    padding) in proportion to :func:`column_needs`, each with a character to spare."""
+    need = [n + 1 for n in column_needs(rows, header_rows)]  # a character to spare: a number such as -0.008 never breaks
     room = 1 - len(need) * COLUMN_PADDING
     return "".join(rf">{{\raggedright\arraybackslash}}p{{{room * n / sum(need):.3f}\linewidth}}" for n in need)
 
@@ -133,7 +133,8 @@ def styler_latex(styler: Styler) -> str:
     than :data:`LONG_TABLE_LINES` lines, is a ``longtable`` that breaks across pages at the largest
     type that fits (:func:`long_table_size`), its header repeated (its caption, when the book gives it
     one, goes inside: :mod:`helpers.publish.sphinx_fixes`)."""
-    values = styler._translate(sparse_index=False, sparse_cols=False)  # noqa: SLF001: the displayed strings
+    # the displayed strings, as the HTML shows them (a private pandas method, at the pinned version)
+    values = styler._translate(sparse_index=False, sparse_cols=False)  # noqa: SLF001
 
     def cells(row: list[dict]) -> list[str]:
         return [html.unescape(TAG.sub("", str(c["display_value"]))).strip() for c in row if c.get("is_visible", True)]
