@@ -297,19 +297,22 @@ GEOMETRY_QUESTIONS = (
     (
         "the token geometry shows strong superposition (chapter 8)",
         "token_geometry",
-        "strong when every trained model keeps ≥ 90% of its token rows well above zero; weak when at most 2m/n",
+        "yes (strong) when every trained model keeps ≥ 90% of its token rows well above zero; no (weak) when every one keeps at most "
+        "2m/n of them; otherwise inconclusive",
         "the untrained models at initialisation (random rows)",
     ),
     (
         "width enters the loss as interference predicts (chapter 8)",
         "interference",
-        "the α_m interval of L = C/m^α_m + L∞ meets 0.87–1.10 and excludes the quanta model's α_m",
+        "yes when the α_m interval of L = C/m^α_m + L∞ meets 0.87–1.10, excludes the quanta model's α_m and is narrower than the gap "
+        "between them; no when it misses 0.87–1.10; otherwise inconclusive (also with R² < 0.9 or fewer than four widths)",
         "the quanta model's α_m from the corpus's Zipf exponent",
     ),
     (
         "the width–depth law explains chapter 7's loss gaps (chapter 8)",
         "gaps",
-        "every chapter-7 shape left out of the fit is predicted within its seed spread",
+        "yes when every chapter-7 shape left out of the fit is predicted within its seed spread (at least 0.01 nats); no when one "
+        "misses by more than three times that; otherwise inconclusive",
         "the seed spread of each shape",
     ),
 )
@@ -334,8 +337,8 @@ def planted_rows(geometry: dict[str, Any] | None, rung: str) -> list[dict]:
         control = (geometry or {}).get("planted", {}).get("untrained")
         name = f"importance predicts universality more than in untrained toy models, {regime} regime (chapter 8's toy SAEs)"
         rule = (
-            "every width pair's and SAE seed's interval of r lies above every interval of the untrained models of the same widths "
-            "(the first toy seed: further toy seeds are not read)"
+            "yes when every width pair's and SAE seed's interval of r lies above every interval of the untrained models of the same "
+            "widths, no when every one lies below them, otherwise inconclusive (the first toy seed: further toy seeds are not read)"
         )
         if found is None or control is None or "against_untrained" not in found:
             judged = verdicts.Verdict(verdicts.NOT_MEASURED, rule, "untrained toy models of the same widths", "not measured at this rung")
@@ -349,7 +352,10 @@ def planted_rows(geometry: dict[str, Any] | None, rung: str) -> list[dict]:
             )
         rows.append(_row("measurement", name, rung, judged.reason, judged, "answer", chapter="ch-geometry"))
         name = f"universal latents are those that recover the same true feature, {regime} regime (chapter 8's toy SAEs)"
-        rule = "every width pair's interval of r(universality, partner tracks the same true feature) lies above 0"
+        rule = (
+            "yes when every width pair's interval of r(universality, partner tracks the same true feature) lies above 0, no when "
+            "every one lies below 0, otherwise inconclusive"
+        )
         if found is None:
             judged = verdicts.Verdict(verdicts.NOT_MEASURED, rule, "the truth: the toy model's own features", "not measured at this rung")
         else:
@@ -384,28 +390,32 @@ COUNTING_QUESTIONS = (
         "larger models need more latents for the same reconstruction (chapter 9: n* at a normalised MSE)",
         "stores_more",
         "normalised_mse",
-        "n* of the widest width's range lies wholly above the narrowest's",
+        "yes when n*'s range for the widest width lies wholly above the narrowest's, no when wholly below; otherwise inconclusive "
+        "(also when an adjacent pair of widths goes the other way, or both ranges lie beyond the same end of the sweep)",
         "every language-model seed and the SAE-seed band",
     ),
     (
         "larger models need more latents for the same spliced loss (chapter 9: n* at a loss rise)",
         "stores_more",
         "delta_ce",
-        "n* of the widest width's range lies wholly above the narrowest's",
+        "yes when n*'s range for the widest width lies wholly above the narrowest's, no when wholly below; otherwise inconclusive "
+        "(also when an adjacent pair of widths goes the other way, or both ranges lie beyond the same end of the sweep)",
         "every language-model seed and the SAE-seed band",
     ),
     (
         "larger models need more latents than untrained models of the same widths (chapter 9: the width penalty)",
         "beyond_untrained",
         None,
-        "the normalised MSE grows more from the narrowest to the widest width in the trained models than in the untrained ones",
+        "yes when the normalised MSE's growth from the narrowest to the widest width lies wholly above the untrained models' (± twice "
+        "the SAE-seed band), no when wholly below; otherwise inconclusive (also when an adjacent pair of widths goes the other way)",
         "the untrained models of the same widths",
     ),
     (
         "larger models get more out of the same number of latents (chapter 9)",
         "gets_more",
         None,
-        "the widest width's spliced loss at the largest dictionary lies wholly below the narrowest's",
+        "yes when the widest width's spliced loss at the largest dictionary lies wholly below the narrowest's, no when wholly above; "
+        "otherwise inconclusive (also when an adjacent pair of widths goes the other way)",
         "every language-model and SAE seed at that size",
     ),
 )
@@ -446,7 +456,9 @@ def equal_n_verdicts(reading: dict[str, Any], equal_n: dict[str, Any]) -> tuple[
     )
     premise = verdicts.Verdict(
         verdicts.YES if comparable else verdicts.NO,
-        f"relative gap ≤ {loss['tolerance']:.0%}" + (" for the shapes and for every model" if "largest_model_gap" in loss else ""),
+        f"yes when the relative loss gap is ≤ {loss['tolerance']:.0%}"
+        + (" for the shapes and for every model" if "largest_model_gap" in loss else "")
+        + ", otherwise no",
         "same-shape language-model seeds",
         f"{', '.join(equal_n['shapes'])}: largest gap {loss['gap_nats']:.3f} nats = {loss['relative_gap']:.1%} "
         f"(seeds of one shape: up to {loss['seed_spread_nats']:.3f})"
