@@ -93,13 +93,14 @@ def browser_record(suite: suite_.Suite, latents: pd.DataFrame, examples: pd.Data
         "saes": [],
         "latents": {},
     }
+    tops: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # per SAE: its latents' top activations, found once
     for model, seed in saes:
         acts = suite.activations[(model, site, seed)]
         own = token_likeness[(token_likeness.scored == model) & (token_likeness.scored_seed == seed)].set_index("latent")
         live = ~own.dead.reindex(range(acts.n_latents)).fillna(True).to_numpy(bool)
         importance = own.importance.reindex(range(acts.n_latents)).fillna(0).to_numpy(float)
         chosen = chosen_latents(importance, live, cfg.browser_latents, required.get(model, set()))
-        positions, values = top_by_latent(acts, cfg.browser_contexts)
+        positions, values = tops[sae_key(model, seed)] = top_by_latent(acts, cfg.browser_contexts)
         counts, maxima = activation_histograms(acts, HISTOGRAM_BINS)
         compared = matches[(matches.scored == model) & (matches.scored_seed == seed)]
         by_other = {key: g.set_index("latent") for key, g in compared.groupby(["kind", "against", "against_seed"], sort=True)}
@@ -135,7 +136,8 @@ def browser_record(suite: suite_.Suite, latents: pd.DataFrame, examples: pd.Data
             }
             for i in chosen
         ]
-    record["top_tokens"] = top_tokens(suite, sorted({m for sae in record["saes"] for m in [sae["key"], *(c["sae"] for c in sae["compared_with"])]}))
+    keys = sorted({m for sae in record["saes"] for m in [sae["key"], *(c["sae"] for c in sae["compared_with"])]})
+    record["top_tokens"] = top_tokens(suite, keys, tops)
     return record
 
 
@@ -154,13 +156,14 @@ def promoted_tokens(suite: suite_.Suite, model: str, latents: np.ndarray) -> dic
     return {int(i): [decode([t]).replace("\n", "⏎") for t in row] for i, row in zip(latents, top)}
 
 
-def top_tokens(suite: suite_.Suite, keys: list[str]) -> dict[str, list[str | None]]:
+def top_tokens(suite: suite_.Suite, keys: list[str], tops: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, list[str | None]]:
     """For each SAE named ``<model>/<seed>``, every latent's strongest token (None for a dead latent):
-    enough to tell what a match is without its own card."""
+    enough to tell what a match is without its own card. ``tops``: the SAEs' top activations already
+    found (:func:`top_by_latent`, by key); the others are found here."""
     site, tokens, out = suite.cfg.analysis_site, suite.windows.reshape(-1).tolist(), {}
     for key in keys:
         model, seed = key.rsplit("/", 1)
-        positions, _ = top_by_latent(suite.activations[(model, site, int(seed))], 1)
+        positions = tops[key][0] if key in tops else top_by_latent(suite.activations[(model, site, int(seed))], 1)[0]
         out[key] = [suite.data.tokenizer.decode([tokens[p]]).replace("\n", "⏎") if p >= 0 else None for p in positions[:, 0].tolist()]
     return out
 
