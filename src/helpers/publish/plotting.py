@@ -6,6 +6,8 @@ import matplotlib as mpl
 import numpy as np
 import seaborn as sns
 
+from helpers.core.numbers import SUPERSCRIPTS
+
 PALETTE = "colorblind"
 
 
@@ -117,17 +119,13 @@ def binned_means(
     return (edges[:-1] + edges[1:]) / 2, means
 
 
-#: Superscript digits for tick labels (10⁵).
-SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-
-
 def compact_number(value: float) -> str:
     """A tick label: plain between 0.01 and 10,000 (0.5, 2, 3,000), else mantissa × 10ᵉ (3×10⁵)."""
     if value == 0 or 1e-2 <= abs(value) < 1e4:
         return f"{value:,.6g}"
     exponent = int(np.floor(np.log10(abs(value))))
     mantissa = f"{value / 10**exponent:.2g}"
-    return (f"{mantissa}×" if mantissa != "1" else "") + f"10{str(exponent).translate(SUPERSCRIPT)}"
+    return (f"{mantissa}×" if mantissa != "1" else "") + f"10{str(exponent).translate(SUPERSCRIPTS)}"
 
 
 def log_ticks(low: float, high: float) -> list[float]:
