@@ -17,7 +17,7 @@ from book_source import PASTED, numbered
 from helpers import pipeline, runner
 from helpers.chapters.configs import CONFIGS
 from helpers.core import paths
-from helpers.publish import toc
+from helpers.publish import corpora, toc
 from helpers.publish.bundle import BundleError
 
 ROOT = paths.project_root()
@@ -599,6 +599,34 @@ def test_ladder_has_one_rung_per_bundle(smoke_run, tmp_path):
         verdicts = ladder.verdict_ladder(rungs)
         assert list(verdicts.columns) == ["claim or measurement", "rule", "control", *[r.preset for r in rungs]]
         assert all((verdicts[p] == verdicts["smoke"]).all() for p in presets)  # the same files judged by the same rules
+        for table in (ladder.geometry_ladder(rungs), ladder.counting_ladder(rungs)):
+            assert sorted(table.rung) == sorted(["smoke", *presets]) and len(set(table.corpus)) == 1
+        assert corpora.twins(rungs) == []  # the same corpus everywhere
+
+
+def test_rungs_on_two_corpora_are_compared(smoke_run, tmp_path):
+    from helpers.chapters.configs import DiscussionConfig
+    from helpers.publish import ladder
+    from helpers.publish.bundle import make_bundle
+
+    runs, _, _, _ = smoke_run
+    root = bundles_of(runs, tmp_path / "bundles", ["study"])
+    shutil.copytree(runs / "smoke", runs / "study-en", dirs_exist_ok=True)
+    provenance = runs / "study-en" / "results" / "03_language_models" / "provenance.json"
+    record = json.loads(provenance.read_text())
+    record["parameters"]["corpus"] = "debian-en"  # the same results, filed as if read from another corpus
+    provenance.write_text(json.dumps(record))
+    make_bundle("study-en", runs, root)
+    rungs = ladder.rungs(DiscussionConfig.from_params(preset="smoke", runs_dir=str(runs), bundles_dir=str(root)))
+    pairs = corpora.twins(rungs)
+    assert [(a.preset, b.preset) for a, b in pairs] == [("smoke", "study-en"), ("study", "study-en")]  # this run is a twin too
+    table = corpora.comparison(*pairs[1])
+    assert len(table) >= 9 and set(table.intervals) <= {corpora.OVERLAP, corpora.NOT_MEASURED}  # identical files: nothing apart
+    assert (table["study (stdlib)"] == table["study-en (debian-en)"]).all()
+    section = corpora.section(rungs)
+    assert section.rungs == "`smoke` (stdlib) and `study-en` (debian-en)"
+    claims = section.claims.splitlines()
+    assert len(claims) == len(ladder.verdict_ladder(rungs)) and all("did not change" in c or "not judged" in c for c in claims)
 
 
 def test_ladder_chapters_show_two_bundles_and_stop_on_a_corrupt_one(smoke_run, tmp_path):

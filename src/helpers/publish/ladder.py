@@ -32,12 +32,14 @@ from helpers.core import paths, results
 from helpers.lm.family import N_COLUMN
 from helpers.publish.bundle import committed_bundles
 
-LM, SAES, UNIVERSALITY, DYNAMICS, EQUAL_N, DISCUSSION = (
+LM, SAES, UNIVERSALITY, DYNAMICS, EQUAL_N, GEOMETRY, COUNTING, DISCUSSION = (
     "03_language_models",
     "04_saes",
     "05_universality",
     "06_training_dynamics",
     "07_equal_n",
+    "08_geometry",
+    "09_counting",
     "10_discussion",
 )
 
@@ -111,6 +113,7 @@ def _base(rung: Rung) -> dict[str, Any]:
     return {
         "rung": rung.preset,
         "source": rung.source,
+        "corpus": rung.parameters(LM)["corpus"],
         "widest N": rung.widest_n,
         "widths": ", ".join(str(int(w)) for w in family.d_model),
         "tokens per model": int(family.train_tokens.iloc[0]),
@@ -256,6 +259,65 @@ def equal_n_ladder(ladder: list[Rung]) -> pd.DataFrame:
                     f"{s['narrower']} vs {s['wider']}: {_shift(s['shift'])} (bound {_shift(s['predicted'])})" for s in shifts
                 ),
                 "verdict": verdicts[0] if len(verdicts) == 1 else "; ".join(f"{s['narrower']} vs {s['wider']}: {s['verdict']}" for s in shifts),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def geometry_ladder(ladder: list[Rung]) -> pd.DataFrame:
+    """One row per rung that ran chapter 8: the toy grid's verdicts, the token geometry (its verdict,
+    the range of rows well above zero, the overlap exponent in width against the untrained models'),
+    α_m with its interval and R², the planted measurement's r in each regime, and the verdicts."""
+    rows = []
+    for rung in (r for r in ladder if r.has(GEOMETRY, "summary.json")):
+        summary = rung.record(GEOMETRY, "summary")
+        tokens = rung.table(GEOMETRY, "token_geometry")
+        trained = tokens[tokens.trained.astype(bool)].well_above_zero
+        toy, overlap, law, planted = summary["toy"]["verdicts"], summary["overlap_scaling"], summary["width_law"], summary["planted"]
+        rows.append(
+            _base(rung)
+            | {
+                "toy settings reproduced": f"{toy.get('reproduced', 0)} of {sum(toy.values())}",
+                "token rows well above zero": f"{trained.min():.0%}–{trained.max():.0%}",
+                "token geometry": summary["token_geometry"]["verdict"],
+                "overlap exponent (trained)": _interval(overlap["trained_slope"], overlap["trained_low"], overlap["trained_high"]),
+                "overlap exponent (untrained)": f"{_number(overlap['untrained_slope']):.2f}",
+                "α_m": _interval(law["alpha_m"], law["alpha_low"], law["alpha_high"]),
+                "R² of the αₘ fit": law["r_squared"],
+                "width enters as interference": summary["interference"]["verdict"],
+                "width–depth law explains the gaps": summary["gaps"]["verdict"],
+                "planted r, strong regime": f"{planted['strong']['r_min']:.2f} to {planted['strong']['r_max']:.2f}",
+                "planted r, weak regime": f"{planted['weak']['r_min']:.2f} to {planted['weak']['r_max']:.2f}",
+                "planted r, untrained": f"{planted['untrained']['r_min']:.2f} to {planted['untrained']['r_max']:.2f}",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _interval(value: float | None, low: float | None, high: float | None) -> str:
+    """A value and its interval as the ladder writes them: two decimals, – when missing."""
+    return f"{_number(value):.2f} [{_number(low):.2f}, {_number(high):.2f}]"
+
+
+def counting_ladder(ladder: list[Rung]) -> pd.DataFrame:
+    """One row per rung that ran chapter 9: the sweep, n* of the narrowest and the widest width at
+    each target (first k), the share of dead latents, and the three verdicts with their readings."""
+    rows = []
+    for rung in (r for r in ladder if r.has(COUNTING, "summary.json")):
+        summary, needed = rung.record(COUNTING, "summary"), rung.table(COUNTING, "needed")
+        needed = needed[needed.k == summary["k"]]
+        row = _base(rung) | {"k": summary["k"], "dictionary sizes": ", ".join(f"{n:,}" for n in summary["sizes"])}
+        for error, words in (("normalised_mse", "normalised MSE"), ("delta_ce", "spliced-loss rise")):
+            at = needed[needed.error == error].sort_values("d_model")
+            target = summary["targets"][error]
+            row[f"n* at {words} {target:g}"] = "; ".join(f"width {int(r.d_model)}: {r.label}" for r in at.iloc[[0, -1]].itertuples())
+            row[f"needs more ({words})"] = summary["stores_more"][error]
+        rows.append(
+            row
+            | {
+                "most latents dead": summary["dead_share_max"],
+                "beyond untrained models": summary["beyond_untrained"],
+                "gets more at equal n": summary["gets_more"],
             }
         )
     return pd.DataFrame(rows)

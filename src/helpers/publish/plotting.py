@@ -73,6 +73,10 @@ def draw_gram(ax_gram, ax_norms, gram, norms, title: str = "") -> None:
     ax_norms.set(yticks=[], xlim=(0, max(1.2, float(norms.max()) * 1.05)), xlabel="$\\|W_i\\|$")
 
 
+#: How far apart (in decades of N) rungs of the same N are drawn.
+SAME_N_DODGE = 0.04
+
+
 def draw_ladder(
     ax,
     ladder,
@@ -86,19 +90,23 @@ def draw_ladder(
 ) -> None:
     """One measurement against scale: a point per rung at its widest model's N (log x), an interval
     when ``low``/``high`` name columns, each rung named once per axes (a second series on the same axes
-    does not repeat the names), and a dashed reference line (the talk's value or a target)."""
+    does not repeat the names), and a dashed reference line (the talk's value or a target). Rungs of
+    one N (the same sizes on two corpora) sit side by side, their names one under the other."""
     import numpy as np
 
-    x, y = ladder["widest N"].to_numpy(float), ladder[column].to_numpy(float)
+    n, y = ladder["widest N"].to_numpy(float), ladder[column].to_numpy(float)
+    rank = ladder.groupby("widest N").cumcount().to_numpy()
+    shared = ladder.groupby("widest N")["widest N"].transform("size").to_numpy()
+    x = n * 10.0 ** (SAME_N_DODGE * (rank - (shared - 1) / 2))
     if low and high:
         error = np.vstack([y - ladder[low].to_numpy(float), ladder[high].to_numpy(float) - y])
-        ax.errorbar(x, y, yerr=error, marker=marker, capsize=4, label=label)
+        ax.errorbar(x, y, yerr=error, marker=marker, linestyle="none", capsize=4, label=label)
     else:
-        ax.plot(x, y, marker=marker, label=label)
-    named = {(t.get_text(), t.xy[0]) for t in ax.texts if hasattr(t, "xy")}  # a rung already named by another series
-    for xi, yi, rung in zip(x, y, ladder.rung):
-        if (rung, xi) not in named:
-            ax.annotate(rung, (xi, yi), textcoords="offset points", xytext=(5, 5), fontsize=9)
+        ax.plot(x, y, marker=marker, linestyle="none", label=label)
+    named = {t.get_text() for t in ax.texts if hasattr(t, "xy")}  # a rung already named by another series
+    for xi, yi, k, rung in zip(x, y, rank, ladder.rung):
+        if rung not in named:
+            ax.annotate(rung, (xi, yi), textcoords="offset points", xytext=(5, 5 - 12 * k), fontsize=9)
     if reference is not None:
         ax.axhline(reference, color="0.4", linestyle="--", linewidth=1, label=reference_label)
     ax.set_xscale("log")

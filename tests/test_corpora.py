@@ -1,0 +1,164 @@
+"""The corpus comparison: which rungs are twins, the measures read from their files, the interval rule
+and the sentence per claim, on hand-made rungs whose answers are known."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+matplotlib.use("Agg")
+
+from helpers.chapters import verdicts  # noqa: E402
+from helpers.publish import corpora, plotting  # noqa: E402
+from helpers.publish.ladder import LM, UNIVERSALITY, Rung  # noqa: E402
+
+SITE = "blocks.6.hook_resid_pre"
+
+
+def fake_rung(preset: str, corpus: str, *, r=(0.30, 0.25, 0.35), widths=(64, 96), token_likeness=(0.2, 0.4, 0.3), missing: str = "") -> Rung:
+    """A rung built from small hand tables: two widths, chapter 5's intervals, three SAEs' token-likeness
+    (each listed twice, as a scored SAE is in every pair it is scored in), two trained embeddings,
+    chapter 8's fits and chapter 9's n*."""
+    kinds = pd.DataFrame(
+        [
+            ("cross-width", "r", *r),
+            ("cross-width", "partial_r", -0.10, -0.15, -0.05),
+            ("cross-width", "mean_universality", 0.50, 0.48, 0.52),
+            ("untrained pair", "r", 0.28, 0.26, 0.30),
+            ("untrained pair", "mean_universality", 0.70, 0.69, 0.71),
+        ],
+        columns=["kind", "statistic", "value", "low", "high"],
+    )
+    scored = [("L8-d64", 0), ("L8-d64", 0), ("L8-d64", 1), ("L8-d64", 1), ("L8-d96", 0), ("L8-d96", 0)]
+    likeness = [token_likeness[0]] * 2 + [token_likeness[1]] * 2 + [token_likeness[2]] * 2
+    pairs = pd.DataFrame(
+        {
+            "kind": "cross-width",
+            "site": SITE,
+            "scored": [s for s, _ in scored],
+            "scored_seed": [k for _, k in scored],
+            "mean_token_likeness": likeness,
+        }
+    )
+    pairs = pd.concat(
+        [pairs, pd.DataFrame({"kind": ["SAE seed"], "site": [SITE], "scored": ["L8-d64"], "scored_seed": [0], "mean_token_likeness": [0.99]})]
+    )
+    geometry = pd.DataFrame(
+        {
+            "model": ["L8-d64", "L8-d96", "L8-d64-random"],
+            "role": ["family", "family", "family"],
+            "trained": [True, True, False],
+            "well_above_zero": [0.2, 0.3, 1.0],
+        }
+    )
+    summary = {
+        "overlap_scaling": {"trained_slope": -0.8, "trained_low": -0.9, "trained_high": -0.7},
+        "width_law": {"alpha_m": 1.2, "alpha_low": 0.9, "alpha_high": 1.5, "r_squared": 0.995},
+    }
+    needed = pd.DataFrame(
+        [
+            ("normalised_mse", 16, 64, 256.0, 0.0, 256.0, "≤ 256"),
+            ("normalised_mse", 16, 96, 1024.0, 1024.0, math.inf, "> 1,024 (beyond the sweep)"),
+            ("normalised_mse", 32, 96, 300.0, 250.0, 350.0, "300"),
+        ],
+        columns=["error", "k", "d_model", "n_star", "low", "high", "label"],
+    )
+    tables = {
+        (UNIVERSALITY, "kind_intervals"): kinds,
+        (UNIVERSALITY, "pair_summary"): pairs,
+        (corpora.GEOMETRY, "token_geometry"): geometry,
+        (corpora.COUNTING, "needed"): needed,
+    }
+    records = {(corpora.GEOMETRY, "summary"): summary}
+
+    def parameters(chapter: str) -> dict:
+        common = {"preset": preset, "runs_dir": f"/runs/{preset}", "seed": 0}
+        if chapter == LM:
+            return common | {"corpus": corpus, "widths": list(widths)}
+        return common | {"site": SITE, "match_threshold": 0.5}
+
+    return Rung(
+        preset,
+        "bundle",
+        lambda c, n: tables[(c, n)],
+        lambda c, n: records[(c, n)],
+        parameters,
+        lambda c, n: c != missing,
+    )
+
+
+def test_intervals_are_apart_only_when_they_do_not_meet():
+    E = corpora.Estimate
+    assert corpora.compare(E(0.3, 0.2, 0.4), E(0.6, 0.5, 0.7)) == corpora.APART
+    assert corpora.compare(E(0.6, 0.5, 0.7), E(0.3, 0.2, 0.4)) == corpora.APART
+    assert corpora.compare(E(0.3, 0.2, 0.5), E(0.6, 0.5, 0.7)) == corpora.OVERLAP  # touching is meeting
+    assert corpora.compare(E(0.3, 0.2, 0.9), E(0.6, 0.5, 0.7)) == corpora.OVERLAP  # one inside the other
+    assert corpora.compare(E(np.nan, np.nan, np.nan), E(0.6, 0.5, 0.7)) == corpora.NOT_MEASURED
+    assert corpora.compare(E(1024, 1024, math.inf), E(300, 250, 350)) == corpora.APART
+
+
+def test_twins_differ_in_the_corpus_and_nothing_else():
+    python = fake_rung("study", "pysource")
+    english = fake_rung("study-en", "debian-en")
+    wider = fake_rung("study-wide", "debian-en", widths=(64, 128))
+    same_corpus = fake_rung("study-again", "pysource")
+    incomplete = fake_rung("study-part", "text:x", missing=corpora.COUNTING)
+    pairs = corpora.twins([python, english, wider, same_corpus, incomplete])
+    assert [(a.preset, b.preset) for a, b in pairs] == [("study", "study-en"), ("study-en", "study-again")]
+    assert corpora.twins([python, wider]) == []
+
+
+def test_the_comparison_reads_each_measure_and_judges_its_intervals():
+    python = fake_rung("study", "pysource")
+    english = fake_rung("study-en", "debian-en", r=(0.60, 0.55, 0.65), token_likeness=(0.5, 0.6, 0.7))
+    table = corpora.comparison(python, english).set_index("measure")
+    assert list(table.columns) == ["study (pysource)", "study-en (debian-en)", "interval", "intervals"]
+    r = table.loc["r(importance, universality), cross-width"]
+    assert r["study (pysource)"] == "0.300 [0.250, 0.350]" and r["study-en (debian-en)"] == "0.600 [0.550, 0.650]"
+    assert r.intervals == corpora.APART
+    assert table.loc["partial r after log frequency and token-likeness"].intervals == corpora.OVERLAP
+    # token-likeness: one value per scored SAE (0.2, 0.4, 0.3: mean 0.3), never the SAE-seed rows
+    likeness = table.loc["mean token-likeness of the latents"]
+    assert likeness["study (pysource)"] == "0.300 [0.200, 0.400]" and likeness["study-en (debian-en)"] == "0.600 [0.500, 0.700]"
+    assert likeness.intervals == corpora.APART  # 0.4 < 0.5
+    # only the trained models' embeddings count
+    assert table.loc["share of token rows well above zero"]["study (pysource)"] == "0.250 [0.200, 0.300]"
+    assert table.loc["α_m in L = C/m^α_m + L∞"]["study (pysource)"] == "1.20 (R² 0.995) [0.90, 1.50]"
+    assert table.loc["token-overlap exponent in width (random: −1)"]["study (pysource)"] == "-0.80 [-0.90, -0.70]"
+    # n* once per width at the smallest k, printed by its label
+    assert table.loc["n* at the normalised MSE target, width 96"]["study (pysource)"] == "> 1,024 (beyond the sweep) [1,024, ∞]"
+    assert "n* at the spliced-loss rise target, width 64" not in table.index
+
+
+def test_a_sentence_per_claim_says_whether_the_corpus_changed_the_answer():
+    s = corpora.claim_sentence
+    assert s("c", verdicts.NOT_REPRODUCED, verdicts.NOT_REPRODUCED, "pysource", "debian-en") == (
+        "c: not reproduced on both corpora, so the corpus did not change the answer."
+    )
+    assert s("c", verdicts.REPRODUCED, verdicts.NOT_REPRODUCED, "pysource", "debian-en") == (
+        "c: reproduced on pysource but not reproduced on debian-en, so the corpus changed the answer."
+    )
+    assert "is open" in s("c", verdicts.YES, verdicts.INCONCLUSIVE, "pysource", "debian-en")
+    assert s("c", verdicts.NOT_MEASURED, verdicts.YES, "pysource", "debian-en") == "c: not judged at both rungs."
+
+
+def test_without_twins_the_section_says_the_question_is_open():
+    found = corpora.section([fake_rung("study", "pysource")])
+    assert "stays open" in found.rungs and found.table.shape == (1, 1)
+
+
+@pytest.mark.parametrize("count", [2, 3])
+def test_rungs_of_one_n_are_drawn_apart_and_each_named(count):
+    import matplotlib.pyplot as plt
+
+    ladder = pd.DataFrame({"rung": ["quick"] + [f"twin{i}" for i in range(count)], "widest N": [1e5] + [1e6] * count, "r": np.arange(count + 1.0)})
+    fig, ax = plt.subplots()
+    plotting.draw_ladder(ax, ladder, "r", "r")
+    x = ax.lines[0].get_xdata()
+    assert x[0] == 1e5 and len(set(x[1:])) == count and np.allclose(np.exp(np.log(x[1:]).mean()), 1e6)
+    assert sorted(t.get_text() for t in ax.texts) == sorted(ladder.rung)
+    plt.close(fig)
