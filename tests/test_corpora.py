@@ -146,6 +146,19 @@ def test_a_sentence_per_claim_says_whether_the_corpus_changed_the_answer():
     assert s("c", verdicts.NOT_MEASURED, verdicts.YES, "pysource", "debian-en") == "c: not judged at both rungs."
 
 
+def test_the_answer_counts_measures_apart_and_claims_by_outcome():
+    assert corpora.claim_outcome(verdicts.YES, verdicts.YES) == corpora.SAME
+    assert corpora.claim_outcome(verdicts.YES, verdicts.NO) == corpora.CHANGED
+    assert corpora.claim_outcome(verdicts.INCONCLUSIVE, verdicts.NO) == corpora.OPEN
+    assert corpora.claim_outcome(float("nan"), verdicts.NO) == corpora.UNJUDGED
+    table = pd.DataFrame({"intervals": [corpora.APART, corpora.OVERLAP, corpora.OVERLAP, corpora.NOT_MEASURED]})
+    outcomes = pd.DataFrame({"outcome": [corpora.CHANGED, corpora.SAME, corpora.SAME, corpora.OPEN, corpora.UNJUDGED]})
+    assert corpora.summary(table, outcomes) == (
+        "The corpus moved 1 of the 3 measures measured on both (their intervals apart). Of the 4 claims and measurements "
+        "judged on both corpora, it changed the answer of 1, left 2 unchanged, and 1 stays open because one side is inconclusive."
+    )
+
+
 def test_without_twins_the_section_says_the_question_is_open():
     found = corpora.section([fake_rung("study", "pysource")])
     assert "stays open" in found.rungs and found.table.shape == (1, 1)

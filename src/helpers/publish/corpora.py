@@ -177,35 +177,77 @@ def comparison(a: Rung, b: Rung) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def claim_sentence(claim: str, verdict_a: str, verdict_b: str, corpus_a: str, corpus_b: str) -> str:
-    """Whether the corpus changed one claim's answer: the same verdict on both corpora does not; two
-    different decided verdicts do; an inconclusive side leaves it open."""
+CHANGED, SAME, OPEN, UNJUDGED = "changed", "same", "open", "not judged"
+
+
+def claim_outcome(verdict_a: str, verdict_b: str) -> str:
+    """Whether the corpus changed one claim's answer: :data:`SAME` for one verdict on both corpora,
+    :data:`CHANGED` for two different decided verdicts, :data:`OPEN` when one side is inconclusive, and
+    :data:`UNJUDGED` when a side was not judged."""
     if pd.isna(verdict_a) or pd.isna(verdict_b) or NOT_JUDGED in (verdict_a, verdict_b):
-        ending = "not judged at both rungs"
-    elif verdict_a == verdict_b:
-        ending = f"{verdict_a} on both corpora, so the corpus did not change the answer"
-    elif INCONCLUSIVE in (verdict_a, verdict_b):
-        ending = f"{verdict_a} on {corpus_a} but {verdict_b} on {corpus_b}; one side cannot decide, so whether the corpus changes the answer is open"
-    else:
-        ending = f"{verdict_a} on {corpus_a} but {verdict_b} on {corpus_b}, so the corpus changed the answer"
-    return f"{claim}: {ending}."
+        return UNJUDGED
+    if verdict_a == verdict_b:
+        return SAME
+    return OPEN if INCONCLUSIVE in (verdict_a, verdict_b) else CHANGED
 
 
-def claim_sentences(a: Rung, b: Rung) -> list[str]:
-    """:func:`claim_sentence` for every claim and new measurement of chapter 10, judged at both rungs
-    by today's rules from their own results files."""
-    verdicts = verdict_ladder([a, b])
-    return [claim_sentence(row["claim or measurement"], row[a.preset], row[b.preset], corpus(a), corpus(b)) for _, row in verdicts.iterrows()]
+def claim_sentence(claim: str, verdict_a: str, verdict_b: str, corpus_a: str, corpus_b: str) -> str:
+    """:func:`claim_outcome` as a sentence that names both verdicts."""
+    endings = {
+        UNJUDGED: "not judged at both rungs",
+        SAME: f"{verdict_a} on both corpora, so the corpus did not change the answer",
+        OPEN: f"{verdict_a} on {corpus_a} but {verdict_b} on {corpus_b}; one side cannot decide, so whether the corpus changes the answer is open",
+        CHANGED: f"{verdict_a} on {corpus_a} but {verdict_b} on {corpus_b}, so the corpus changed the answer",
+    }
+    return f"{claim}: {endings[claim_outcome(verdict_a, verdict_b)]}."
+
+
+def claim_outcomes(a: Rung, b: Rung) -> pd.DataFrame:
+    """Every claim and new measurement of chapter 10 judged at both rungs by today's rules from their
+    own results files: the claim, both verdicts, the outcome and its sentence."""
+    verdicts = verdict_ladder([a, b]).rename(columns={"claim or measurement": "claim", a.preset: "a", b.preset: "b"})
+    verdicts["outcome"] = [claim_outcome(va, vb) for va, vb in zip(verdicts.a, verdicts.b)]
+    verdicts["sentence"] = [claim_sentence(c, va, vb, corpus(a), corpus(b)) for c, va, vb in zip(verdicts.claim, verdicts.a, verdicts.b)]
+    return verdicts[["claim", "a", "b", "outcome", "sentence"]]
+
+
+def summary(table: pd.DataFrame, outcomes: pd.DataFrame) -> str:
+    """The section's answer in one sentence: how many measures the corpus moved, and how many claims
+    it changed, left alone or left open."""
+    measured = table[table.intervals != NOT_MEASURED]
+    counts = outcomes.outcome.value_counts()
+    judged, still_open = int(len(outcomes) - counts.get(UNJUDGED, 0)), int(counts.get(OPEN, 0))
+    return (
+        f"The corpus moved {int((measured.intervals == APART).sum())} of the {len(measured)} measures measured on both "
+        f"(their intervals apart). Of the {judged} claims and measurements judged on both corpora, it changed the answer of "
+        f"{int(counts.get(CHANGED, 0))}, left {int(counts.get(SAME, 0))} unchanged, and {still_open} "
+        f"{'stays' if still_open == 1 else 'stay'} open because one side is inconclusive."
+    )
+
+
+def corpus_line(rung: Rung) -> str:
+    """One rung's corpus in words: what it is, its size, its tokens and the Zipf exponent of their
+    frequencies (with the fit's R²)."""
+    record = rung.record(LM, "corpus")
+    train = record["tokens"]["splits"]["train"]
+    zipf = rung.record(GEOMETRY, "summary")["zipf"]
+    return (
+        f"`{rung.preset}` reads {record['description']}: {record['bytes'] / 1e6:.1f} MB in {record['documents']:,} documents, "
+        f"{train['tokens']:,} training tokens ({train['bytes'] / train['tokens']:.2f} bytes per token); "
+        f"token frequencies fall with rank with Zipf exponent {zipf['exponent']:.2f} (R² {zipf['r_squared']:.3f})"
+    )
 
 
 @dataclass(frozen=True)
 class Section:
-    """What chapter 10's corpus section shows: the twin rungs in words, the measures' table, and a
-    sentence per claim (a bullet list in MyST)."""
+    """What chapter 10's corpus section shows: the twin rungs in words, each one's corpus (a bullet
+    list in MyST), the measures' table, and a sentence per claim (a bullet list)."""
 
     rungs: str
+    corpora: str
     table: pd.DataFrame
     claims: str
+    answer: str
 
 
 def section(ladder: list[Rung]) -> Section:
@@ -214,9 +256,13 @@ def section(ladder: list[Rung]) -> Section:
     if not pairs:
         return Section(
             "no two rungs of this book differ only in their corpus, so the question stays open",
+            "- No corpus is compared.",
             pd.DataFrame({"measure": ["no two rungs differ only in their corpus"]}),
             "- No claim is judged on two corpora.",
+            "No claim is judged on two corpora.",
         )
     a, b = pairs[0]
     words = f"`{a.preset}` ({corpus(a)}) and `{b.preset}` ({corpus(b)})"
-    return Section(words, comparison(a, b), "\n".join(f"- {sentence}" for sentence in claim_sentences(a, b)))
+    lines = "\n".join(f"- {corpus_line(r)}." for r in (a, b))
+    table, outcomes = comparison(a, b), claim_outcomes(a, b)
+    return Section(words, lines, table, "\n".join(f"- {sentence}" for sentence in outcomes.sentence), summary(table, outcomes))
