@@ -19,66 +19,83 @@ from helpers.publish.ladder import LM, UNIVERSALITY, Rung  # noqa: E402
 SITE = "blocks.6.hook_resid_pre"
 
 
-def fake_rung(preset: str, corpus: str, *, r=(0.30, 0.25, 0.35), widths=(64, 96), token_likeness=(0.2, 0.4, 0.3), missing: str = "") -> Rung:
-    """A rung built from small hand tables: two widths, chapter 5's intervals, three SAEs' token-likeness
-    (each listed twice, as a scored SAE is in every pair it is scored in), two trained embeddings,
-    chapter 8's fits and chapter 9's n*."""
+def fake_rung(
+    preset: str,
+    corpus: str,
+    *,
+    r=(0.30, 0.25, 0.35),
+    widths=(64, 96),
+    token_likeness=(0.2, 0.4, 0.3),
+    alpha_r_squared: float | None = 0.995,
+    missing: tuple[str, str] | None = None,
+) -> Rung:
+    """A rung built from small hand tables: two widths of depth 8 (width 64 with two LM seeds), chapter
+    5's pooled intervals, three SAEs' token-likeness (each listed twice, as a scored SAE is in every
+    pair it is scored in), the embeddings of the family, a seed control and a 2-layer pair model,
+    chapter 8's fits and chapter 9's n* at two k. ``missing`` names a file the rung did not write."""
     kinds = pd.DataFrame(
         [
-            ("cross-width", "r", *r),
-            ("cross-width", "partial_r", -0.10, -0.15, -0.05),
-            ("cross-width", "mean_universality", 0.50, 0.48, 0.52),
-            ("untrained pair", "r", 0.28, 0.26, 0.30),
-            ("untrained pair", "mean_universality", 0.70, 0.69, 0.71),
+            ("cross-width", "r", *r, 4, 16, 2),
+            ("cross-width", "partial_r", -0.10, -0.15, -0.05, 4, 16, 2),
+            ("cross-width", "mean_universality", 0.50, 0.48, 0.52, 4, 16, 2),
+            ("untrained pair", "r", 0.28, 0.26, 0.30, 4, 4, 1),
+            ("untrained pair", "mean_universality", 0.70, 0.69, 0.71, 4, 4, 1),
         ],
-        columns=["kind", "statistic", "value", "low", "high"],
+        columns=["kind", "statistic", "value", "low", "high", "model_pairs", "sae_pairs", "lm_seeds"],
     )
-    scored = [("L8-d64", 0), ("L8-d64", 0), ("L8-d64", 1), ("L8-d64", 1), ("L8-d96", 0), ("L8-d96", 0)]
+    scored = [("L8-d64", 0, 64), ("L8-d64", 0, 64), ("L8-d64", 1, 64), ("L8-d64", 1, 64), ("L8-d96", 0, 96), ("L8-d96", 0, 96)]
     likeness = [token_likeness[0]] * 2 + [token_likeness[1]] * 2 + [token_likeness[2]] * 2
     pairs = pd.DataFrame(
         {
             "kind": "cross-width",
             "site": SITE,
-            "scored": [s for s, _ in scored],
-            "scored_seed": [k for _, k in scored],
+            "scored": [s for s, _, _ in scored],
+            "scored_seed": [k for _, k, _ in scored],
+            "d_model": [w for _, _, w in scored],
             "mean_token_likeness": likeness,
         }
     )
-    pairs = pd.concat(
-        [pairs, pd.DataFrame({"kind": ["SAE seed"], "site": [SITE], "scored": ["L8-d64"], "scored_seed": [0], "mean_token_likeness": [0.99]})]
-    )
+    seed_row = {"kind": ["SAE seed"], "site": [SITE], "scored": ["L8-d64"], "scored_seed": [0], "d_model": [64], "mean_token_likeness": [0.99]}
+    pairs = pd.concat([pairs, pd.DataFrame(seed_row)], ignore_index=True)
     geometry = pd.DataFrame(
         {
-            "model": ["L8-d64", "L8-d96", "L8-d64-random"],
-            "role": ["family", "family", "family"],
-            "trained": [True, True, False],
-            "well_above_zero": [0.2, 0.3, 1.0],
+            "model": ["L8-d64", "L8-d64-seed1", "L8-d96", "L2-d128", "L8-d64-random"],
+            "role": ["family", "seed control", "family", "pair", "family"],
+            "trained": [True, True, True, True, False],
+            "n_layers": [8, 8, 8, 2, 8],
+            "d_model": [64, 64, 96, 128, 64],
+            "well_above_zero": [0.2, 0.3, 0.25, 0.9, 1.0],
         }
     )
     summary = {
         "overlap_scaling": {"trained_slope": -0.8, "trained_low": -0.9, "trained_high": -0.7},
-        "width_law": {"alpha_m": 1.2, "alpha_low": 0.9, "alpha_high": 1.5, "r_squared": 0.995},
+        "width_law": {"alpha_m": 1.2, "alpha_low": 0.9, "alpha_high": 1.5, "r_squared": alpha_r_squared, "interval": "bootstrap"},
+        "zipf": {"exponent": 1.1, "r_squared": 0.9},
     }
     needed = pd.DataFrame(
         [
             ("normalised_mse", 16, 64, 256.0, 0.0, 256.0, "≤ 256"),
             ("normalised_mse", 16, 96, 1024.0, 1024.0, math.inf, "> 1,024 (beyond the sweep)"),
-            ("normalised_mse", 32, 96, 300.0, 250.0, 350.0, "300"),
+            ("normalised_mse", 8, 96, 300.0, 250.0, 350.0, "300"),  # a second k, below the first: not the verdicts' k
         ],
         columns=["error", "k", "d_model", "n_star", "low", "high", "label"],
     )
+    models = pd.DataFrame(
+        {"model": [f"L8-d{w}" for w in widths], "role": "family", "d_model": list(widths), "N (12·L·d²)": [96.0 * w * w for w in widths]}
+    )
     tables = {
+        (LM, "models"): models,
         (UNIVERSALITY, "kind_intervals"): kinds,
         (UNIVERSALITY, "pair_summary"): pairs,
         (corpora.GEOMETRY, "token_geometry"): geometry,
         (corpora.COUNTING, "needed"): needed,
     }
-    records = {(corpora.GEOMETRY, "summary"): summary}
+    records = {(corpora.GEOMETRY, "summary"): summary, (corpora.COUNTING, "summary"): {"k": 16}}
 
     def parameters(chapter: str) -> dict:
         common = {"preset": preset, "runs_dir": f"/runs/{preset}", "seed": 0}
         if chapter == LM:
-            return common | {"corpus": corpus, "widths": list(widths)}
+            return common | {"corpus": corpus, "widths": list(widths), "n_layers": 8}
         return common | {"site": SITE, "match_threshold": 0.5}
 
     return Rung(
@@ -87,17 +104,20 @@ def fake_rung(preset: str, corpus: str, *, r=(0.30, 0.25, 0.35), widths=(64, 96)
         lambda c, n: tables[(c, n)],
         lambda c, n: records[(c, n)],
         parameters,
-        lambda c, n: c != missing,
+        lambda c, n: (c, n) != missing,
     )
 
 
 def test_intervals_are_apart_only_when_they_do_not_meet():
-    E = corpora.Estimate
+    def E(value, low, high):
+        return corpora.Estimate(value, low, high, "")
+
     assert corpora.compare(E(0.3, 0.2, 0.4), E(0.6, 0.5, 0.7)) == corpora.APART
     assert corpora.compare(E(0.6, 0.5, 0.7), E(0.3, 0.2, 0.4)) == corpora.APART
     assert corpora.compare(E(0.3, 0.2, 0.5), E(0.6, 0.5, 0.7)) == corpora.OVERLAP  # touching is meeting
     assert corpora.compare(E(0.3, 0.2, 0.9), E(0.6, 0.5, 0.7)) == corpora.OVERLAP  # one inside the other
     assert corpora.compare(E(np.nan, np.nan, np.nan), E(0.6, 0.5, 0.7)) == corpora.NOT_MEASURED
+    assert corpora.compare(E(0.3, np.nan, np.nan), E(0.6, 0.5, 0.7)) == corpora.NO_INTERVAL
     assert corpora.compare(E(1024, 1024, math.inf), E(300, 250, 350)) == corpora.APART
 
 
@@ -106,7 +126,7 @@ def test_twins_differ_in_the_corpus_and_nothing_else():
     english = fake_rung("study-en", "debian-en")
     wider = fake_rung("study-wide", "debian-en", widths=(64, 128))
     same_corpus = fake_rung("study-again", "pysource")
-    incomplete = fake_rung("study-part", "text:x", missing=corpora.COUNTING)
+    incomplete = fake_rung("study-part", "text:x", missing=(corpora.COUNTING, "needed.csv"))
     pairs = corpora.twins([python, english, wider, same_corpus, incomplete])
     assert [(a.preset, b.preset) for a, b in pairs] == [("study", "study-en"), ("study-en", "study-again")]
     assert corpora.twins([python, wider]) == []
@@ -114,24 +134,28 @@ def test_twins_differ_in_the_corpus_and_nothing_else():
 
 def test_the_comparison_reads_each_measure_and_judges_its_intervals():
     python = fake_rung("study", "pysource")
-    english = fake_rung("study-en", "debian-en", r=(0.60, 0.55, 0.65), token_likeness=(0.5, 0.6, 0.7))
+    english = fake_rung("study-en", "debian-en", r=(0.60, 0.55, 0.65), token_likeness=(0.5, 0.6, 0.7), alpha_r_squared=None)
     table = corpora.comparison(python, english).set_index("measure")
     assert list(table.columns) == ["study (pysource)", "study-en (debian-en)", "interval", "intervals"]
     r = table.loc["r(importance, universality), cross-width"]
     assert r["study (pysource)"] == "0.300 [0.250, 0.350]" and r["study-en (debian-en)"] == "0.600 [0.550, 0.650]"
-    assert r.intervals == corpora.APART
+    assert r.intervals == corpora.APART and r.interval == "95%: LM seeds (2 per width), SAE seeds, latents"
+    assert table.loc["r, untrained pair of the same widths (its floor)"].interval == "95%: latents"
     assert table.loc["partial r after log frequency and token-likeness"].intervals == corpora.OVERLAP
-    # token-likeness: one value per scored SAE (0.2, 0.4, 0.3: mean 0.3), never the SAE-seed rows
-    likeness = table.loc["mean token-likeness of the latents"]
-    assert likeness["study (pysource)"] == "0.300 [0.200, 0.400]" and likeness["study-en (debian-en)"] == "0.600 [0.500, 0.700]"
-    assert likeness.intervals == corpora.APART  # 0.4 < 0.5
-    # only the trained models' embeddings count
-    assert table.loc["share of token rows well above zero"]["study (pysource)"] == "0.250 [0.200, 0.300]"
+    # token-likeness width by width: one value per scored SAE, never the SAE-seed rows
+    at_64 = table.loc["mean token-likeness of the latents, width 64"]
+    assert at_64["study (pysource)"] == "0.300 [0.200, 0.400]" and at_64["study-en (debian-en)"] == "0.550 [0.500, 0.600]"
+    assert at_64.intervals == corpora.APART  # 0.4 < 0.5
+    at_96 = table.loc["mean token-likeness of the latents, width 96"]
+    assert at_96["study (pysource)"] == "0.300 (no interval)" and at_96.intervals == corpora.NO_INTERVAL  # one SAE
+    # rows above zero: the family and its seeds only, not the 2-layer pair model or the untrained one
+    assert table.loc["share of token rows well above zero, width 64"]["study (pysource)"] == "0.250 [0.200, 0.300]"
     assert table.loc["α_m in L = C/m^α_m + L∞"]["study (pysource)"] == "1.20 (R² 0.995) [0.90, 1.50]"
+    assert table.loc["α_m in L = C/m^α_m + L∞"]["study-en (debian-en)"] == "1.20 (R² –) [0.90, 1.50]"  # a null R² prints, never raises
     assert table.loc["token-overlap exponent in width (random: −1)"]["study (pysource)"] == "-0.80 [-0.90, -0.70]"
-    # n* once per width at the smallest k, printed by its label
+    # n* at the verdicts' k (16), not the smaller second k, printed by its label
     assert table.loc["n* at the normalised MSE target, width 96"]["study (pysource)"] == "> 1,024 (beyond the sweep) [1,024, ∞]"
-    assert "n* at the spliced-loss rise target, width 64" not in table.index
+    assert table.loc["n* at the spliced-loss rise target, width 64"].intervals == corpora.NOT_MEASURED
 
 
 def test_a_sentence_per_claim_says_whether_the_corpus_changed_the_answer():
@@ -143,25 +167,30 @@ def test_a_sentence_per_claim_says_whether_the_corpus_changed_the_answer():
         "c: reproduced on pysource but not reproduced on debian-en, so the corpus changed the answer."
     )
     assert "is open" in s("c", verdicts.YES, verdicts.INCONCLUSIVE, "pysource", "debian-en")
-    assert s("c", verdicts.NOT_MEASURED, verdicts.YES, "pysource", "debian-en") == "c: not judged at both rungs."
+    assert "cannot test" in s("c", verdicts.INCONCLUSIVE, verdicts.INCONCLUSIVE, "pysource", "debian-en")
+    assert (
+        s("c", verdicts.NOT_MEASURED, verdicts.YES, "pysource", "debian-en") == "c: not judged on pysource, so the corpus cannot be compared on it."
+    )
 
 
 def test_the_answer_counts_measures_apart_and_claims_by_outcome():
     assert corpora.claim_outcome(verdicts.YES, verdicts.YES) == corpora.SAME
+    assert corpora.claim_outcome(verdicts.INCONCLUSIVE, verdicts.INCONCLUSIVE) == corpora.UNDECIDED
     assert corpora.claim_outcome(verdicts.YES, verdicts.NO) == corpora.CHANGED
     assert corpora.claim_outcome(verdicts.INCONCLUSIVE, verdicts.NO) == corpora.OPEN
     assert corpora.claim_outcome(float("nan"), verdicts.NO) == corpora.UNJUDGED
-    table = pd.DataFrame({"intervals": [corpora.APART, corpora.OVERLAP, corpora.OVERLAP, corpora.NOT_MEASURED]})
-    outcomes = pd.DataFrame({"outcome": [corpora.CHANGED, corpora.SAME, corpora.SAME, corpora.OPEN, corpora.UNJUDGED]})
+    table = pd.DataFrame({"intervals": [corpora.APART, corpora.OVERLAP, corpora.OVERLAP, corpora.NOT_MEASURED, corpora.NO_INTERVAL]})
+    outcomes = pd.DataFrame({"outcome": [corpora.CHANGED, corpora.SAME, corpora.SAME, corpora.OPEN, corpora.UNDECIDED, corpora.UNJUDGED]})
     assert corpora.summary(table, outcomes) == (
-        "The corpus moved 1 of the 3 measures measured on both (their intervals apart). Of the 4 claims and measurements "
-        "judged on both corpora, it changed the answer of 1, left 2 unchanged, and 1 stays open because one side is inconclusive."
+        "1 of the 3 measures with an interval on both corpora lie apart (a difference beyond what their intervals cover). "
+        "Of the 5 claims and measurements judged on both, the corpus changed the answer of 1 and left 2 unchanged; "
+        "2 are inconclusive on one corpus or both, so these runs cannot say."
     )
 
 
 def test_without_twins_the_section_says_the_question_is_open():
     found = corpora.section([fake_rung("study", "pysource")])
-    assert "stays open" in found.rungs and found.table.shape == (1, 1)
+    assert "stays open" in found.lead and found.table.shape == (1, 1)
 
 
 @pytest.mark.parametrize("count", [2, 3])

@@ -1,7 +1,11 @@
 """The corpus comparison: two rungs whose every parameter agrees but chapter 3's corpus, read side by
-side. Each measure is shown with its interval at both rungs and judged by one rule: the corpus moved
-it when the two intervals are apart, and these runs cannot tell the corpora apart on it when they
-overlap. Each claim of chapter 10 gets one sentence: whether its verdict is the same on both corpora.
+side. Each measure is shown with its interval (or range) at both rungs and judged by one rule: apart
+when the two do not meet (a difference beyond what those intervals cover), overlapping otherwise.
+Measures that change with width are compared width by width, since twins share their widths. Each
+claim of chapter 10 gets one sentence: whether its verdict is the same on both corpora.
+
+Each corpus has its own tokenizer (a BPE of the same size), so a measure counted in tokens compares
+the text and its tokenizer together.
 """
 
 from __future__ import annotations
@@ -21,25 +25,47 @@ from helpers.publish.ladder import LM, UNIVERSALITY, Rung, verdict_ladder
 GEOMETRY, COUNTING = "08_geometry", "09_counting"
 #: Chapters whose parameters must agree between twins (chapters 1 and 2 read no corpus, 10 reads the others).
 COMPARED_CHAPTERS = (LM, "04_saes", UNIVERSALITY, "06_training_dynamics", "07_equal_n", GEOMETRY, COUNTING)
+#: The files the comparison reads; a rung lacking one is no one's twin.
+READ_FILES = (
+    (LM, "corpus.json"),
+    (UNIVERSALITY, "kind_intervals.csv"),
+    (UNIVERSALITY, "pair_summary.csv"),
+    (GEOMETRY, "token_geometry.csv"),
+    (GEOMETRY, "summary.json"),
+    (COUNTING, "needed.csv"),
+    (COUNTING, "summary.json"),
+)
 #: Parameters that say where or how a run was made, not what it measured.
 NOT_COMPARED = frozenset({"preset", "runs_dir", "bundles_dir", "device", "corpus"})
-APART, OVERLAP, NOT_MEASURED = "apart", "overlap", "not measured"
+APART, OVERLAP, NO_INTERVAL, NOT_MEASURED = "apart", "overlap", "no interval", "not measured"
+
+
+def _float(value: object) -> float:
+    """A number read back from JSON or a table, NaN where it was null."""
+    return float("nan") if value is None else float(value)
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """One measure at one rung: its value and the interval that covers every seed the rung has."""
+    """One measure at one rung: its value, its interval or range (NaN where there is none) and what
+    that interval covers."""
 
     value: float
     low: float
     high: float
+    covers: str
     text: str = ""  # how to print the value where a number is not enough (n* beyond the sweep)
 
     def shown(self, digits: int) -> str:
         if not np.isfinite(self.value):
             return "–"
         value = self.text or f"{self.value:.{digits}f}"
+        if np.isnan(self.low) or np.isnan(self.high):
+            return f"{value} (no interval)"
         return f"{value} [{_bound(self.low, digits)}, {_bound(self.high, digits)}]"
+
+
+MISSING = Estimate(np.nan, np.nan, np.nan, "")
 
 
 def _bound(value: float, digits: int) -> str:
@@ -47,10 +73,12 @@ def _bound(value: float, digits: int) -> str:
 
 
 def compare(a: Estimate, b: Estimate) -> str:
-    """:data:`APART` when the two intervals do not meet, :data:`OVERLAP` when they do, and
-    :data:`NOT_MEASURED` when either is missing."""
-    if not all(np.isfinite([a.value, b.value])):
+    """:data:`APART` when the two intervals do not meet, :data:`OVERLAP` when they do,
+    :data:`NO_INTERVAL` when a value has none, and :data:`NOT_MEASURED` when either value is missing."""
+    if not np.isfinite(a.value) or not np.isfinite(b.value):
         return NOT_MEASURED
+    if np.isnan([a.low, a.high, b.low, b.high]).any():
+        return NO_INTERVAL
     return APART if a.high < b.low or b.high < a.low else OVERLAP
 
 
@@ -64,9 +92,9 @@ def compared_parameters(rung: Rung) -> dict[str, dict]:
 
 
 def twins(ladder: list[Rung]) -> list[tuple[Rung, Rung]]:
-    """Pairs of rungs that ran every compared chapter, agree in every compared parameter and differ
-    in their corpus, in ladder order."""
-    complete = [r for r in ladder if all(r.has(c, "provenance.json") for c in COMPARED_CHAPTERS)]
+    """Pairs of rungs that wrote every file the comparison reads, agree in every compared parameter
+    and differ in their corpus, in ladder order."""
+    complete = [r for r in ladder if all(r.has(c, "provenance.json") for c in COMPARED_CHAPTERS) and all(r.has(c, n) for c, n in READ_FILES)]
     parameters = [compared_parameters(r) for r in complete]
     return [
         (a, b) for i, a in enumerate(complete) for j, b in enumerate(complete) if i < j and parameters[i] == parameters[j] and corpus(a) != corpus(b)
@@ -78,53 +106,87 @@ def twins(ladder: list[Rung]) -> list[tuple[Rung, Rung]]:
 
 
 def _kind(kind: str, statistic: str) -> Callable[[Rung], Estimate]:
+    """A row of chapter 5's ``kind_intervals``: the statistic pooled over the kind's SAE pairs."""
+
     def read(rung: Rung) -> Estimate:
         table = rung.table(UNIVERSALITY, "kind_intervals")
-        row = table[(table.kind == kind) & (table.statistic == statistic)]
-        if row.empty:
-            return Estimate(np.nan, np.nan, np.nan)
-        return Estimate(float(row.value.iloc[0]), float(row.low.iloc[0]), float(row.high.iloc[0]))
+        rows = table[(table.kind == kind) & (table.statistic == statistic)]
+        if rows.empty:
+            return MISSING
+        row = rows.iloc[0]
+        covered = ([f"LM seeds ({int(row.lm_seeds)} per width)"] if row.lm_seeds > 1 else []) + (
+            ["SAE seeds"] if row.sae_pairs > row.model_pairs else []
+        )
+        return Estimate(_float(row.value), _float(row.low), _float(row.high), "95%: " + ", ".join([*covered, "latents"]))
 
     return read
 
 
-def token_likeness(rung: Rung) -> Estimate:
-    """Mean token-likeness of the family's latents (the cross-width SAEs at the analysed site): the
-    mean over SAEs, the range over them (every LM and SAE seed)."""
-    pairs = rung.table(UNIVERSALITY, "pair_summary")
-    scored = pairs[(pairs.kind == CROSS_WIDTH) & (pairs.site == rung.analysis_site())]
-    per_sae = scored.groupby(["scored", "scored_seed"]).mean_token_likeness.first()
-    return Estimate(float(per_sae.mean()), float(per_sae.min()), float(per_sae.max()))
-
-
-def rows_above_zero(rung: Rung) -> Estimate:
-    """Share of token rows well above zero in the trained family's embeddings: mean and range over models."""
+def family_geometry(rung: Rung) -> pd.DataFrame:
+    """Chapter 8's token-geometry rows of the trained width family and its seeds (the family's depth)."""
     table = rung.table(GEOMETRY, "token_geometry")
-    trained = table[table.trained.astype(bool) & table.role.isin(["family", "seed control"])]
-    share = trained.well_above_zero.astype(float)
-    return Estimate(float(share.mean()), float(share.min()), float(share.max()))
+    depth = rung.parameters(LM)["n_layers"]
+    return table[table.trained.astype(bool) & table.role.isin(["family", "seed control"]) & (table.n_layers == depth)]
+
+
+def _range(values: pd.Series, covers: str) -> Estimate:
+    """The mean of ``values`` and their range; no interval from a single value."""
+    values = values.astype(float)
+    if len(values) < 2:
+        return Estimate(float(values.mean()), np.nan, np.nan, covers) if len(values) else MISSING
+    return Estimate(float(values.mean()), float(values.min()), float(values.max()), covers)
+
+
+def token_likeness(d_model: int) -> Callable[[Rung], Estimate]:
+    """Mean token-likeness of one width's latents: one value per SAE of that width at the analysed
+    site (each LM and SAE seed), their mean and range."""
+
+    def read(rung: Rung) -> Estimate:
+        pairs = rung.table(UNIVERSALITY, "pair_summary")
+        rows = pairs[(pairs.kind == CROSS_WIDTH) & (pairs.site == rung.analysis_site()) & (pairs.d_model == d_model)]
+        per_sae = rows.groupby(["scored", "scored_seed"]).mean_token_likeness.first()
+        return _range(per_sae, "range over the width's SAEs")
+
+    return read
+
+
+def rows_above_zero(d_model: int) -> Callable[[Rung], Estimate]:
+    """Share of token rows well above zero in one width's trained embeddings: mean and range over its LM seeds."""
+
+    def read(rung: Rung) -> Estimate:
+        geometry = family_geometry(rung)
+        return _range(geometry[geometry.d_model == d_model].well_above_zero, "range over LM seeds")
+
+    return read
 
 
 def overlap_exponent(rung: Rung) -> Estimate:
     """Exponent of the centred token overlap against width (−1 for random directions), 95% t-interval."""
-    found = rung.record(GEOMETRY, "summary")["overlap_scaling"]
-    return Estimate(*(float(np.nan if found[k] is None else found[k]) for k in ("trained_slope", "trained_low", "trained_high")))
+    found = rung.record(GEOMETRY, "summary").get("overlap_scaling", {})
+    value, low, high = (_float(found.get(k)) for k in ("trained_slope", "trained_low", "trained_high"))
+    return Estimate(value, low, high, "95% t-interval of the slope over the family's models")
 
 
 def width_exponent(rung: Rung) -> Estimate:
     """α_m of L = C/m^α_m + L∞ over the family and its seeds, with the fit's R² in the text."""
-    law = rung.record(GEOMETRY, "summary")["width_law"]
-    return Estimate(law["alpha_m"], law["alpha_low"], law["alpha_high"], f"{law['alpha_m']:.2f} (R² {law['r_squared']:.3f})")
+    law = rung.record(GEOMETRY, "summary").get("width_law") or {}
+    alpha, r_squared = _float(law.get("alpha_m")), _float(law.get("r_squared"))
+    fit = f"{r_squared:.3f}" if np.isfinite(r_squared) else "–"
+    text = f"{alpha:.2f} (R² {fit})" if np.isfinite(alpha) else ""
+    return Estimate(alpha, _float(law.get("alpha_low")), _float(law.get("alpha_high")), str(law.get("interval", "")), text)
 
 
 def latents_needed(error: str, d_model: int) -> Callable[[Rung], Estimate]:
+    """Chapter 9's n* of one width at one target, at the k its verdicts read."""
+
     def read(rung: Rung) -> Estimate:
-        needed = rung.table(COUNTING, "needed")
-        row = needed[(needed.error == error) & (needed.d_model == d_model) & (needed.k == needed.k.min())]
-        if row.empty:
-            return Estimate(np.nan, np.nan, np.nan)
-        row = row.iloc[0]
-        return Estimate(float(row.n_star), float(row.low), float(row.high), str(row.label))
+        needed, k = rung.table(COUNTING, "needed"), rung.record(COUNTING, "summary")["k"]
+        rows = needed[(needed.error == error) & (needed.d_model == d_model) & (needed.k == k)]
+        if rows.empty:
+            return MISSING
+        row = rows.iloc[0]
+        covers = "range over LM seeds, each widened by the SAE-seed band (0 and ∞: outside the sweep)"
+        return Estimate(_float(row.n_star), _float(row.low), _float(row.high), covers, str(row.label))
 
     return read
 
@@ -134,95 +196,114 @@ class Measure:
     name: str
     read: Callable[[Rung], Estimate]
     digits: int
-    interval: str  # what the interval covers
 
 
 def measures(rung: Rung) -> list[Measure]:
-    """The compared measures; chapter 9's n* once per width and error of ``rung``'s family."""
-    over_seeds = "95% interval over every LM seed, SAE seed and latent"
+    """The compared measures; those that change with width once per width of ``rung``'s family."""
+    widths = [int(w) for w in rung.family().d_model]
     found = [
-        Measure("r(importance, universality), cross-width", _kind(CROSS_WIDTH, "r"), 3, over_seeds),
-        Measure("r, untrained pair of the same widths (its floor)", _kind(UNTRAINED_PAIR, "r"), 3, over_seeds),
-        Measure("partial r after log frequency and token-likeness", _kind(CROSS_WIDTH, "partial_r"), 3, over_seeds),
-        Measure("mean universality, cross-width", _kind(CROSS_WIDTH, "mean_universality"), 3, over_seeds),
-        Measure("mean universality, untrained pair (its floor)", _kind(UNTRAINED_PAIR, "mean_universality"), 3, over_seeds),
-        Measure("mean token-likeness of the latents", token_likeness, 3, "range over the family's SAEs"),
-        Measure("share of token rows well above zero", rows_above_zero, 3, "range over the trained models"),
-        Measure("token-overlap exponent in width (random: −1)", overlap_exponent, 2, "95% t-interval of the slope"),
-        Measure("α_m in L = C/m^α_m + L∞", width_exponent, 2, "bootstrap over LM seeds"),
+        Measure("r(importance, universality), cross-width", _kind(CROSS_WIDTH, "r"), 3),
+        Measure("r, untrained pair of the same widths (its floor)", _kind(UNTRAINED_PAIR, "r"), 3),
+        Measure("partial r after log frequency and token-likeness", _kind(CROSS_WIDTH, "partial_r"), 3),
+        Measure("mean universality, cross-width", _kind(CROSS_WIDTH, "mean_universality"), 3),
+        Measure("mean universality, untrained pair (its floor)", _kind(UNTRAINED_PAIR, "mean_universality"), 3),
     ]
-    needed = rung.table(COUNTING, "needed")
-    targets = {"normalised_mse": "normalised MSE", "delta_ce": "spliced-loss rise"}
-    for error, words in targets.items():
-        for d_model in sorted(needed[needed.error == error].d_model.unique()):
-            found.append(Measure(f"n* at the {words} target, width {d_model}", latents_needed(error, int(d_model)), 0, "SAE-seed band"))
+    found += [Measure(f"mean token-likeness of the latents, width {w}", token_likeness(w), 3) for w in widths]
+    found += [Measure(f"share of token rows well above zero, width {w}", rows_above_zero(w), 3) for w in widths]
+    found += [
+        Measure("token-overlap exponent in width (random: −1)", overlap_exponent, 2),
+        Measure("α_m in L = C/m^α_m + L∞", width_exponent, 2),
+    ]
+    for error, words in (("normalised_mse", "normalised MSE"), ("delta_ce", "spliced-loss rise")):
+        found += [Measure(f"n* at the {words} target, width {w}", latents_needed(error, w), 0) for w in widths]
     return found
 
 
 def comparison(a: Rung, b: Rung) -> pd.DataFrame:
-    """One row per measure: its value and interval at both rungs, what the interval covers, and
-    whether the intervals are apart (the corpus moved it) or overlap (:func:`compare`)."""
+    """One row per measure: its value and interval at both rungs, what the intervals cover, and
+    whether they are apart (:func:`compare`)."""
     rows = []
     for m in measures(a):
         ea, eb = m.read(a), m.read(b)
+        covers = ea.covers if ea.covers == eb.covers or not eb.covers else f"{a.preset}: {ea.covers}; {b.preset}: {eb.covers}"
         rows.append(
             {
                 "measure": m.name,
                 f"{a.preset} ({corpus(a)})": ea.shown(m.digits),
                 f"{b.preset} ({corpus(b)})": eb.shown(m.digits),
-                "interval": m.interval,
+                "interval": covers,
                 "intervals": compare(ea, eb),
             }
         )
     return pd.DataFrame(rows)
 
 
-CHANGED, SAME, OPEN, UNJUDGED = "changed", "same", "open", "not judged"
+# --------------------------------------------------------------------------------------------
+# The claims.
+
+CHANGED, SAME, UNDECIDED, OPEN, UNJUDGED = "changed", "same", "undecided", "open", "not judged"
 
 
 def claim_outcome(verdict_a: str, verdict_b: str) -> str:
-    """Whether the corpus changed one claim's answer: :data:`SAME` for one verdict on both corpora,
-    :data:`CHANGED` for two different decided verdicts, :data:`OPEN` when one side is inconclusive, and
-    :data:`UNJUDGED` when a side was not judged."""
-    if pd.isna(verdict_a) or pd.isna(verdict_b) or NOT_JUDGED in (verdict_a, verdict_b):
+    """Whether the corpus changed one claim's answer: :data:`SAME` for one decided verdict on both
+    corpora, :data:`CHANGED` for two different decided verdicts, :data:`UNDECIDED` when both are
+    inconclusive, :data:`OPEN` when one is, and :data:`UNJUDGED` when a side was not judged."""
+    if any(pd.isna(v) or v == NOT_JUDGED for v in (verdict_a, verdict_b)):
         return UNJUDGED
     if verdict_a == verdict_b:
-        return SAME
+        return UNDECIDED if verdict_a == INCONCLUSIVE else SAME
     return OPEN if INCONCLUSIVE in (verdict_a, verdict_b) else CHANGED
 
 
-def claim_sentence(claim: str, verdict_a: str, verdict_b: str, corpus_a: str, corpus_b: str) -> str:
-    """:func:`claim_outcome` as a sentence that names both verdicts."""
+def claim_sentence(claim: str, verdict_a: str, verdict_b: str, rung_a: str, rung_b: str) -> str:
+    """:func:`claim_outcome` as a sentence that names both verdicts (``rung_a``/``rung_b`` name the
+    rungs by their corpora)."""
+    outcome = claim_outcome(verdict_a, verdict_b)
+    if outcome == UNJUDGED:
+        missing = [r for v, r in ((verdict_a, rung_a), (verdict_b, rung_b)) if pd.isna(v) or v == NOT_JUDGED]
+        return f"{claim}: not judged on {' or '.join(missing)}, so the corpus cannot be compared on it."
     endings = {
-        UNJUDGED: "not judged at both rungs",
         SAME: f"{verdict_a} on both corpora, so the corpus did not change the answer",
-        OPEN: f"{verdict_a} on {corpus_a} but {verdict_b} on {corpus_b}; one side cannot decide, so whether the corpus changes the answer is open",
-        CHANGED: f"{verdict_a} on {corpus_a} but {verdict_b} on {corpus_b}, so the corpus changed the answer",
+        UNDECIDED: f"{verdict_a} on both corpora, so these runs cannot test whether the corpus changes it",
+        OPEN: f"{verdict_a} on {rung_a} but {verdict_b} on {rung_b}; one side cannot decide, so whether the corpus changes the answer is open",
+        CHANGED: f"{verdict_a} on {rung_a} but {verdict_b} on {rung_b}, so the corpus changed the answer",
     }
-    return f"{claim}: {endings[claim_outcome(verdict_a, verdict_b)]}."
+    return f"{claim}: {endings[outcome]}."
 
 
 def claim_outcomes(a: Rung, b: Rung) -> pd.DataFrame:
     """Every claim and new measurement of chapter 10 judged at both rungs by today's rules from their
     own results files: the claim, both verdicts, the outcome and its sentence."""
-    verdicts = verdict_ladder([a, b]).rename(columns={"claim or measurement": "claim", a.preset: "a", b.preset: "b"})
-    verdicts["outcome"] = [claim_outcome(va, vb) for va, vb in zip(verdicts.a, verdicts.b)]
-    verdicts["sentence"] = [claim_sentence(c, va, vb, corpus(a), corpus(b)) for c, va, vb in zip(verdicts.claim, verdicts.a, verdicts.b)]
-    return verdicts[["claim", "a", "b", "outcome", "sentence"]]
+    ladder = verdict_ladder([a, b])
+    claims, verdicts_a, verdicts_b = ladder.iloc[:, 0], ladder.iloc[:, 3], ladder.iloc[:, 4]  # claim, rule, control, a, b
+    return pd.DataFrame(
+        {
+            "claim": claims,
+            "a": verdicts_a,
+            "b": verdicts_b,
+            "outcome": [claim_outcome(va, vb) for va, vb in zip(verdicts_a, verdicts_b)],
+            "sentence": [claim_sentence(c, va, vb, corpus(a), corpus(b)) for c, va, vb in zip(claims, verdicts_a, verdicts_b)],
+        }
+    )
 
 
 def summary(table: pd.DataFrame, outcomes: pd.DataFrame) -> str:
-    """The section's answer in one sentence: how many measures the corpus moved, and how many claims
-    it changed, left alone or left open."""
-    measured = table[table.intervals != NOT_MEASURED]
+    """The section's answer in one sentence: how many measures lie apart, and how many claims the
+    corpus changed, left alone, or left undecided."""
+    compared = table[table.intervals.isin([APART, OVERLAP])]
     counts = outcomes.outcome.value_counts()
-    judged, still_open = int(len(outcomes) - counts.get(UNJUDGED, 0)), int(counts.get(OPEN, 0))
+    judged = int(len(outcomes) - counts.get(UNJUDGED, 0))
+    undecided = int(counts.get(OPEN, 0) + counts.get(UNDECIDED, 0))
     return (
-        f"The corpus moved {int((measured.intervals == APART).sum())} of the {len(measured)} measures measured on both "
-        f"(their intervals apart). Of the {judged} claims and measurements judged on both corpora, it changed the answer of "
-        f"{int(counts.get(CHANGED, 0))}, left {int(counts.get(SAME, 0))} unchanged, and {still_open} "
-        f"{'stays' if still_open == 1 else 'stay'} open because one side is inconclusive."
+        f"{int((compared.intervals == APART).sum())} of the {len(compared)} measures with an interval on both corpora lie apart "
+        f"(a difference beyond what their intervals cover). Of the {judged} claims and measurements judged on both, the corpus "
+        f"changed the answer of {int(counts.get(CHANGED, 0))} and left {int(counts.get(SAME, 0))} unchanged; {undecided} "
+        f"{'is' if undecided == 1 else 'are'} inconclusive on one corpus or both, so these runs cannot say."
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Chapter 10's section.
 
 
 def corpus_line(rung: Rung) -> str:
@@ -230,24 +311,36 @@ def corpus_line(rung: Rung) -> str:
     frequencies (with the fit's R²)."""
     record = rung.record(LM, "corpus")
     train = record["tokens"]["splits"]["train"]
-    zipf = rung.record(GEOMETRY, "summary")["zipf"]
+    zipf = rung.record(GEOMETRY, "summary").get("zipf") or {}
+    exponent, r_squared = _float(zipf.get("exponent")), _float(zipf.get("r_squared"))
     return (
         f"`{rung.preset}` reads {record['description']}: {record['bytes'] / 1e6:.1f} MB in {record['documents']:,} documents, "
         f"{train['tokens']:,} training tokens ({train['bytes'] / train['tokens']:.2f} bytes per token); "
-        f"token frequencies fall with rank with Zipf exponent {zipf['exponent']:.2f} (R² {zipf['r_squared']:.3f})"
+        f"token frequencies fall with rank with Zipf exponent {exponent:.2f} (R² {r_squared:.3f})"
     )
 
 
 @dataclass(frozen=True)
 class Section:
-    """What chapter 10's corpus section shows: the twin rungs in words, each one's corpus (a bullet
-    list in MyST), the measures' table, and a sentence per claim (a bullet list)."""
+    """What chapter 10's corpus section shows, each part as MyST: the lead paragraph, each corpus (a
+    bullet list), the measures' table, a sentence per claim (a bullet list) and the answer."""
 
-    rungs: str
+    lead: str
     corpora: str
     table: pd.DataFrame
     claims: str
     answer: str
+
+
+LEAD = (
+    "Two rungs that agree in every parameter but the corpus can: here {pair}{more}. {{numref}}`tab-corpora` sets each "
+    "measure beside its twin with its interval, or its range where it is one over seeds; the measures that change with "
+    "width are compared width by width. Two intervals apart mean a difference beyond what they cover; overlapping ones "
+    "mean that these runs cannot tell the corpora apart on that measure, not that the corpora agree. Each corpus has its "
+    "own tokenizer (a BPE of the same size), so the measures counted in tokens (token-likeness, the token geometry, the "
+    "Zipf exponent, the spliced loss in nats per token) compare the text and its tokenizer together. Below the table, each "
+    "claim and new measurement of the tables above, judged at both rungs by the same rules:"
+)
 
 
 def section(ladder: list[Rung]) -> Section:
@@ -255,14 +348,16 @@ def section(ladder: list[Rung]) -> Section:
     pairs = twins(ladder)
     if not pairs:
         return Section(
-            "no two rungs of this book differ only in their corpus, so the question stays open",
+            "No two rungs of this book agree in every parameter but the corpus, so the question stays open here: the table "
+            "and the list below are empty.",
             "- No corpus is compared.",
             pd.DataFrame({"measure": ["no two rungs differ only in their corpus"]}),
             "- No claim is judged on two corpora.",
-            "No claim is judged on two corpora.",
+            "no claim is judged on two corpora.",
         )
     a, b = pairs[0]
-    words = f"`{a.preset}` ({corpus(a)}) and `{b.preset}` ({corpus(b)})"
-    lines = "\n".join(f"- {corpus_line(r)}." for r in (a, b))
+    more = f" (the first of {len(pairs)} such pairs)" if len(pairs) > 1 else ""
+    lead = LEAD.format(pair=f"`{a.preset}` ({corpus(a)}) and `{b.preset}` ({corpus(b)})", more=more)
     table, outcomes = comparison(a, b), claim_outcomes(a, b)
-    return Section(words, lines, table, "\n".join(f"- {sentence}" for sentence in outcomes.sentence), summary(table, outcomes))
+    lines = "\n".join(f"- {corpus_line(r)}." for r in (a, b))
+    return Section(lead, lines, table, "\n".join(f"- {sentence}" for sentence in outcomes.sentence), summary(table, outcomes))

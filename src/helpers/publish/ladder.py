@@ -278,12 +278,12 @@ def geometry_ladder(ladder: list[Rung]) -> pd.DataFrame:
             _base(rung)
             | {
                 "toy settings reproduced": f"{toy.get('reproduced', 0)} of {sum(toy.values())}",
-                "token rows well above zero": f"{trained.min():.0%}–{trained.max():.0%}",
+                "token rows well above zero (every trained model)": f"{trained.min():.0%}–{trained.max():.0%}",
                 "token geometry": summary["token_geometry"]["verdict"],
                 "overlap exponent (trained)": _interval(overlap["trained_slope"], overlap["trained_low"], overlap["trained_high"]),
                 "overlap exponent (untrained)": f"{_number(overlap['untrained_slope']):.2f}",
                 "α_m": _interval(law["alpha_m"], law["alpha_low"], law["alpha_high"]),
-                "R² of the αₘ fit": law["r_squared"],
+                "R² of the αₘ fit": _number(law["r_squared"]),
                 "width enters as interference": summary["interference"]["verdict"],
                 "width–depth law explains the gaps": summary["gaps"]["verdict"],
                 "planted r, strong regime": f"{planted['strong']['r_min']:.2f} to {planted['strong']['r_max']:.2f}",
