@@ -669,7 +669,13 @@ def test_ladder_chapters_without_bundles_say_so(smoke_run):
         ("03_language_models", "ladder_rungs"),
         ("06_training_dynamics", "dyn_ladder_rungs"),
         ("07_equal_n", "eq_ladder_rungs"),
+        ("08_geometry", "geo_ladder_rungs"),
+        ("09_counting", "count_ladder_rungs"),
         ("10_discussion", "verdict_rungs"),
     ):
         text = glued(nbformat.read(outputs[CHAPTERS.index(chapter)], as_version=4))[name]["text/markdown"]
         assert text.startswith("only this run (`smoke`)")
+    discussion = glued(nbformat.read(outputs[CHAPTERS.index("10_discussion")], as_version=4))
+    assert "stays open" in discussion["corpus_lead"]["text/markdown"]  # one rung: no corpus to compare
+    for chapter, name in (("08_geometry", "geo_ladder_sentence"), ("09_counting", "count_ladder_sentence")):
+        assert glued(nbformat.read(outputs[CHAPTERS.index(chapter)], as_version=4))[name]["text/markdown"].startswith("At `smoke` (stdlib)")
