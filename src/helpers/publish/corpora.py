@@ -20,7 +20,7 @@ from helpers.chapters.universality_suite import CROSS_WIDTH, UNTRAINED_PAIR
 from helpers.chapters.verdicts import INCONCLUSIVE
 from helpers.chapters.verdicts import NOT_MEASURED as NOT_JUDGED
 from helpers.core.numbers import readable
-from helpers.publish.ladder import LM, UNIVERSALITY, Rung, verdict_ladder
+from helpers.publish.ladder import LM, UNIVERSALITY, Rung, json_number, verdict_ladder
 
 GEOMETRY, COUNTING = "08_geometry", "09_counting"
 #: Chapters whose parameters must agree between twins (chapters 1 and 2 read no corpus, 10 reads the others).
@@ -38,11 +38,6 @@ READ_FILES = (
 #: Parameters that say where or how a run was made, not what it measured.
 NOT_COMPARED = frozenset({"preset", "runs_dir", "bundles_dir", "device", "corpus"})
 APART, OVERLAP, NO_INTERVAL, NOT_MEASURED = "apart", "overlap", "no interval", "not measured"
-
-
-def _float(value: object) -> float:
-    """A number read back from JSON or a table, NaN where it was null."""
-    return float("nan") if value is None else float(value)
 
 
 @dataclass(frozen=True)
@@ -117,7 +112,7 @@ def _kind(kind: str, statistic: str) -> Callable[[Rung], Estimate]:
         covered = ([f"LM seeds ({int(row.lm_seeds)} per width)"] if row.lm_seeds > 1 else []) + (
             ["SAE seeds"] if row.sae_pairs > row.model_pairs else []
         )
-        return Estimate(_float(row.value), _float(row.low), _float(row.high), "95%: " + ", ".join([*covered, "latents"]))
+        return Estimate(json_number(row.value), json_number(row.low), json_number(row.high), "95%: " + ", ".join([*covered, "latents"]))
 
     return read
 
@@ -163,17 +158,17 @@ def rows_above_zero(d_model: int) -> Callable[[Rung], Estimate]:
 def overlap_exponent(rung: Rung) -> Estimate:
     """Exponent of the centred token overlap against width (−1 for random directions), 95% t-interval."""
     found = rung.record(GEOMETRY, "summary").get("overlap_scaling", {})
-    value, low, high = (_float(found.get(k)) for k in ("trained_slope", "trained_low", "trained_high"))
+    value, low, high = (json_number(found.get(k)) for k in ("trained_slope", "trained_low", "trained_high"))
     return Estimate(value, low, high, "95% t-interval of the slope over the family's models")
 
 
 def width_exponent(rung: Rung) -> Estimate:
     """α_m of L = C/m^α_m + L∞ over the family and its seeds, with the fit's R² in the text."""
     law = rung.record(GEOMETRY, "summary").get("width_law") or {}
-    alpha, r_squared = _float(law.get("alpha_m")), _float(law.get("r_squared"))
+    alpha, r_squared = json_number(law.get("alpha_m")), json_number(law.get("r_squared"))
     fit = f"{r_squared:.3f}" if np.isfinite(r_squared) else "–"
     text = f"{alpha:.2f} (R² {fit})" if np.isfinite(alpha) else ""
-    return Estimate(alpha, _float(law.get("alpha_low")), _float(law.get("alpha_high")), str(law.get("interval", "")), text)
+    return Estimate(alpha, json_number(law.get("alpha_low")), json_number(law.get("alpha_high")), str(law.get("interval", "")), text)
 
 
 def latents_needed(error: str, d_model: int) -> Callable[[Rung], Estimate]:
@@ -186,7 +181,7 @@ def latents_needed(error: str, d_model: int) -> Callable[[Rung], Estimate]:
             return MISSING
         row = rows.iloc[0]
         covers = "range over LM seeds, each widened by the SAE-seed band (0 and ∞: outside the sweep)"
-        return Estimate(_float(row.n_star), _float(row.low), _float(row.high), covers, str(row.label))
+        return Estimate(json_number(row.n_star), json_number(row.low), json_number(row.high), covers, str(row.label))
 
     return read
 
@@ -312,7 +307,7 @@ def corpus_line(rung: Rung) -> str:
     record = rung.record(LM, "corpus")
     train = record["tokens"]["splits"]["train"]
     zipf = rung.record(GEOMETRY, "summary").get("zipf") or {}
-    exponent, r_squared = _float(zipf.get("exponent")), _float(zipf.get("r_squared"))
+    exponent, r_squared = json_number(zipf.get("exponent")), json_number(zipf.get("r_squared"))
     return (
         f"`{rung.preset}` reads {record['description']}: {record['bytes'] / 1e6:.1f} MB in {record['documents']:,} documents, "
         f"{train['tokens']:,} training tokens ({train['bytes'] / train['tokens']:.2f} bytes per token); "

@@ -230,7 +230,7 @@ def dynamics_ladder(ladder: list[Rung]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _number(value: float | None) -> float:
+def json_number(value: float | None) -> float:
     """A number read back from JSON, where NaN was written as null."""
     return float("nan") if value is None else float(value)
 
@@ -254,7 +254,7 @@ def equal_n_ladder(ladder: list[Rung]) -> pd.DataFrame:
                 "comparable loss": loss["comparable"],
                 "one-to-one (same shape)": result["share_matched_same_shape"],
                 "one-to-one (two shapes)": result["share_matched_across_shapes"],
-                "seed noise": _number(result["seed_noise"]),
+                "seed noise": json_number(result["seed_noise"]),
                 "shift against the bound": "; ".join(
                     f"{s['narrower']} vs {s['wider']}: {_shift(s['shift'])} (bound {_shift(s['predicted'])})" for s in shifts
                 ),
@@ -281,9 +281,9 @@ def geometry_ladder(ladder: list[Rung]) -> pd.DataFrame:
                 "token rows well above zero (every trained model)": f"{trained.min():.0%}–{trained.max():.0%}",
                 "token geometry": summary["token_geometry"]["verdict"],
                 "overlap exponent (trained)": _interval(overlap["trained_slope"], overlap["trained_low"], overlap["trained_high"]),
-                "overlap exponent (untrained)": f"{_number(overlap['untrained_slope']):.2f}",
+                "overlap exponent (untrained)": f"{json_number(overlap['untrained_slope']):.2f}",
                 "α_m": _interval(law["alpha_m"], law["alpha_low"], law["alpha_high"]),
-                "R² of the αₘ fit": _number(law["r_squared"]),
+                "R² of the αₘ fit": json_number(law["r_squared"]),
                 "width enters as interference": summary["interference"]["verdict"],
                 "width–depth law explains the gaps": summary["gaps"]["verdict"],
                 "planted r, strong regime": f"{planted['strong']['r_min']:.2f} to {planted['strong']['r_max']:.2f}",
@@ -296,7 +296,7 @@ def geometry_ladder(ladder: list[Rung]) -> pd.DataFrame:
 
 def _interval(value: float | None, low: float | None, high: float | None) -> str:
     """A value and its interval as the ladder writes them: two decimals, – when missing."""
-    return f"{_number(value):.2f} [{_number(low):.2f}, {_number(high):.2f}]"
+    return f"{json_number(value):.2f} [{json_number(low):.2f}, {json_number(high):.2f}]"
 
 
 def counting_ladder(ladder: list[Rung]) -> pd.DataFrame:
@@ -325,7 +325,7 @@ def counting_ladder(ladder: list[Rung]) -> pd.DataFrame:
 
 def _shift(value: float | None) -> str:
     """A frequency shift as the ladder writes it: three decimals, – when missing."""
-    number = _number(value)
+    number = json_number(value)
     return "–" if number != number else f"{number:.3f}"
 
 
