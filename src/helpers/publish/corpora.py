@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from helpers.chapters import verdicts
 from helpers.chapters.universality_suite import CROSS_WIDTH, UNTRAINED_PAIR
 from helpers.chapters.verdicts import INCONCLUSIVE
 from helpers.chapters.verdicts import NOT_MEASURED as NOT_JUDGED
@@ -74,7 +75,8 @@ def compare(a: Estimate, b: Estimate) -> str:
         return NOT_MEASURED
     if np.isnan([a.low, a.high, b.low, b.high]).any():
         return NO_INTERVAL
-    return APART if a.high < b.low or b.high < a.low else OVERLAP
+    ia, ib = (verdicts.Interval(e.value, e.low, e.high) for e in (a, b))
+    return APART if verdicts.above(ia, ib) or verdicts.above(ib, ia) else OVERLAP
 
 
 def corpus(rung: Rung) -> str:
