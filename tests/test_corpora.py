@@ -13,7 +13,7 @@ import pytest
 matplotlib.use("Agg")
 
 from helpers.chapters import verdicts  # noqa: E402
-from helpers.publish import corpora, plotting  # noqa: E402
+from helpers.publish import corpora, ladder, plotting  # noqa: E402
 from helpers.publish.ladder import LM, UNIVERSALITY, Rung  # noqa: E402
 
 SITE = "blocks.6.hook_resid_pre"
@@ -204,3 +204,29 @@ def test_rungs_of_one_n_are_drawn_apart_and_each_named(count):
     assert x[0] == 1e5 and len(set(x[1:])) == count and np.allclose(np.exp(np.log(x[1:]).mean()), 1e6)
     assert sorted(t.get_text() for t in ax.texts) == sorted(ladder.rung)
     plt.close(fig)
+
+
+def test_the_width_law_is_pooled_only_over_rungs_of_one_corpus():
+    """Two rungs of one corpus share a planted α_m = 0.9 with different offsets; a third reads another
+    corpus (its losses in other units) and must stay out of every pooled fit, as must a 2-layer model."""
+
+    def rung(preset: str, corpus: str, offset: float) -> Rung:
+        rows = [
+            {
+                "role": "family" if s == 0 else "seed control",
+                "n_layers": 8,
+                "d_model": m,
+                "seed": s,
+                "final_val_loss": 2.0 / m**0.9 + offset + 1e-4 * s,
+            }
+            for m in (32, 48, 64, 96, 128)
+            for s in (0, 1)
+        ]
+        models = pd.DataFrame([*rows, {"role": "pair", "n_layers": 2, "d_model": 128, "seed": 0, "final_val_loss": 99.0}])
+        return Rung(preset, "bundle", lambda c, n: models, lambda c, n: {}, lambda c: {"corpus": corpus, "n_layers": 8}, lambda c, n: True)
+
+    rungs = [rung("a", "pysource", 3.0), rung("b", "pysource", 3.5), rung("c", "debian-en", 5.0)]
+    table = ladder.width_law_ladder(rungs, samples=30)
+    assert list(table.rung) == ["a (bundle)", "b (bundle)", "c (bundle)", "pysource rungs pooled (one offset per rung)"]
+    pooled = table.iloc[-1]
+    assert pooled["α_m"] == pytest.approx(0.9, abs=0.02) and pooled.points == 20 and pooled["R²"] > 0.999

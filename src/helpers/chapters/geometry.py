@@ -338,13 +338,18 @@ def geometry_verdict(table: pd.DataFrame, n_tokens: int) -> tuple[str, str]:
     return "inconclusive", f"shares of rows well above zero from {trained.well_above_zero.min():.1%} to {trained.well_above_zero.max():.1%}"
 
 
+def trained_family(table: pd.DataFrame, depth: int | None) -> pd.DataFrame:
+    """The token-geometry rows of the trained width family and its seed controls at the family's depth."""
+    trained = table.trained.astype(bool)
+    return table[trained & table.role.isin(["family", "seed control"]) & (table.n_layers == depth)]
+
+
 def overlap_scaling(table: pd.DataFrame) -> dict[str, float]:
     """The exponent of the centred mean squared overlap against width over the family's models,
     trained and untrained apart (slope of log overlap on log m, with a 95% t-interval)."""
     out = {}
     depth = table[~table.trained].n_layers.iloc[0] if (~table.trained).any() else None
-    family = table.role.isin(["family", "seed control"]) & (table.n_layers == depth)
-    for label, part in (("trained", table[table.trained & family]), ("untrained", table[~table.trained])):
+    for label, part in (("trained", trained_family(table, depth)), ("untrained", table[~table.trained])):
         if part.m.nunique() < 2:
             out |= {f"{label}_slope": float("nan"), f"{label}_low": float("nan"), f"{label}_high": float("nan")}
             continue

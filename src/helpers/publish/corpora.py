@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from helpers.chapters import verdicts
+from helpers.chapters import geometry, verdicts
 from helpers.chapters.universality_suite import CROSS_WIDTH, UNTRAINED_PAIR
 from helpers.chapters.verdicts import INCONCLUSIVE
 from helpers.chapters.verdicts import NOT_MEASURED as NOT_JUDGED
@@ -42,14 +42,10 @@ APART, OVERLAP, NO_INTERVAL, NOT_MEASURED = "apart", "overlap", "no interval", "
 
 
 @dataclass(frozen=True)
-class Estimate:
-    """One measure at one rung: its value, its interval or range (NaN where there is none) and what
-    that interval covers."""
+class Estimate(verdicts.Interval):
+    """One measure at one rung: a verdict interval whose bounds may be NaN (no interval) or a range,
+    and which may print its value as text."""
 
-    value: float
-    low: float
-    high: float
-    covers: str
     text: str = ""  # how to print the value where a number is not enough (n* beyond the sweep)
 
     def shown(self, digits: int) -> str:
@@ -75,8 +71,7 @@ def compare(a: Estimate, b: Estimate) -> str:
         return NOT_MEASURED
     if np.isnan([a.low, a.high, b.low, b.high]).any():
         return NO_INTERVAL
-    ia, ib = (verdicts.Interval(e.value, e.low, e.high) for e in (a, b))
-    return APART if verdicts.above(ia, ib) or verdicts.above(ib, ia) else OVERLAP
+    return APART if verdicts.above(a, b) or verdicts.above(b, a) else OVERLAP
 
 
 def corpus(rung: Rung) -> str:
@@ -121,9 +116,7 @@ def _kind(kind: str, statistic: str) -> Callable[[Rung], Estimate]:
 
 def family_geometry(rung: Rung) -> pd.DataFrame:
     """Chapter 8's token-geometry rows of the trained width family and its seeds (the family's depth)."""
-    table = rung.table(GEOMETRY, "token_geometry")
-    depth = rung.parameters(LM)["n_layers"]
-    return table[table.trained.astype(bool) & table.role.isin(["family", "seed control"]) & (table.n_layers == depth)]
+    return geometry.trained_family(rung.table(GEOMETRY, "token_geometry"), rung.parameters(LM)["n_layers"])
 
 
 def _range(values: pd.Series, covers: str) -> Estimate:
@@ -151,8 +144,8 @@ def rows_above_zero(d_model: int) -> Callable[[Rung], Estimate]:
     """Share of token rows well above zero in one width's trained embeddings: mean and range over its LM seeds."""
 
     def read(rung: Rung) -> Estimate:
-        geometry = family_geometry(rung)
-        return _range(geometry[geometry.d_model == d_model].well_above_zero, "range over LM seeds")
+        rows = family_geometry(rung)
+        return _range(rows[rows.d_model == d_model].well_above_zero, "range over LM seeds")
 
     return read
 

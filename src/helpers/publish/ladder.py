@@ -380,8 +380,10 @@ def describe(ladder: list[Rung]) -> str:
 
 
 def width_law_ladder(ladder: list[Rung], samples: int) -> pd.DataFrame:
-    """L = C/m^α_m + L∞ fitted to each rung's width family (every seed) and to all rungs pooled with
-    one offset per rung (as Liu, Liu & Gore pooled model families), each with its interval."""
+    """L = C/m^α_m + L∞ fitted to each rung's width family (every seed) and, for each corpus read by
+    two or more rungs, to those rungs pooled with one offset per rung (as Liu, Liu & Gore pooled
+    model families), each with its interval. Rungs of different corpora are never pooled: each
+    corpus has its own tokenizer, so their losses are in different units."""
     from helpers.chapters import geometry
 
     def family(rung: Rung) -> pd.DataFrame:
@@ -389,10 +391,14 @@ def width_law_ladder(ladder: list[Rung], samples: int) -> pd.DataFrame:
         depth = rung.parameters(LM)["n_layers"]
         return models[models.role.isin(["family", "seed control"]) & (models.n_layers == depth)]
 
-    groups = {rung.label: family(rung) for rung in ladder}
-    fits = [geometry.width_exponent(label, [g], samples) for label, g in groups.items()]
-    if len(groups) > 1:
-        fits.append(geometry.width_exponent("pooled (one offset per rung)", list(groups.values()), samples))
+    fits = [geometry.width_exponent(rung.label, [family(rung)], samples) for rung in ladder]
+    by_corpus: dict[str, list[Rung]] = {}
+    for rung in ladder:
+        by_corpus.setdefault(rung.parameters(LM)["corpus"], []).append(rung)
+    for corpus, rungs in by_corpus.items():
+        if len(rungs) > 1:
+            label = f"{corpus} rungs pooled (one offset per rung)"
+            fits.append(geometry.width_exponent(label, [family(rung) for rung in rungs], samples))
     return pd.DataFrame(
         {"rung": f.label, "α_m": f.alpha, "low": f.low, "high": f.high, "R²": f.r_squared, "points": f.n_points, "interval": f.interval} for f in fits
     )
