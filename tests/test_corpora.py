@@ -56,7 +56,9 @@ def fake_rung(
         }
     )
     seed_row = {"kind": ["SAE seed"], "site": [SITE], "scored": ["L8-d64"], "scored_seed": [0], "d_model": [64], "mean_token_likeness": [0.99]}
-    pairs = pd.concat([pairs, pd.DataFrame(seed_row)], ignore_index=True)
+    untrained = {"kind": ["untrained pair"] * 2, "site": [SITE] * 2, "scored": ["L8-d64-random"] * 2, "scored_seed": [0] * 2}
+    untrained |= {"d_model": [64] * 2, "mean_token_likeness": [0.1] * 2}  # one untrained SAE, listed in two pairs
+    pairs = pd.concat([pairs, pd.DataFrame(seed_row), pd.DataFrame(untrained)], ignore_index=True)
     geometry = pd.DataFrame(
         {
             "model": ["L8-d64", "L8-d64-seed1", "L8-d96", "L2-d128", "L8-d64-random"],
@@ -68,7 +70,14 @@ def fake_rung(
         }
     )
     summary = {
-        "overlap_scaling": {"trained_slope": -0.8, "trained_low": -0.9, "trained_high": -0.7},
+        "overlap_scaling": {
+            "trained_slope": -0.8,
+            "trained_low": -0.9,
+            "trained_high": -0.7,
+            "untrained_slope": -1.0,
+            "untrained_low": -1.01,
+            "untrained_high": -0.99,
+        },
         "width_law": {"alpha_m": 1.2, "alpha_low": 0.9, "alpha_high": 1.5, "r_squared": alpha_r_squared, "interval": "bootstrap"},
         "zipf": {"exponent": 1.1, "r_squared": 0.9},
     }
@@ -145,7 +154,9 @@ def test_the_comparison_reads_each_measure_and_judges_its_intervals():
     # token-likeness width by width: one value per scored SAE, never the SAE-seed rows
     at_64 = table.loc["mean token-likeness of the latents, width 64"]
     assert at_64["study (pysource)"] == "0.300 [0.200, 0.400]" and at_64["study-en (debian-en)"] == "0.550 [0.500, 0.600]"
-    assert at_64.intervals == corpora.APART  # 0.4 < 0.5
+    assert at_64.intervals == corpora.SEED_RANGES  # 0.4 < 0.5, but ranges over two seeds are not judged
+    floor = table.loc["mean token-likeness, untrained model of width 64 (its floor)"]
+    assert floor["study (pysource)"] == "0.100 (no interval)"  # the untrained rows only, each SAE once
     at_96 = table.loc["mean token-likeness of the latents, width 96"]
     assert at_96["study (pysource)"] == "0.300 (no interval)" and at_96.intervals == corpora.NO_INTERVAL  # one SAE
     # rows above zero: the family and its seeds only, not the 2-layer pair model or the untrained one
@@ -153,23 +164,26 @@ def test_the_comparison_reads_each_measure_and_judges_its_intervals():
     assert table.loc["α_m in L = C/m^α_m + L∞"]["study (pysource)"] == "1.20 (R² 0.995) [0.90, 1.50]"
     assert table.loc["α_m in L = C/m^α_m + L∞"]["study-en (debian-en)"] == "1.20 (R² –) [0.90, 1.50]"  # a null R² prints, never raises
     assert table.loc["token-overlap exponent in width (random: −1)"]["study (pysource)"] == "-0.80 [-0.90, -0.70]"
+    untrained_overlap = table.loc["token-overlap exponent, untrained models (its floor)"]
+    assert untrained_overlap["study (pysource)"] == "-1.00 [-1.01, -0.99]" and untrained_overlap.intervals == corpora.OVERLAP
     # n* at the verdicts' k (16), not the smaller second k, printed by its label
-    assert table.loc["n* at the normalised MSE target, width 96"]["study (pysource)"] == "> 1,024 (beyond the sweep) [1,024, ∞]"
+    n_star = table.loc["n* at the normalised MSE target, width 96"]
+    assert n_star["study (pysource)"] == "> 1,024 (beyond the sweep) [1,024, ∞]" and n_star.intervals == corpora.SEED_RANGES
     assert table.loc["n* at the spliced-loss rise target, width 64"].intervals == corpora.NOT_MEASURED
 
 
 def test_a_sentence_per_claim_says_whether_the_corpus_changed_the_answer():
     s = corpora.claim_sentence
     assert s("c", verdicts.NOT_REPRODUCED, verdicts.NOT_REPRODUCED, "pysource", "debian-en") == (
-        "c: not reproduced on both corpora, so the corpus did not change the answer."
+        "c: not reproduced on both corpora, so the answer does not depend on the corpus at this scale."
     )
     assert s("c", verdicts.REPRODUCED, verdicts.NOT_REPRODUCED, "pysource", "debian-en") == (
-        "c: reproduced on pysource but not reproduced on debian-en, so the corpus changed the answer."
+        "c: reproduced on pysource but not reproduced on debian-en, so the answer changed with the corpus (and its tokenizer)."
     )
     assert "is open" in s("c", verdicts.YES, verdicts.INCONCLUSIVE, "pysource", "debian-en")
     assert "cannot test" in s("c", verdicts.INCONCLUSIVE, verdicts.INCONCLUSIVE, "pysource", "debian-en")
     assert (
-        s("c", verdicts.NOT_MEASURED, verdicts.YES, "pysource", "debian-en") == "c: not judged on pysource, so the corpus cannot be compared on it."
+        s("c", verdicts.NOT_MEASURED, verdicts.YES, "pysource", "debian-en") == "c: not judged on pysource, so the corpora cannot be compared on it."
     )
 
 
@@ -179,10 +193,12 @@ def test_the_answer_counts_measures_apart_and_claims_by_outcome():
     assert corpora.claim_outcome(verdicts.YES, verdicts.NO) == corpora.CHANGED
     assert corpora.claim_outcome(verdicts.INCONCLUSIVE, verdicts.NO) == corpora.OPEN
     assert corpora.claim_outcome(float("nan"), verdicts.NO) == corpora.UNJUDGED
-    table = pd.DataFrame({"intervals": [corpora.APART, corpora.OVERLAP, corpora.OVERLAP, corpora.NOT_MEASURED, corpora.NO_INTERVAL]})
+    statuses = [corpora.APART, corpora.OVERLAP, corpora.OVERLAP, corpora.NOT_MEASURED, corpora.NO_INTERVAL, corpora.SEED_RANGES]
+    table = pd.DataFrame({"intervals": statuses})
     outcomes = pd.DataFrame({"outcome": [corpora.CHANGED, corpora.SAME, corpora.SAME, corpora.OPEN, corpora.UNDECIDED, corpora.UNJUDGED]})
     assert corpora.summary(table, outcomes) == (
-        "1 of the 3 measures with an interval on both corpora lie apart (a difference beyond what their intervals cover). "
+        "1 of the 3 measures with an interval on both corpora lie apart (a difference beyond what their intervals cover; "
+        "seed ranges are shown but not judged). "
         "Of the 5 claims and measurements judged on both, the corpus changed the answer of 1 and left 2 unchanged; "
         "2 are inconclusive on one corpus or both, so these runs cannot say."
     )

@@ -39,14 +39,17 @@ READ_FILES = (
 #: Parameters that say where or how a run was made, not what it measured.
 NOT_COMPARED = frozenset({"preset", "runs_dir", "bundles_dir", "device", "corpus"})
 APART, OVERLAP, NO_INTERVAL, NOT_MEASURED = "apart", "overlap", "no interval", "not measured"
+#: Two ranges over a few seeds: shown, never judged (two seeds' ranges miss each other one time in three by chance).
+SEED_RANGES = "seed ranges (not judged)"
 
 
 @dataclass(frozen=True)
 class Estimate(verdicts.Interval):
-    """One measure at one rung: a verdict interval whose bounds may be NaN (no interval) or a range,
-    and which may print its value as text."""
+    """One measure at one rung: a verdict interval whose bounds may be NaN (no interval), or the
+    range of a few seeds' values (``seed_range``), and which may print its value as text."""
 
     text: str = ""  # how to print the value where a number is not enough (n* beyond the sweep)
+    seed_range: bool = False  # low and high are the smallest and largest seed's values, not an interval
 
     def shown(self, digits: int) -> str:
         if not np.isfinite(self.value):
@@ -66,11 +69,14 @@ def _bound(value: float, digits: int) -> str:
 
 def compare(a: Estimate, b: Estimate) -> str:
     """:data:`APART` when the two intervals do not meet, :data:`OVERLAP` when they do,
-    :data:`NO_INTERVAL` when a value has none, and :data:`NOT_MEASURED` when either value is missing."""
+    :data:`NO_INTERVAL` when a value has none, :data:`SEED_RANGES` when either is a range over seeds
+    (too few to judge by), and :data:`NOT_MEASURED` when either value is missing."""
     if not np.isfinite(a.value) or not np.isfinite(b.value):
         return NOT_MEASURED
     if np.isnan([a.low, a.high, b.low, b.high]).any():
         return NO_INTERVAL
+    if a.seed_range or b.seed_range:
+        return SEED_RANGES
     return APART if verdicts.above(a, b) or verdicts.above(b, a) else OVERLAP
 
 
@@ -120,20 +126,21 @@ def family_geometry(rung: Rung) -> pd.DataFrame:
 
 
 def _range(values: pd.Series, covers: str) -> Estimate:
-    """The mean of ``values`` and their range; no interval from a single value."""
-    values = values.astype(float)
+    """The mean of the finite ``values`` and their range over seeds; no range from a single value."""
+    values = values.astype(float).dropna()
     if len(values) < 2:
         return Estimate(float(values.mean()), np.nan, np.nan, covers) if len(values) else MISSING
-    return Estimate(float(values.mean()), float(values.min()), float(values.max()), covers)
+    return Estimate(float(values.mean()), float(values.min()), float(values.max()), covers, seed_range=True)
 
 
-def token_likeness(d_model: int) -> Callable[[Rung], Estimate]:
+def token_likeness(d_model: int, kind: str = CROSS_WIDTH) -> Callable[[Rung], Estimate]:
     """Mean token-likeness of one width's latents: one value per SAE of that width at the analysed
-    site (each LM and SAE seed), their mean and range."""
+    site (each LM and SAE seed), their mean and range; ``kind`` :data:`UNTRAINED_PAIR` reads the
+    untrained models of that width (the floor set by the tokenizer alone)."""
 
     def read(rung: Rung) -> Estimate:
         pairs = rung.table(UNIVERSALITY, "pair_summary")
-        rows = pairs[(pairs.kind == CROSS_WIDTH) & (pairs.site == rung.analysis_site()) & (pairs.d_model == d_model)]
+        rows = pairs[(pairs.kind == kind) & (pairs.site == rung.analysis_site()) & (pairs.d_model == d_model)]
         per_sae = rows.groupby(["scored", "scored_seed"]).mean_token_likeness.first()
         return _range(per_sae, "range over the width's SAEs")
 
@@ -150,11 +157,16 @@ def rows_above_zero(d_model: int) -> Callable[[Rung], Estimate]:
     return read
 
 
-def overlap_exponent(rung: Rung) -> Estimate:
-    """Exponent of the centred token overlap against width (−1 for random directions), 95% t-interval."""
-    found = rung.record(GEOMETRY, "summary").get("overlap_scaling", {})
-    value, low, high = (json_number(found.get(k)) for k in ("trained_slope", "trained_low", "trained_high"))
-    return Estimate(value, low, high, "95% t-interval of the slope over the family's models")
+def overlap_exponent(models: str) -> Callable[[Rung], Estimate]:
+    """Exponent of the centred token overlap against width (−1 for random directions), 95% t-interval,
+    of the ``models`` ("trained" or "untrained") of the family."""
+
+    def read(rung: Rung) -> Estimate:
+        found = rung.record(GEOMETRY, "summary").get("overlap_scaling", {})
+        value, low, high = (json_number(found.get(f"{models}_{k}")) for k in ("slope", "low", "high"))
+        return Estimate(value, low, high, "95% t-interval of the slope over the family's models")
+
+    return read
 
 
 def width_exponent(rung: Rung) -> Estimate:
@@ -176,7 +188,7 @@ def latents_needed(error: str, d_model: int) -> Callable[[Rung], Estimate]:
             return MISSING
         row = rows.iloc[0]
         covers = "range over LM seeds, each widened by the SAE-seed band (0 and ∞: outside the sweep)"
-        return Estimate(json_number(row.n_star), json_number(row.low), json_number(row.high), covers, str(row.label))
+        return Estimate(json_number(row.n_star), json_number(row.low), json_number(row.high), covers, str(row.label), seed_range=True)
 
     return read
 
@@ -199,9 +211,11 @@ def measures(rung: Rung) -> list[Measure]:
         Measure("mean universality, untrained pair (its floor)", _kind(UNTRAINED_PAIR, "mean_universality"), 3),
     ]
     found += [Measure(f"mean token-likeness of the latents, width {w}", token_likeness(w), 3) for w in widths]
+    found += [Measure(f"mean token-likeness, untrained model of width {w} (its floor)", token_likeness(w, UNTRAINED_PAIR), 3) for w in widths]
     found += [Measure(f"share of token rows well above zero, width {w}", rows_above_zero(w), 3) for w in widths]
     found += [
-        Measure("token-overlap exponent in width (random: −1)", overlap_exponent, 2),
+        Measure("token-overlap exponent in width (random: −1)", overlap_exponent("trained"), 2),
+        Measure("token-overlap exponent, untrained models (its floor)", overlap_exponent("untrained"), 2),
         Measure("α_m in L = C/m^α_m + L∞", width_exponent, 2),
     ]
     for error, words in (("normalised_mse", "normalised MSE"), ("delta_ce", "spliced-loss rise")):
@@ -251,12 +265,12 @@ def claim_sentence(claim: str, verdict_a: str, verdict_b: str, rung_a: str, rung
     outcome = claim_outcome(verdict_a, verdict_b)
     if outcome == UNJUDGED:
         missing = [r for v, r in ((verdict_a, rung_a), (verdict_b, rung_b)) if pd.isna(v) or v == NOT_JUDGED]
-        return f"{claim}: not judged on {' or '.join(missing)}, so the corpus cannot be compared on it."
+        return f"{claim}: not judged on {' or '.join(missing)}, so the corpora cannot be compared on it."
     endings = {
-        SAME: f"{verdict_a} on both corpora, so the corpus did not change the answer",
+        SAME: f"{verdict_a} on both corpora, so the answer does not depend on the corpus at this scale",
         UNDECIDED: f"{verdict_a} on both corpora, so these runs cannot test whether the corpus changes it",
         OPEN: f"{verdict_a} on {rung_a} but {verdict_b} on {rung_b}; one side cannot decide, so whether the corpus changes the answer is open",
-        CHANGED: f"{verdict_a} on {rung_a} but {verdict_b} on {rung_b}, so the corpus changed the answer",
+        CHANGED: f"{verdict_a} on {rung_a} but {verdict_b} on {rung_b}, so the answer changed with the corpus (and its tokenizer)",
     }
     return f"{claim}: {endings[outcome]}."
 
@@ -286,8 +300,9 @@ def summary(table: pd.DataFrame, outcomes: pd.DataFrame) -> str:
     undecided = int(counts.get(OPEN, 0) + counts.get(UNDECIDED, 0))
     return (
         f"{int((compared.intervals == APART).sum())} of the {len(compared)} measures with an interval on both corpora lie apart "
-        f"(a difference beyond what their intervals cover). Of the {judged} claims and measurements judged on both, the corpus "
-        f"changed the answer of {int(counts.get(CHANGED, 0))} and left {int(counts.get(SAME, 0))} unchanged; {undecided} "
+        f"(a difference beyond what their intervals cover; seed ranges are shown but not judged). Of the {judged} claims and "
+        f"measurements judged on both, the corpus changed the answer of {int(counts.get(CHANGED, 0))} and left "
+        f"{int(counts.get(SAME, 0))} unchanged; {undecided} "
         f"{'is' if undecided == 1 else 'are'} inconclusive on one corpus or both, so these runs cannot say."
     )
 
@@ -323,10 +338,12 @@ class Section:
 
 
 LEAD = (
-    "Two rungs that agree in every parameter but the corpus can: here {pair}{more}. {{numref}}`tab-corpora` sets each "
-    "measure beside its twin with its interval, or its range where it is one over seeds; the measures that change with "
-    "width are compared width by width. Two intervals apart mean a difference beyond what they cover; overlapping ones "
-    "mean that these runs cannot tell the corpora apart on that measure, not that the corpora agree. Each corpus has its "
+    "Two rungs that agree in every parameter but the corpus can say whether, at their one scale, the answers depend on the "
+    "text: here {pair}{more}. {{numref}}`tab-corpora` sets each measure beside its twin with its interval, or its range "
+    "where it is one over a few seeds (shown, not judged: two seeds' ranges miss each other one time in three by chance), "
+    "and beside its untrained floor where the tokenizer alone sets one; the measures that change with width are compared "
+    "width by width. Two intervals apart mean a difference beyond what they cover. The rule is strict: intervals that meet "
+    "can still differ, so an overlap means only that these runs do not separate the corpora, never that they agree. Each corpus has its "
     "own tokenizer (a BPE of the same size), so the measures counted in tokens (token-likeness, the token geometry, the "
     "Zipf exponent, the spliced loss in nats per token) compare the text and its tokenizer together. Below the table, each "
     "claim and new measurement of the tables above, judged at both rungs by the same rules:"
