@@ -181,6 +181,10 @@ def test_a_sentence_per_claim_says_whether_the_corpus_changed_the_answer():
         "c: reproduced on pysource but not reproduced on debian-en, so the answer changed with the corpus (and its tokenizer)."
     )
     assert "is open" in s("c", verdicts.YES, verdicts.INCONCLUSIVE, "pysource", "debian-en")
+    assert (
+        s("r in toy SAEs", verdicts.YES, verdicts.YES, "pysource", "debian-en")
+        == "r in toy SAEs: reads no corpus (toy models), so the corpus cannot change it."
+    )
     assert "cannot test" in s("c", verdicts.INCONCLUSIVE, verdicts.INCONCLUSIVE, "pysource", "debian-en")
     assert (
         s("c", verdicts.NOT_MEASURED, verdicts.YES, "pysource", "debian-en") == "c: not judged on pysource, so the corpora cannot be compared on it."
@@ -195,7 +199,8 @@ def test_the_answer_counts_measures_apart_and_claims_by_outcome():
     assert corpora.claim_outcome(float("nan"), verdicts.NO) == corpora.UNJUDGED
     statuses = [corpora.APART, corpora.OVERLAP, corpora.OVERLAP, corpora.NOT_MEASURED, corpora.NO_INTERVAL, corpora.SEED_RANGES]
     table = pd.DataFrame({"intervals": statuses})
-    outcomes = pd.DataFrame({"outcome": [corpora.CHANGED, corpora.SAME, corpora.SAME, corpora.OPEN, corpora.UNDECIDED, corpora.UNJUDGED]})
+    outcomes = [corpora.CHANGED, corpora.SAME, corpora.SAME, corpora.OPEN, corpora.UNDECIDED, corpora.UNJUDGED, corpora.NO_CORPUS]
+    outcomes = pd.DataFrame({"outcome": outcomes})
     assert corpora.summary(table, outcomes) == (
         "1 of the 3 measures with an interval on both corpora lie apart (a difference beyond what their intervals cover; "
         "seed ranges are shown but not judged). "

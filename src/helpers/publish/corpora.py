@@ -246,6 +246,12 @@ def comparison(a: Rung, b: Rung) -> pd.DataFrame:
 # The claims.
 
 CHANGED, SAME, UNDECIDED, OPEN, UNJUDGED = "changed", "same", "undecided", "open", "not judged"
+NO_CORPUS = "reads no corpus"
+
+
+def reads_no_corpus(claim: str) -> bool:
+    """Chapter 8's claims on toy models (their names say so) train on synthetic features, never on a corpus."""
+    return "toy" in claim
 
 
 def claim_outcome(verdict_a: str, verdict_b: str) -> str:
@@ -262,6 +268,8 @@ def claim_outcome(verdict_a: str, verdict_b: str) -> str:
 def claim_sentence(claim: str, verdict_a: str, verdict_b: str, rung_a: str, rung_b: str) -> str:
     """:func:`claim_outcome` as a sentence that names both verdicts (``rung_a``/``rung_b`` name the
     rungs by their corpora)."""
+    if reads_no_corpus(claim):
+        return f"{claim}: reads no corpus (toy models), so the corpus cannot change it."
     outcome = claim_outcome(verdict_a, verdict_b)
     if outcome == UNJUDGED:
         missing = [r for v, r in ((verdict_a, rung_a), (verdict_b, rung_b)) if pd.isna(v) or v == NOT_JUDGED]
@@ -285,7 +293,7 @@ def claim_outcomes(a: Rung, b: Rung) -> pd.DataFrame:
             "claim": claims,
             "a": verdicts_a,
             "b": verdicts_b,
-            "outcome": [claim_outcome(va, vb) for va, vb in zip(verdicts_a, verdicts_b)],
+            "outcome": [NO_CORPUS if reads_no_corpus(c) else claim_outcome(va, vb) for c, va, vb in zip(claims, verdicts_a, verdicts_b)],
             "sentence": [claim_sentence(c, va, vb, corpus(a), corpus(b)) for c, va, vb in zip(claims, verdicts_a, verdicts_b)],
         }
     )
@@ -296,7 +304,7 @@ def summary(table: pd.DataFrame, outcomes: pd.DataFrame) -> str:
     corpus changed, left alone, or left undecided."""
     compared = table[table.intervals.isin([APART, OVERLAP])]
     counts = outcomes.outcome.value_counts()
-    judged = int(len(outcomes) - counts.get(UNJUDGED, 0))
+    judged = int(len(outcomes) - counts.get(UNJUDGED, 0) - counts.get(NO_CORPUS, 0))
     undecided = int(counts.get(OPEN, 0) + counts.get(UNDECIDED, 0))
     return (
         f"{int((compared.intervals == APART).sum())} of the {len(compared)} measures with an interval on both corpora lie apart "
