@@ -181,14 +181,31 @@ def test_a_sentence_per_claim_says_whether_the_corpus_changed_the_answer():
         "c: reproduced on pysource but not reproduced on debian-en, so the answer changed with the corpus (and its tokenizer)."
     )
     assert "is open" in s("c", verdicts.YES, verdicts.INCONCLUSIVE, "pysource", "debian-en")
-    assert (
-        s("r in toy SAEs", verdicts.YES, verdicts.YES, "pysource", "debian-en")
-        == "r in toy SAEs: reads no corpus (toy models), so the corpus cannot change it."
+    assert s("r in toy SAEs", verdicts.YES, verdicts.NO, "pysource", "debian-en", reads_corpus=False) == (
+        "r in toy SAEs: its models read no corpus (toy models on synthetic features), so the corpus cannot change it."
     )
     assert "cannot test" in s("c", verdicts.INCONCLUSIVE, verdicts.INCONCLUSIVE, "pysource", "debian-en")
     assert (
         s("c", verdicts.NOT_MEASURED, verdicts.YES, "pysource", "debian-en") == "c: not judged on pysource, so the corpora cannot be compared on it."
     )
+
+
+def test_whether_a_claim_reads_a_corpus_comes_from_its_row_not_its_name(monkeypatch):
+    a, b = fake_rung("study", "pysource"), fake_rung("study-en", "debian-en")
+    judged = pd.DataFrame(
+        {
+            "claim or measurement": ["toy-like name, trained on the corpus", "plain name, synthetic features"],
+            "rule": ["r1", "r2"],
+            "control": ["c1", "c2"],
+            corpora.READS_CORPUS: [True, False],
+            "study": [verdicts.YES, verdicts.YES],
+            "study-en": [verdicts.NO, verdicts.NO],
+        }
+    )
+    monkeypatch.setattr(corpora, "verdict_ladder", lambda rungs: judged)
+    outcomes = corpora.claim_outcomes(a, b)
+    assert list(outcomes.outcome) == [corpora.CHANGED, corpora.NO_CORPUS]
+    assert "changed with the corpus" in outcomes.sentence[0] and "read no corpus" in outcomes.sentence[1]
 
 
 def test_the_answer_counts_measures_apart_and_claims_by_outcome():

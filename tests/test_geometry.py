@@ -224,6 +224,8 @@ def test_planted_reading_judges_each_regime_against_the_untrained_models():
     beyond = [r["answer"] for r in answers if r["measurement"].startswith("importance predicts universality more")]
     assert beyond == [verdicts.INCONCLUSIVE, "yes"]
     assert all(r["answer"] == verdicts.NOT_MEASURED for r in ch10_discussion.planted_rows(None, "quick"))
+    assert not any(r[ch10_discussion.READS_CORPUS] for r in answers)  # toy models read synthetic features
+    assert all(r[ch10_discussion.READS_CORPUS] for r in ch10_discussion.geometry_rows(None, "quick"))  # the language models' geometry
 
 
 def test_bad_planted_parameters_are_named():

@@ -597,7 +597,7 @@ def test_ladder_has_one_rung_per_bundle(smoke_run, tmp_path):
         equal_n = ladder.equal_n_ladder(rungs)
         assert sorted(equal_n.rung) == sorted(["smoke", *presets]) and set(equal_n.verdict) == {equal_n.verdict.iloc[0]}
         verdicts = ladder.verdict_ladder(rungs)
-        assert list(verdicts.columns) == ["claim or measurement", "rule", "control", *[r.preset for r in rungs]]
+        assert list(verdicts.columns) == ["claim or measurement", "rule", "control", "reads a corpus", *[r.preset for r in rungs]]
         assert all((verdicts[p] == verdicts["smoke"]).all() for p in presets)  # the same files judged by the same rules
         for table in (ladder.geometry_ladder(rungs), ladder.counting_ladder(rungs)):
             assert sorted(table.rung) == sorted(["smoke", *presets]) and len(set(table.corpus)) == 1
@@ -629,7 +629,9 @@ def test_rungs_on_two_corpora_are_compared(smoke_run, tmp_path):
     section = corpora.section(rungs)
     assert "`smoke` (stdlib) and `study-en` (debian-en) (the first of 2 such pairs)" in section.lead
     claims = section.claims.splitlines()
-    assert len(claims) == len(ladder.verdict_ladder(rungs)) and all("changed with the corpus" not in c for c in claims)
+    judged = ladder.verdict_ladder(rungs)
+    assert len(claims) == len(judged) and all("changed with the corpus" not in c for c in claims)
+    assert sum("read no corpus" in c for c in claims) == (~judged["reads a corpus"]).sum() == 4  # chapter 8's toy SAEs, two regimes
     assert "changed the answer of 0 " in section.answer
 
 

@@ -122,9 +122,34 @@ def compute(cfg: DiscussionConfig, run: ChapterRun) -> Discussion:
     return Discussion(inputs, lm_cfg, sae_cfg, u_cfg, claims, new, differences, pair_premise(inputs, lm_cfg))
 
 
-def _row(label: str, name: str, rung: str, value: str, judged: verdicts.Verdict, column: str = "verdict", *, chapter: str, **extra: str) -> dict:
-    """One row of a verdict table; ``chapter`` is the label of the chapter that measures it."""
-    return {label: name, **extra, rung: value, "rule": judged.rule, "control": judged.control, column: judged.verdict, "chapter": chapter}
+#: The column that says whether a row's models read a corpus (chapter 8's toy models read synthetic features).
+READS_CORPUS = "reads a corpus"
+
+
+def _row(
+    label: str,
+    name: str,
+    rung: str,
+    value: str,
+    judged: verdicts.Verdict,
+    column: str = "verdict",
+    *,
+    chapter: str,
+    reads_corpus: bool = True,
+    **extra: str,
+) -> dict:
+    """One row of a verdict table; ``chapter`` is the label of the chapter that measures it and
+    ``reads_corpus`` whether its models were trained on the rung's corpus."""
+    return {
+        label: name,
+        **extra,
+        rung: value,
+        "rule": judged.rule,
+        "control": judged.control,
+        column: judged.verdict,
+        "chapter": chapter,
+        READS_CORPUS: reads_corpus,
+    }
 
 
 def chapter_5_verdicts(inputs: Inputs) -> dict[str, verdicts.Verdict]:
@@ -350,7 +375,7 @@ def planted_rows(geometry: dict[str, Any] | None, rung: str) -> list[dict]:
                 "untrained toy models of the same widths, every SAE seed, the first toy seed only",
                 reason,
             )
-        rows.append(_row("measurement", name, rung, judged.reason, judged, "answer", chapter="ch-geometry"))
+        rows.append(_row("measurement", name, rung, judged.reason, judged, "answer", chapter="ch-geometry", reads_corpus=False))
         name = f"universal latents are those that recover the same true feature, {regime} regime (chapter 8's toy SAEs)"
         rule = (
             "yes when every width pair's interval of r(universality, partner tracks the same true feature) lies above 0, no when "
@@ -366,7 +391,7 @@ def planted_rows(geometry: dict[str, Any] | None, rung: str) -> list[dict]:
             judged = verdicts.Verdict(
                 ANSWERS.get(found["universal_track_same"], found["universal_track_same"]), rule, "the truth: the toy model's own features", reason
             )
-        rows.append(_row("measurement", name, rung, judged.reason, judged, "answer", chapter="ch-geometry"))
+        rows.append(_row("measurement", name, rung, judged.reason, judged, "answer", chapter="ch-geometry", reads_corpus=False))
     return rows
 
 

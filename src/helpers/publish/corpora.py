@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.chapters import geometry, verdicts
+from helpers.chapters.ch10_discussion import READS_CORPUS
 from helpers.chapters.universality_suite import CROSS_WIDTH, UNTRAINED_PAIR
 from helpers.chapters.verdicts import INCONCLUSIVE
 from helpers.chapters.verdicts import NOT_MEASURED as NOT_JUDGED
@@ -249,11 +250,6 @@ CHANGED, SAME, UNDECIDED, OPEN, UNJUDGED = "changed", "same", "undecided", "open
 NO_CORPUS = "reads no corpus"
 
 
-def reads_no_corpus(claim: str) -> bool:
-    """Chapter 8's claims on toy models (their names say so) train on synthetic features, never on a corpus."""
-    return "toy" in claim
-
-
 def claim_outcome(verdict_a: str, verdict_b: str) -> str:
     """Whether the corpus changed one claim's answer: :data:`SAME` for one decided verdict on both
     corpora, :data:`CHANGED` for two different decided verdicts, :data:`UNDECIDED` when both are
@@ -265,11 +261,11 @@ def claim_outcome(verdict_a: str, verdict_b: str) -> str:
     return OPEN if INCONCLUSIVE in (verdict_a, verdict_b) else CHANGED
 
 
-def claim_sentence(claim: str, verdict_a: str, verdict_b: str, rung_a: str, rung_b: str) -> str:
+def claim_sentence(claim: str, verdict_a: str, verdict_b: str, rung_a: str, rung_b: str, reads_corpus: bool = True) -> str:
     """:func:`claim_outcome` as a sentence that names both verdicts (``rung_a``/``rung_b`` name the
-    rungs by their corpora)."""
-    if reads_no_corpus(claim):
-        return f"{claim}: reads no corpus (toy models), so the corpus cannot change it."
+    rungs by their corpora); a claim whose models read no corpus is said to lie outside the comparison."""
+    if not reads_corpus:
+        return f"{claim}: its models read no corpus (toy models on synthetic features), so the corpus cannot change it."
     outcome = claim_outcome(verdict_a, verdict_b)
     if outcome == UNJUDGED:
         missing = [r for v, r in ((verdict_a, rung_a), (verdict_b, rung_b)) if pd.isna(v) or v == NOT_JUDGED]
@@ -287,15 +283,19 @@ def claim_outcomes(a: Rung, b: Rung) -> pd.DataFrame:
     """Every claim and new measurement of chapter 10 judged at both rungs by today's rules from their
     own results files: the claim, both verdicts, the outcome and its sentence."""
     ladder = verdict_ladder([a, b])
-    claims, verdicts_a, verdicts_b = ladder.iloc[:, 0], ladder.iloc[:, 3], ladder.iloc[:, 4]  # claim, rule, control, a, b
+    rows = zip(ladder["claim or measurement"], ladder[a.preset], ladder[b.preset], ladder[READS_CORPUS].astype(bool))
     return pd.DataFrame(
-        {
-            "claim": claims,
-            "a": verdicts_a,
-            "b": verdicts_b,
-            "outcome": [NO_CORPUS if reads_no_corpus(c) else claim_outcome(va, vb) for c, va, vb in zip(claims, verdicts_a, verdicts_b)],
-            "sentence": [claim_sentence(c, va, vb, corpus(a), corpus(b)) for c, va, vb in zip(claims, verdicts_a, verdicts_b)],
-        }
+        [
+            {
+                "claim": claim,
+                "a": va,
+                "b": vb,
+                "outcome": claim_outcome(va, vb) if reads else NO_CORPUS,
+                "sentence": claim_sentence(claim, va, vb, corpus(a), corpus(b), reads),
+            }
+            for claim, va, vb, reads in rows
+        ],
+        columns=["claim", "a", "b", "outcome", "sentence"],
     )
 
 

@@ -345,10 +345,12 @@ def rung_verdicts(rung: Rung) -> pd.DataFrame:
 def verdict_ladder(ladder: list[Rung]) -> pd.DataFrame:
     """Chapter 10's claims and new measurements, one row each, judged at every rung by today's rules
     from that rung's own results files: the rule, the control it was judged against, and one verdict
-    column per rung ("not measured at this rung" where a bundle predates the control)."""
+    column per rung ("not measured at this rung" where a bundle predates the control), and whether
+    the claim's models read a corpus (:data:`~helpers.chapters.ch10_discussion.READS_CORPUS`)."""
     merged: pd.DataFrame | None = None
     for rung in ladder:
-        column = rung_verdicts(rung)[["claim or measurement", "rule", "control", "verdict"]].rename(columns={"verdict": rung.preset})
+        kept = ["claim or measurement", "rule", "control", ch10_discussion.READS_CORPUS, "verdict"]
+        column = rung_verdicts(rung)[kept].rename(columns={"verdict": rung.preset})
         merged = column if merged is None else merged.merge(column[["claim or measurement", rung.preset]], on="claim or measurement", how="left")
     return merged
 
