@@ -103,7 +103,7 @@ def test_width_exponent_recovers_a_planted_law_with_seed_intervals():
 def test_width_depth_reads_a_planted_law_and_predicts_left_out_shapes():
     shapes = [(8, 32), (8, 64), (8, 128), (2, 128), (32, 32), (4, 64)]
     rows = [{"n_layers": d, "d_model": m, "final_val_loss": 20 / m + 2 / d + 3.0 + 1e-4 * s} for d, m in shapes for s in (0, 1)]
-    table, record = geometry.width_depth(pd.DataFrame(rows), 12 * 8 * 64**2, 12 * 8 * 768**2, (8, 256), 0.03)
+    table, record = geometry.width_depth(pd.DataFrame(rows), 12 * 8 * 64**2, 12 * 8 * 768**2, (8, 256), 0.03, samples=40)
     assert record["status"] == "fitted" and record["fit"]["alpha_m"] == pytest.approx(1.0, abs=0.05)
     low, high = record["intervals"]["alpha_m"]
     assert low <= record["fit"]["alpha_m"] <= high and high - low < 0.1  # seeds 1e-4 nats apart: a tight interval
