@@ -149,6 +149,8 @@ def test_top_by_latent_matches_one_latent_at_a_time(tmp_path):
     x[:, 3] = 0  # a dead latent
     x[:2, 4], x[2:, 4] = 1.5, 0  # fires twice, with a tie: padded, the earlier token first
     x[10:20, 7] = 10.0  # ten ties at the top
+    x[:, 9] = 0
+    x[30:40, 9] = [3.0, 2.0, 0.5, 0.25, 1e-8, 2e-8, 7.0, 1e-30, 2.0, 0.125]  # magnitudes 1e-30 to 7 order as floats
     stored = store(x, tmp_path / "x")
     positions, values = top_by_latent(stored, 4)
     assert positions.shape == values.shape == (30, 4)
@@ -159,6 +161,7 @@ def test_top_by_latent_matches_one_latent_at_a_time(tmp_path):
         np.testing.assert_allclose(values[latent][found], expected_values)
     assert positions[3].tolist() == [-1] * 4 and positions[4].tolist() == [0, 1, -1, -1]
     assert positions[7].tolist() == [10, 11, 12, 13]
+    assert top_by_latent(stored, 10)[0][9].tolist() == [36, 30, 31, 38, 32, 33, 39, 35, 34, 37]  # the tie at 2.0: earlier token first
 
 
 def test_activation_histograms_by_numpy(tmp_path):
