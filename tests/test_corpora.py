@@ -182,7 +182,7 @@ def test_a_sentence_per_claim_says_whether_the_corpus_changed_the_answer():
     )
     assert "is open" in s("c", verdicts.YES, verdicts.INCONCLUSIVE, "pysource", "debian-en")
     assert s("r in toy SAEs", verdicts.YES, verdicts.NO, "pysource", "debian-en", reads_corpus=False) == (
-        "r in toy SAEs: its models read no corpus (toy models on synthetic features), so the corpus cannot change it."
+        "r in toy SAEs: its models read no corpus (they train on synthetic features), so the corpus cannot change it."
     )
     assert "cannot test" in s("c", verdicts.INCONCLUSIVE, verdicts.INCONCLUSIVE, "pysource", "debian-en")
     assert (

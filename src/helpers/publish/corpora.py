@@ -265,7 +265,7 @@ def claim_sentence(claim: str, verdict_a: str, verdict_b: str, rung_a: str, rung
     """:func:`claim_outcome` as a sentence that names both verdicts (``rung_a``/``rung_b`` name the
     rungs by their corpora); a claim whose models read no corpus is said to lie outside the comparison."""
     if not reads_corpus:
-        return f"{claim}: its models read no corpus (toy models on synthetic features), so the corpus cannot change it."
+        return f"{claim}: its models read no corpus (they train on synthetic features), so the corpus cannot change it."
     outcome = claim_outcome(verdict_a, verdict_b)
     if outcome == UNJUDGED:
         missing = [r for v, r in ((verdict_a, rung_a), (verdict_b, rung_b)) if pd.isna(v) or v == NOT_JUDGED]
