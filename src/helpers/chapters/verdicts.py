@@ -191,7 +191,7 @@ def loss_law(
     holds = True if min(deltas) >= AIC_MARGIN else False if max(deltas) <= -AIC_MARGIN else None
     reason = f"ΔAIC = {delta:+.1f} (power law R² = {power_r2:.3f}, L∞ + A/d R² = {alternative_r2:.3f})"
     if seed_range is not None:
-        reason += f"; {seed_range[0]:+.1f} to {seed_range[1]:+.1f} over one language-model seed per width"
+        reason += f"; ΔAIC {seed_range[0]:+.1f} to {seed_range[1]:+.1f} over the fits to each choice of one language-model seed per width"
     return Verdict(claim_word(holds, True), LOSS_LAW_RULE, "L∞ + A/d, two parameters", reason)
 
 
